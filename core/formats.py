@@ -1,0 +1,57 @@
+"""How `--print` writes each output: the value alone, `[key] value` (`-k`), or a `-F` template."""
+
+from __future__ import annotations
+
+import re
+
+from .errors import SmartviewError
+
+PLACEHOLDER = re.compile(r"\{\{\s*(\w+)\s*\}\}")
+FIELDS = ("offset", "key", "value", "partition")
+
+
+class LineFormat:
+    """Turns (offset, key, value) into one output line, without its newline.
+
+    `plain` tells the block runner it may skip the per-record call and write values directly.
+    """
+
+    def __init__(self, key_value: bool = False, template: str | None = None) -> None:
+        self.key_value = key_value
+        self.template = template
+        self.plain = template is None and not key_value
+        self._parts = _compile(template) if template is not None else None
+
+    def line(self, offset: int, key: bytes | None, value: bytes) -> bytes:
+        if self._parts is not None:
+            fields = {
+                "offset": str(offset).encode(),
+                "key": b"null" if key is None else key,
+                "value": value,
+                "partition": b"0",
+            }
+            return b"".join(fields[part[1:]] if part[:1] == "\0" else part.encode() for part in self._parts)
+        if self.key_value:
+            return b"[" + (b"null" if key is None else key) + b"] " + value
+        return value
+
+    def spec(self) -> tuple[bool, str | None]:
+        """What a worker process needs to rebuild this format."""
+        return self.key_value, self.template
+
+
+def _compile(template: str) -> list[str]:
+    """Split a template into literal text and `\\0name` markers, rejecting unknown placeholders."""
+    parts: list[str] = []
+    position = 0
+    for match in PLACEHOLDER.finditer(template):
+        name = match.group(1)
+        if name not in FIELDS:
+            raise SmartviewError(
+                f"--format: unknown placeholder {{{{{name}}}}}; use {', '.join('{{' + f + '}}' for f in FIELDS)}"
+            )
+        parts.append(template[position : match.start()])
+        parts.append("\0" + name)
+        position = match.end()
+    parts.append(template[position:])
+    return [p for p in parts if p]

@@ -1,0 +1,184 @@
+"""Map modules: plain Python files with a `map(record, params)` function and an optional `Params` dataclass.
+
+A module needs nothing from smartview to work. Loading one runs its code with the user's rights, like
+running a script, so modules are only ever loaded from the module directories and from paths the user
+typed, never from a topic's folder or from anything found in records.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import inspect
+import itertools
+import sys
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from . import params as params_mod
+from .errors import ModuleError, SmartviewError
+from .params import ParamSpec
+
+KINDS = ("map",)
+_load_counter = itertools.count()
+
+
+@dataclass(frozen=True)
+class Module:
+    """A loaded module: its entry function, what parameters it declares, and where it came from."""
+
+    name: str
+    path: Path
+    kind: str
+    function: Callable[..., Any]
+    takes_params: bool
+    params_class: type | None
+    specs: tuple[ParamSpec, ...]
+    doc: str
+
+    @property
+    def summary(self) -> str:
+        """The first line of the module's docstring, for listings and the module picker."""
+        return self.doc.strip().splitlines()[0] if self.doc.strip() else ""
+
+    def make_params(self, values: dict[str, str] | None = None) -> Any:
+        """A Params instance: defaults, overridden by the given string values."""
+        return params_mod.build(self.params_class, list(self.specs), values or {})
+
+
+def is_module_path(arg: str) -> bool:
+    return arg.endswith(".py") or "/" in arg
+
+
+def find(arg: str, dirs: list[Path]) -> Path:
+    """The file `--map ARG` means: a path as given, or NAME.py in the first module directory that has it."""
+    if is_module_path(arg):
+        path = Path(arg)
+        if not path.is_file():
+            raise ModuleError(f"module file {arg} does not exist")
+        return path
+    for folder in dirs:
+        candidate = folder / f"{arg}.py"
+        if candidate.is_file():
+            return candidate
+    known = ", ".join(available_names(dirs)) or "none"
+    searched = ", ".join(str(d) for d in dirs)
+    raise ModuleError(f"module {arg!r} not found in {searched}; available modules: {known}")
+
+
+def available_names(dirs: list[Path]) -> list[str]:
+    """Module names in the directories, first directory winning a name, sorted."""
+    return sorted({path.stem for path in available_paths(dirs)})
+
+
+def available_paths(dirs: list[Path]) -> list[Path]:
+    seen: dict[str, Path] = {}
+    for folder in dirs:
+        if not folder.is_dir():
+            continue
+        for path in sorted(folder.glob("*.py")):
+            if not path.name.startswith("_") and path.stem not in seen:
+                seen[path.stem] = path
+    return sorted(seen.values(), key=lambda p: p.stem)
+
+
+def load(path: Path) -> Module:
+    """Import a module file and check it against the module contract.
+
+    Raises ModuleError with the file and line of a syntax error or of the line that failed at import.
+    """
+    namespace = _execute(path)
+    functions = [kind for kind in KINDS if callable(getattr(namespace, kind, None))]
+    if not functions:
+        raise ModuleError(f"{path}: defines no map(record, params) function")
+    kind = functions[0]
+    function = getattr(namespace, kind)
+    params_class = getattr(namespace, "Params", None)
+    try:
+        specs = params_mod.describe(params_class, str(path))
+    except SmartviewError as exc:
+        raise ModuleError(exc.message) from None
+    return Module(
+        name=path.stem,
+        path=path,
+        kind=kind,
+        function=function,
+        takes_params=_takes_two_arguments(function),
+        params_class=params_class,
+        specs=tuple(specs),
+        doc=namespace.__doc__ or "",
+    )
+
+
+def _execute(path: Path) -> ModuleType:
+    """Run the file as a fresh module registered under a private name (dataclasses and typing need that)."""
+    try:
+        source = path.read_bytes()
+    except OSError as exc:
+        raise ModuleError(f"module file {path} cannot be read: {exc.strerror}") from None
+    try:
+        code = compile(source, str(path), "exec")
+    except SyntaxError as exc:
+        line = (exc.text or "").strip()
+        shown = f": {line}" if line else ""
+        raise ModuleError(f"{path}:{exc.lineno}: syntax error: {exc.msg}{shown}") from None
+    name = f"smartview_user_module_{next(_load_counter)}_{path.stem}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        exec(code, module.__dict__)
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # SystemExit too: a module must not end smartview by importing
+        del sys.modules[name]
+        raise ModuleError(f"{where_failed(exc, path)}: {describe_exception(exc)} while importing the module") from None
+    return module
+
+
+def _takes_two_arguments(function: Callable[..., Any]) -> bool:
+    """Whether to pass params: `map(record)` is allowed for modules without parameters."""
+    try:
+        signature = inspect.signature(function)
+    except (TypeError, ValueError):
+        return True
+    positional = [
+        p
+        for p in signature.parameters.values()
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)
+    ]
+    return len(positional) >= 2 or any(p.kind == p.VAR_POSITIONAL for p in positional)
+
+
+def describe_exception(exc: BaseException) -> str:
+    """`KeyError: 'type'` style: the exception's class and message on one line."""
+    text = str(exc).strip().splitlines()
+    message = text[0] if text else ""
+    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+
+
+def where_failed(exc: BaseException, path: Path) -> str:
+    """`file:line` of the deepest frame in the module file, so the author sees their own line."""
+    wanted = str(path)
+    location = str(path)
+    for frame in traceback.extract_tb(exc.__traceback__):
+        if frame.filename == wanted:
+            location = f"{path}:{frame.lineno}"
+    return location
+
+
+def module_traceback(exc: BaseException, path: Path) -> str:
+    """The traceback from the module's first frame on: smartview's own frames say nothing to its author."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    wanted = str(path)
+    for index, frame in enumerate(frames):
+        if frame.filename == wanted:
+            frames = frames[index:]
+            break
+    lines = traceback.format_list(frames)
+    lines += traceback.format_exception_only(type(exc), exc)
+    return "".join(lines).rstrip()

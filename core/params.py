@@ -1,0 +1,199 @@
+"""Typed module parameters: what a module's `Params` dataclass declares, and values parsed from strings.
+
+Values arrive as strings (from `-e key=value`, a config file or an input box), the way Fluvio parses
+each SmartModule parameter with `FromStr`. Parsing lives here so the command line and the viewer accept
+exactly the same spellings.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import typing
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from .errors import ParamError
+
+TRUE_WORDS = frozenset({"true", "yes", "on", "1"})
+FALSE_WORDS = frozenset({"false", "no", "off", "0"})
+
+Kind = Literal["bool", "int", "float", "str", "choice"]
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """One parameter as a user sees it: its name, kind, default and (for choices) the allowed values."""
+
+    name: str
+    kind: Kind
+    type: Any
+    default: Any
+    choices: tuple[Any, ...] = ()
+    doc: str = ""
+
+    @property
+    def type_name(self) -> str:
+        """How the type is spelled in listings and error messages."""
+        if self.kind == "choice":
+            return "one of " + ", ".join(format_value(c) for c in self.choices)
+        return self.kind
+
+    def parse(self, text: str) -> Any:
+        """Turn a string into a value of this parameter's type, or raise ParamError naming all three."""
+        value = _parse(self, text)
+        if value is _INVALID:
+            raise ParamError(
+                f"parameter {self.name!r}: {text!r} is not a valid value; expected {self.expected()}"
+            )
+        return value
+
+    def expected(self) -> str:
+        if self.kind == "bool":
+            return "a boolean (true/false, yes/no, on/off, 1/0)"
+        if self.kind == "int":
+            return "an integer"
+        if self.kind == "float":
+            return "a number"
+        if self.kind == "str":
+            return "a string"
+        return "one of: " + ", ".join(format_value(c) for c in self.choices)
+
+
+_INVALID = object()
+
+
+def _parse(spec: ParamSpec, text: str) -> Any:
+    if spec.kind == "bool":
+        word = text.strip().lower()
+        if word in TRUE_WORDS:
+            return True
+        if word in FALSE_WORDS:
+            return False
+        return _INVALID
+    if spec.kind == "int":
+        try:
+            return int(text.strip())
+        except ValueError:
+            return _INVALID
+    if spec.kind == "float":
+        try:
+            return float(text.strip())
+        except ValueError:
+            return _INVALID
+    if spec.kind == "str":
+        return text
+    return _parse_choice(spec, text)
+
+
+def _parse_choice(spec: ParamSpec, text: str) -> Any:
+    """Enum members match by name or by value; Literal choices by their text."""
+    for choice in spec.choices:
+        if isinstance(choice, enum.Enum):
+            if text == choice.name or text == str(choice.value):
+                return choice
+        elif text == str(choice) or (isinstance(choice, bool) and text.lower() == str(choice).lower()):
+            return choice
+    return _INVALID
+
+
+def format_value(value: Any) -> str:
+    """The string form that parses back to `value`: what `-e` takes and what the copied command shows."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, enum.Enum):
+        return value.name
+    return str(value)
+
+
+def describe(params_class: type | None, where: str) -> list[ParamSpec]:
+    """The parameters a `Params` dataclass declares, in declaration order.
+
+    `where` names the module file for error messages. Raises ParamError for a class that is not a
+    dataclass, a field without a default, or a field of a type smartview cannot parse from a string.
+    """
+    if params_class is None:
+        return []
+    if not dataclasses.is_dataclass(params_class):
+        raise ParamError(f"{where}: Params must be a dataclass (add @dataclass above 'class Params')")
+    try:
+        hints = typing.get_type_hints(params_class)
+    except Exception as exc:  # an annotation naming something undefined
+        raise ParamError(f"{where}: cannot resolve the types of Params: {exc}") from None
+    specs = []
+    for field in dataclasses.fields(params_class):
+        specs.append(_spec_for(field, hints.get(field.name, field.type), where))
+    return specs
+
+
+def _spec_for(field: dataclasses.Field, annotation: Any, where: str) -> ParamSpec:
+    if field.default is not dataclasses.MISSING:
+        default = field.default
+    elif field.default_factory is not dataclasses.MISSING:
+        default = field.default_factory()
+    else:
+        raise ParamError(
+            f"{where}: parameter {field.name!r} has no default; every Params field needs one "
+            f"(for example `{field.name}: {_annotation_name(annotation)} = ...`)"
+        )
+    doc = str(field.metadata.get("doc", "")) if field.metadata else ""
+    if annotation is bool:
+        return ParamSpec(field.name, "bool", bool, default, doc=doc)
+    if annotation in (int, float, str):
+        return ParamSpec(field.name, annotation.__name__, annotation, default, doc=doc)
+    if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
+        return ParamSpec(field.name, "choice", annotation, default, tuple(annotation), doc=doc)
+    if typing.get_origin(annotation) is Literal:
+        return ParamSpec(field.name, "choice", annotation, default, typing.get_args(annotation), doc=doc)
+    raise ParamError(
+        f"{where}: parameter {field.name!r} has type {_annotation_name(annotation)}; "
+        "supported types are bool, int, float, str, an Enum or a Literal of choices"
+    )
+
+
+def _annotation_name(annotation: Any) -> str:
+    return getattr(annotation, "__name__", None) or str(annotation)
+
+
+def parse_assignments(items: list[str]) -> dict[str, str]:
+    """Split `key=value` strings at the first `=`; a later repeat of a key wins, as in most CLIs."""
+    values: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ParamError(f"parameter {item!r} has no '='; write it as key=value")
+        key = key.strip()
+        if not key:
+            raise ParamError(f"parameter {item!r} has no name before '='")
+        values[key] = value
+    return values
+
+
+def build(params_class: type | None, specs: list[ParamSpec], values: dict[str, str]) -> Any:
+    """An instance of `Params` with the given string values parsed over the defaults.
+
+    Missing keys keep their defaults (as in Fluvio). Unknown keys are an error that lists the known ones.
+    """
+    by_name = {spec.name: spec for spec in specs}
+    unknown = [key for key in values if key not in by_name]
+    if unknown:
+        known = ", ".join(by_name) if by_name else "none: this module takes no parameters"
+        raise ParamError(f"unknown parameter {unknown[0]!r}; known parameters: {known}")
+    parsed = {key: by_name[key].parse(text) for key, text in values.items()}
+    if params_class is None:
+        return None
+    return params_class(**parsed)
+
+
+def current_values(params: Any, specs: list[ParamSpec]) -> dict[str, Any]:
+    """The values of a Params instance by name, in declaration order."""
+    return {spec.name: getattr(params, spec.name) for spec in specs}
+
+
+def changed_from_default(params: Any, specs: list[ParamSpec]) -> dict[str, str]:
+    """The parameters that differ from their defaults, as the strings `-e` takes."""
+    return {
+        spec.name: format_value(getattr(params, spec.name))
+        for spec in specs
+        if getattr(params, spec.name) != spec.default
+    }

@@ -1,0 +1,212 @@
+"""The headless run behind `--print`: read a range of a topic, map it, write the outputs in order.
+
+Failures go to the error stream with topic, offset and reason, and the run goes on (or stops, with
+`stop_on_error`); the caller turns `PrintResult.failed` into the exit status.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import BinaryIO, TextIO
+
+from .batch import BlockResult, run_block, split_lines
+from .formats import LineFormat
+from .reader import Block, TopicReader
+from .runner import Failure, Mapper
+from .topic import Topic
+
+_CONTROL = re.compile(rb"[\x00-\x08\x0b-\x1f\x7f]|\xc2[\x80-\x9f]")
+
+
+def escape_controls(data: bytes) -> bytes:
+    """Make terminal control sequences visible (`\\x1b`) so records cannot clear or retitle a terminal."""
+    return _CONTROL.sub(lambda m: "".join(f"\\x{b:02x}" for b in m.group()).encode(), data)
+
+
+@dataclass(frozen=True)
+class Range:
+    """Which records to print, in Fluvio's terms. At most one of start/head/tail is set."""
+
+    start: int | None = None
+    head: int | None = None
+    tail: int | None = None
+    end: int | None = None  # inclusive
+
+
+@dataclass
+class PrintResult:
+    printed: int = 0
+    failed: int = 0
+    stopped: bool = False
+
+
+class Printer:
+    """Runs one `--print` job. `jobs` is a number of processes, or None for automatic."""
+
+    def __init__(
+        self,
+        topic: Topic,
+        mapper: Mapper | None,
+        values: dict[str, str],
+        fmt: LineFormat,
+        out: BinaryIO,
+        err: TextIO,
+        stop_on_error: bool = False,
+        jobs: int | None = None,
+        escape: bool = False,
+    ) -> None:
+        self.topic = topic
+        self.mapper = mapper
+        self.values = values
+        self.fmt = fmt
+        self.out = out
+        self.err = err
+        self.stop_on_error = stop_on_error
+        self.jobs = jobs
+        self.escape = escape
+        self.result = PrintResult()
+        self._start = 0
+        self._missing = False
+
+    def run(self, selection: Range, follow: bool = False, stop: threading.Event | None = None) -> PrintResult:
+        stop = stop or threading.Event()
+        with TopicReader(self.topic.path) as reader:
+            limit = self._position(reader, selection, final=not follow)
+            if limit == 0:
+                return self.result
+            pending = self._pending_bytes(reader) if self.jobs is None else 0
+            limit = self._map_and_write(reader.blocks(limit, final=not follow), pending, limit)
+            if follow and not self.result.stopped and limit != 0:
+                self._follow(reader, limit, stop)
+        return self.result
+
+    def _position(self, reader: TopicReader, selection: Range, final: bool) -> int | None:
+        """Move the reader to the first record to print; return how many records may be printed."""
+        if selection.tail is not None:
+            total = reader.count_remaining(final)
+            reader.skip(max(0, total - selection.tail))
+        elif selection.start is not None:
+            reader.skip(selection.start)
+            self._start = selection.start
+        limit = selection.head
+        if selection.end is not None:
+            first = selection.start if selection.start is not None else reader.offset
+            through_end = max(0, selection.end - first + 1)
+            limit = through_end if limit is None else min(limit, through_end)
+        return limit
+
+    def _pending_bytes(self, reader: TopicReader) -> int:
+        try:
+            return max(0, reader.path.stat().st_size - reader.byte)
+        except OSError:
+            return 0
+
+    def _map_and_write(self, blocks: Iterable[Block], pending_bytes: int, limit: int | None) -> int | None:
+        """Write the outputs of `blocks` in order; returns how many records may still be printed."""
+        jobs = self.jobs if self.jobs is not None else _auto_jobs(pending_bytes)
+        if self.mapper is not None and jobs > 1:
+            return self._write_parallel(blocks, jobs, limit)
+        for block in blocks:
+            self._write(self._map_block(block))
+            if limit is not None:
+                limit -= block.count
+            if self.result.stopped:
+                break
+        self.out.flush()
+        return limit
+
+    def _map_block(self, block: Block) -> BlockResult:
+        if self.mapper is not None:
+            return run_block(self.mapper, block.data, block.first_offset, self.fmt, self.stop_on_error)
+        if self.fmt.plain and b"\r" not in block.data:
+            data = block.data if block.data.endswith(b"\n") else block.data + b"\n"
+            return BlockResult(data, block.count)
+        lines = split_lines(block.data)
+        data = b"\n".join(self.fmt.line(block.first_offset + i, None, v) for i, v in enumerate(lines))
+        return BlockResult(data + b"\n", block.count)
+
+    def _write_parallel(self, blocks: Iterable[Block], jobs: int, limit: int | None) -> int | None:
+        from .parallel import Job, map_parallel  # only large runs pay for multiprocessing's import
+
+        assert self.mapper is not None
+        self.out.flush()
+        job = Job(
+            path=str(self.topic.path),
+            module_path=str(self.mapper.module.path),
+            values=self.values,
+            fmt=self.fmt.spec(),
+            stop_on_error=self.stop_on_error,
+            topic=self.topic.name,
+            escape=self.escape,
+        )
+        for written in map_parallel(blocks, job, jobs):
+            self.result.printed += written.count - written.failed
+            self.result.failed += written.failed
+            if limit is not None:
+                limit -= written.count
+            if written.closed:
+                raise BrokenPipeError
+            if written.stopped:
+                self.result.stopped = True
+        return limit
+
+    def _write(self, result: BlockResult) -> None:
+        data = escape_controls(result.data) if self.escape else result.data
+        self.out.write(data)
+        self.result.printed += result.count - len(result.failures)
+        for failure in result.failures:
+            self._report(failure)
+        if result.stopped:
+            self.result.stopped = True
+
+    def _report(self, failure: Failure) -> None:
+        self.result.failed += 1
+        self.err.write(failure.report(self.topic.name) + "\n")
+        self.err.flush()
+
+    def _follow(self, reader: TopicReader, limit: int | None, stop: threading.Event) -> None:
+        """Print records as they are appended until `stop` is set or the limit is reached."""
+        from .follow import changes  # watchfiles is only needed when following
+
+        for _ in changes(reader.path, stop):
+            if not self._catch_up(reader):
+                continue
+            if reader.offset < self._start:  # --start beyond the end: wait for the topic to get there
+                reader.skip(self._start - reader.offset)
+                if reader.offset < self._start:
+                    continue
+            limit = self._map_and_write(reader.blocks(limit), 0, limit)
+            if self.result.stopped or limit == 0:
+                return
+
+    def _catch_up(self, reader: TopicReader) -> bool:
+        """Handle truncation or replacement; False while the file is missing."""
+        change = reader.change()
+        if change == "deleted":
+            if not self._missing:
+                self._missing = True
+                self.err.write(f"smartview: topic {self.topic.name} was deleted; waiting for it to return\n")
+                self.err.flush()
+            return False
+        self._missing = False
+        if change is not None:
+            self.err.write(
+                f"smartview: topic {self.topic.name} was {change}; reading again from offset 0\n"
+            )
+            self.err.flush()
+            reader.restart()
+        return True
+
+
+def stdout_is_terminal() -> bool:
+    return sys.stdout.isatty()
+
+
+def _auto_jobs(pending_bytes: int) -> int:
+    from .parallel import PARALLEL_MIN_BYTES, auto_jobs
+
+    return auto_jobs(pending_bytes) if pending_bytes >= PARALLEL_MIN_BYTES else 1

@@ -1,0 +1,152 @@
+"""Sequential reading of a topic file in blocks of whole lines, resumable as the file grows.
+
+The reader remembers the byte position and record offset where it stopped, so following a topic is
+just reading again after a change. A line without its newline is a record still being written: it is
+held back until its newline arrives, unless the caller says this is the final read.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+BLOCK_SIZE = 1 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    """Whole lines of a topic: `data` starts at record `first_offset` and holds `count` records."""
+
+    data: bytes
+    first_offset: int
+    count: int
+    start: int = 0  # byte position of `data` in the file
+
+
+class TopicReader:
+    """Reads a topic from a position onwards and notices when the file is truncated or replaced."""
+
+    def __init__(self, path: Path, block_size: int = BLOCK_SIZE) -> None:
+        self.path = path
+        self.block_size = block_size
+        self.byte = 0
+        self.offset = 0
+        self._file = open(path, "rb")
+        self.inode = os.fstat(self._file.fileno()).st_ino
+
+    def close(self) -> None:
+        self._file.close()
+
+    def __enter__(self) -> TopicReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def count_remaining(self, final: bool = True) -> int:
+        """Records from the current position to the end of the file, without moving."""
+        self._file.seek(self.byte)
+        lines = 0
+        last = b"\n"
+        while data := self._file.read(self.block_size):
+            lines += data.count(b"\n")
+            last = data[-1:]
+        return lines + (final and last != b"\n")
+
+    def skip(self, records: int) -> int:
+        """Move past up to `records` whole records; returns how many were skipped."""
+        skipped = 0
+        position = self.byte
+        self._file.seek(position)
+        while skipped < records:
+            data = self._file.read(self.block_size)
+            if not data:
+                break
+            newlines = data.count(b"\n")
+            wanted = records - skipped
+            if newlines >= wanted:
+                self.byte = position + _nth_newline_end(data, wanted)
+                skipped = records
+                break
+            if newlines:
+                self.byte = position + data.rfind(b"\n") + 1
+            skipped += newlines
+            position += len(data)
+        self.offset += skipped
+        return skipped
+
+    def blocks(self, limit: int | None = None, final: bool = False) -> Iterator[Block]:
+        """Blocks of whole records from the current position to the end of the file, at most `limit` records.
+
+        With `final`, an unfinished last line counts as the last record; otherwise it waits for a later call.
+        """
+        remaining = limit
+        self._file.seek(self.byte)
+        carry = b""
+        while remaining is None or remaining > 0:
+            data = self._file.read(self.block_size)
+            if not data:
+                break
+            data = carry + data if carry else data
+            cut = data.rfind(b"\n") + 1
+            carry = data[cut:]
+            whole = data[:cut]
+            if not whole:
+                continue
+            block = self._take(whole, remaining)
+            if block is None:
+                continue
+            yield block
+            if remaining is not None:
+                remaining -= block.count
+                if block.count and len(block.data) < len(whole):
+                    return
+        if final and carry and (remaining is None or remaining > 0):
+            yield self._consume(carry, 1)
+
+    def _take(self, whole: bytes, remaining: int | None) -> Block | None:
+        count = whole.count(b"\n")
+        if remaining is not None and count > remaining:
+            whole = whole[: _nth_newline_end(whole, remaining)]
+            count = remaining
+        return self._consume(whole, count) if count else None
+
+    def _consume(self, data: bytes, count: int) -> Block:
+        block = Block(data, self.offset, count, self.byte)
+        self.byte += len(data)
+        self.offset += count
+        return block
+
+    def change(self) -> str | None:
+        """How the file changed under the reader: 'deleted', 'replaced', 'truncated', or None.
+
+        A replacement (a new inode: rotation, rename over, delete and recreate) and a truncation both
+        mean the records read so far are gone; the caller reports it and calls `restart`.
+        """
+        try:
+            info = os.stat(self.path)
+        except FileNotFoundError:
+            return "deleted"
+        if info.st_ino != self.inode:
+            return "replaced"
+        if info.st_size < self.byte:
+            return "truncated"
+        return None
+
+    def restart(self) -> None:
+        """Read the file at the path again from its beginning (it may be a new file)."""
+        self._file.close()
+        self._file = open(self.path, "rb")
+        self.inode = os.fstat(self._file.fileno()).st_ino
+        self.byte = 0
+        self.offset = 0
+
+
+def _nth_newline_end(data: bytes, n: int) -> int:
+    """The position just after the n-th newline of `data` (0 for n == 0)."""
+    position = 0
+    for _ in range(n):
+        position = data.index(b"\n", position) + 1
+    return position

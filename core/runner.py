@@ -1,0 +1,126 @@
+"""Applying a module to records: one record at a time for the viewer, a block at a time for `--print`.
+
+A module may return bytes, str, a dict or list (written as compact JSON), or a `(key, value)` tuple.
+Anything else, and any exception, becomes a `Failure` for that record: the run goes on, and the record
+is reported rather than lost.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from .module import Module, describe_exception, module_traceback, where_failed
+from .record import Record
+
+VALUE_HEAD = 80
+
+
+@dataclass(frozen=True, slots=True)
+class Output:
+    """What the module made of one record."""
+
+    offset: int
+    key: bytes | None
+    value: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """A record the module failed on: where, why, and what the record held."""
+
+    offset: int
+    error: str
+    location: str
+    traceback: str
+    value: bytes
+
+    def report(self, topic: str) -> str:
+        """One line for stderr: topic, offset, error, the module's line, and the start of the value."""
+        return (
+            f"smartview: {topic} offset {self.offset}: {self.error} (at {self.location}); "
+            f"value: {value_head(self.value)}"
+        )
+
+
+def value_head(value: bytes, limit: int = VALUE_HEAD) -> str:
+    """The start of a value, printable and on one line."""
+    text = value[: limit * 4].decode("utf-8", "backslashreplace")
+    text = text.encode("unicode_escape").decode("ascii") if not text.isprintable() else text
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+class WrongReturn(Exception):
+    """The module returned something that is not a record value."""
+
+
+def to_bytes(value: Any) -> bytes:
+    kind = type(value)
+    if kind is bytes:
+        return value
+    if kind is str:
+        return value.encode("utf-8", "surrogateescape")
+    if kind is dict or kind is list:
+        return orjson.dumps(value)
+    if isinstance(value, (bytearray, memoryview)):
+        return bytes(value)
+    if isinstance(value, (dict, list)):
+        return orjson.dumps(value)
+    if isinstance(value, str):
+        return str(value).encode("utf-8", "surrogateescape")
+    raise WrongReturn(
+        f"returned {type(value).__name__}; expected bytes, str, dict, list or a (key, value) tuple"
+    )
+
+
+def to_output(offset: int, result: Any) -> Output:
+    if type(result) is tuple:
+        if len(result) != 2:
+            raise WrongReturn(f"returned a tuple of {len(result)} items; expected (key, value)")
+        key, value = result
+        return Output(offset, None if key is None else to_bytes(key), to_bytes(value))
+    return Output(offset, None, to_bytes(result))
+
+
+class Mapper:
+    """A module bound to parameter values: turns records into outputs or failures."""
+
+    def __init__(self, module: Module, params: Any) -> None:
+        self.module = module
+        self.params = params
+        self._function = module.function
+        self._takes_params = module.takes_params
+
+    def apply(self, record: Record) -> Output | Failure:
+        try:
+            if self._takes_params:
+                result = self._function(record, self.params)
+            else:
+                result = self._function(record)
+            return to_output(record.offset, result)
+        except Exception as exc:
+            return self.failure(record, exc)
+
+    def failure(self, record: Record, exc: Exception) -> Failure:
+        module = self.module
+        if isinstance(exc, WrongReturn):
+            return Failure(record.offset, f"{module.kind} {exc}", str(module.path), "", record.value)
+        return Failure(
+            record.offset,
+            f"{module.kind} raised {describe_exception(exc)}",
+            where_failed(exc, module.path),
+            module_traceback(exc, module.path),
+            record.value,
+        )
+
+
+class Identity:
+    """Shows records as they are: what the viewer and `--print` use when no module is selected."""
+
+    module = None
+    params = None
+
+    def apply(self, record: Record) -> Output:
+        return Output(record.offset, record.key, record.value)

@@ -1,0 +1,123 @@
+"""Topics: append-only files of newline-delimited records, found by name in a topics directory.
+
+A record's offset is its line number from 0; its value is the line without `\\n` or `\\r\\n`.
+Names follow Fluvio's rules so that the same names work on a real cluster.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import TopicError
+
+TOPIC_SUFFIX = ".jsonl"
+MAX_NAME_LENGTH = 63
+_NAME_CHARS = re.compile(r"[a-z0-9-]+")
+COUNT_CHUNK = 8 << 20
+
+
+@dataclass(frozen=True)
+class Topic:
+    """A topic resolved to its file. `name` is what messages call it: the topic name or the path given."""
+
+    name: str
+    path: Path
+
+
+def check_name(name: str) -> None:
+    """Raise TopicError naming the rule a topic name breaks."""
+    if not name:
+        raise TopicError("topic name is empty")
+    if len(name) > MAX_NAME_LENGTH:
+        raise TopicError(
+            f"invalid topic name {name!r}: at most {MAX_NAME_LENGTH} characters (it has {len(name)})"
+        )
+    if not _NAME_CHARS.fullmatch(name):
+        bad = sorted({c for c in name if not _NAME_CHARS.fullmatch(c)})
+        shown = " ".join(repr(c) for c in bad)
+        raise TopicError(
+            f"invalid topic name {name!r}: only lowercase letters, digits and '-' are allowed "
+            f"(found {shown}); to open a file, give its path, such as ./{name}"
+        )
+    if name.startswith("-") or name.endswith("-"):
+        raise TopicError(f"invalid topic name {name!r}: it must not start or end with '-'")
+
+
+def looks_like_path(arg: str) -> bool:
+    """A path argument opens a file directly: anything with a slash, or an existing file's name."""
+    return "/" in arg or os.sep in arg or os.path.isfile(arg)
+
+
+def resolve(arg: str, topics_dir: Path) -> Topic:
+    """The topic a command-line argument names, checked to be a readable regular file."""
+    if looks_like_path(arg):
+        path = Path(arg)
+        _check_readable(path, f"file {arg}")
+        return Topic(arg, path)
+    check_name(arg)
+    path = topics_dir / f"{arg}{TOPIC_SUFFIX}"
+    if not path.exists():
+        raise TopicError(_missing_message(arg, topics_dir))
+    _check_readable(path, f"topic {arg!r} ({path})")
+    return Topic(arg, path)
+
+
+def path_for_new(name: str, topics_dir: Path) -> Path:
+    """Where a topic is (or will be) stored; for `produce`, which may create it."""
+    if looks_like_path(name):
+        return Path(name)
+    check_name(name)
+    return topics_dir / f"{name}{TOPIC_SUFFIX}"
+
+
+def _check_readable(path: Path, what: str) -> None:
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        raise TopicError(f"{what} does not exist") from None
+    except OSError as exc:
+        raise TopicError(f"{what} cannot be read: {exc.strerror}") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise TopicError(f"{what} is a directory, not a topic file")
+    if not os.access(path, os.R_OK):
+        raise TopicError(f"{what} cannot be read: permission denied")
+
+
+def _missing_message(name: str, topics_dir: Path) -> str:
+    message = f"topic {name!r} not found in {topics_dir}"
+    if not topics_dir.is_dir():
+        return f"{message} (the directory does not exist; set --topics-dir or SMARTVIEW_TOPICS_DIR)"
+    names = [topic.name for topic in list_topics(topics_dir)]
+    if names:
+        return f"{message}; topics there: {', '.join(names)}"
+    return f"{message}; it holds no topics yet (create one with `smartview produce {name}`)"
+
+
+def list_topics(topics_dir: Path) -> list[Topic]:
+    """The topics in a directory, sorted by name. Files whose names are not valid topic names are skipped."""
+    if not topics_dir.is_dir():
+        return []
+    topics = []
+    for path in sorted(topics_dir.glob(f"*{TOPIC_SUFFIX}")):
+        name = path.name[: -len(TOPIC_SUFFIX)]
+        if _NAME_CHARS.fullmatch(name) and not name.startswith("-") and not name.endswith("-"):
+            topics.append(Topic(name, path))
+    return topics
+
+
+def count_records(path: Path) -> int:
+    """How many records the file holds now, an unfinished last line included.
+
+    Counting newlines in large blocks runs at memory speed, so listing topics stays quick for big files.
+    """
+    lines = 0
+    last = b"\n"
+    with open(path, "rb") as file:
+        while block := file.read(COUNT_CHUNK):
+            lines += block.count(b"\n")
+            last = block[-1:]
+    return lines + (last != b"\n")

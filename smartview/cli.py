@@ -1,0 +1,254 @@
+"""The `smartview` command: view a topic, print it headless, list topics and modules, produce records.
+
+Everything the user asked for is checked here before any record is read, and problems are reported as
+one line naming what was wrong, with exit status 2. The Textual app is imported only when the viewer
+opens, so `--print` and the other commands start fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .core import config as config_mod
+from .core import module as module_mod
+from .core.errors import SmartviewError
+from .core.formats import LineFormat
+from .core.module import Module
+from .core.params import format_value, parse_assignments
+from .core.printer import Printer, Range, stdout_is_terminal
+from .core.runner import Mapper
+from .core.topic import Topic, count_records, list_topics, path_for_new, resolve
+
+COMMANDS = ("topics", "modules", "produce")
+USAGE_ERROR = 2
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What to open: the topic, the module (or None), and the parameter values as given (strings)."""
+
+    topic: Topic
+    module: Module | None
+    values: dict[str, str]
+    modules_dirs: list[Path]
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        if argv and argv[0] in COMMANDS:
+            return _run_command(argv[0], argv[1:])
+        return _run_topic(argv)
+    except SmartviewError as exc:
+        print(f"smartview: {exc.message}", file=sys.stderr)
+        return USAGE_ERROR
+    except BrokenPipeError:
+        _silence_stdout()
+        return 0
+    except KeyboardInterrupt:
+        return 130
+
+
+def _silence_stdout() -> None:
+    """After the reader of a pipe went away (`| head`), drop further output instead of failing at exit."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--topics-dir", metavar="DIR", help="where topics live (env SMARTVIEW_TOPICS_DIR)")
+    parser.add_argument(
+        "--modules-dir", metavar="DIR", action="append", help="another folder of modules (repeatable)"
+    )
+
+
+def _topic_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="smartview",
+        description="View a topic through a Python map module with live parameters. "
+        "Other commands: smartview topics | modules | produce TOPIC.",
+        epilog="Exit status: 0 ok, 1 some records failed, 2 bad usage (topic, module or parameter).",
+    )
+    parser.add_argument("topic", metavar="TOPIC", help="a topic name, or the path of a JSONL file")
+    parser.add_argument("--map", metavar="MODULE", help="module name (from the modules folders) or path.py")
+    parser.add_argument(
+        "-e", "--params", metavar="KEY=VALUE", action="append", default=[], help="set a parameter (repeatable)"
+    )
+    parser.add_argument("--print", action="store_true", help="print mapped records instead of opening the viewer")
+    start = parser.add_mutually_exclusive_group()
+    start.add_argument("-B", "--beginning", action="store_true", help="from the first record (default for --print)")
+    start.add_argument("--start", type=_offset, metavar="OFFSET", help="from this offset")
+    start.add_argument("-H", "--head", type=_offset, metavar="N", help="the first N records")
+    start.add_argument("-T", "--tail", type=_offset, metavar="N", help="the last N records")
+    parser.add_argument("--end", type=_offset, metavar="OFFSET", help="stop after this offset (inclusive)")
+    parser.add_argument("--follow", action="store_true", help="keep printing records as they are appended")
+    parser.add_argument("-k", "--key-value", action="store_true", help="print [key] value ([null] without a key)")
+    parser.add_argument("-F", "--format", metavar="TEMPLATE", help="e.g. '{{offset}} {{value}}' (also {{key}})")
+    parser.add_argument(
+        "--on-error", choices=("continue", "stop"), default="continue", help="what a failing record does"
+    )
+    parser.add_argument("--jobs", type=_jobs, default=None, metavar="N|auto", help="worker processes for --print")
+    _common(parser)
+    parser.add_argument("--version", action="version", version=f"smartview {__version__}")
+    return parser
+
+
+def _offset(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is negative")
+    return value
+
+
+def _jobs(text: str) -> int | None:
+    if text == "auto":
+        return None
+    value = _offset(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("--jobs takes a number of at least 1, or auto")
+    return value
+
+
+def _run_topic(argv: list[str]) -> int:
+    args = _topic_parser().parse_args(argv)
+    selection = _select(args)
+    if not args.print:
+        from .tui.app import run_viewer  # Textual costs ~0.2 s to import: only the viewer pays it
+
+        return run_viewer(selection, start_offset=args.start)
+    return _print(args, selection)
+
+
+def _select(args: argparse.Namespace) -> Selection:
+    config = config_mod.load_config()
+    topics_dir = config_mod.topics_dir(args.topics_dir, config)
+    topic = resolve(args.topic, topics_dir)
+    dirs = config_mod.modules_dirs(args.modules_dir, config)
+    values = parse_assignments(args.params)
+    module_arg = args.map
+    if module_arg is None:
+        defaults = config.for_topic(args.topic)
+        if defaults.map:
+            module_arg = defaults.map
+            values = {**defaults.params, **values}
+    module = None
+    if module_arg is not None:
+        module = module_mod.load(module_mod.find(module_arg, dirs))
+        module.make_params(values)  # parse now: bad parameters stop the run before any record is read
+    elif values:
+        raise SmartviewError("parameters given with -e but no module selected; add --map MODULE")
+    return Selection(topic, module, values, dirs)
+
+
+def _print(args: argparse.Namespace, selection: Selection) -> int:
+    fmt = LineFormat(args.key_value, args.format)
+    mapper = None
+    if selection.module is not None:
+        mapper = Mapper(selection.module, selection.module.make_params(selection.values))
+    printer = Printer(
+        selection.topic,
+        mapper,
+        selection.values,
+        fmt,
+        sys.stdout.buffer,
+        sys.stderr,
+        stop_on_error=args.on_error == "stop",
+        jobs=args.jobs,
+        escape=stdout_is_terminal(),
+    )
+    stop = threading.Event()
+    if args.follow:
+        _stop_on_signals(stop)
+    selection_range = Range(start=args.start, head=args.head, tail=args.tail, end=args.end)
+    result = printer.run(selection_range, follow=args.follow, stop=stop)
+    return 1 if result.failed else 0
+
+
+def _stop_on_signals(stop: threading.Event) -> None:
+    """SIGINT and SIGTERM end a follow promptly, after what was read has been printed and flushed."""
+
+    def handle(signum: int, frame: Any) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, handle)
+    signal.signal(signal.SIGTERM, handle)
+
+
+def _run_command(name: str, argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog=f"smartview {name}")
+    _common(parser)
+    if name == "produce":
+        parser.description = "Append one record per input line to a topic, creating it if needed."
+        parser.add_argument("topic", metavar="TOPIC")
+        parser.add_argument("-f", "--file", metavar="FILE", help="read records from FILE instead of stdin")
+    args = parser.parse_args(argv)
+    config = config_mod.load_config()
+    if name == "topics":
+        return _list_topics(config_mod.topics_dir(args.topics_dir, config))
+    if name == "modules":
+        return _list_modules(config_mod.modules_dirs(args.modules_dir, config))
+    return _produce(path_for_new(args.topic, config_mod.topics_dir(args.topics_dir, config)), args.file)
+
+
+def _list_topics(topics_dir: Path) -> int:
+    topics = list_topics(topics_dir)
+    if not topics:
+        print(f"no topics in {topics_dir}", file=sys.stderr)
+        return 0
+    width = max(len(t.name) for t in topics)
+    print(f"{'TOPIC':<{width}}  {'RECORDS':>10}  {'SIZE':>10}")
+    for topic in topics:
+        size = topic.path.stat().st_size
+        print(f"{topic.name:<{width}}  {count_records(topic.path):>10,}  {_size(size):>10}")
+    return 0
+
+
+def _size(size: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return ""
+
+
+def _list_modules(dirs: list[Path]) -> int:
+    for path in module_mod.available_paths(dirs):
+        try:
+            module = module_mod.load(path)
+        except SmartviewError as exc:
+            print(f"{path.stem}  (does not load: {exc.message})\n")
+            continue
+        print(f"{module.name}  [{module.kind}]  {module.summary}")
+        print(f"    {module.path}")
+        for spec in module.specs:
+            print(f"    -e {spec.name}=…  {spec.type_name}, default {format_value(spec.default)}")
+        print()
+    return 0
+
+
+def _produce(path: Path, file: str | None) -> int:
+    from .core.produce import ProduceError, produce
+
+    try:
+        if file is None:
+            produce(path, sys.stdin.buffer)
+            return 0
+        with open(file, "rb") as source:
+            produce(path, source)
+    except FileNotFoundError:
+        raise SmartviewError(f"input file {file} does not exist") from None
+    except ProduceError as exc:
+        print(f"smartview: {exc.message}", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,154 @@
+"""Every usage error stops before any record is read, with status 2 and a message naming the problem."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import FOUNDING_EVENTS, Workspace
+
+PARAMS_MODULE = '''
+import enum
+from dataclasses import dataclass
+from typing import Literal
+
+
+class Level(enum.Enum):
+    LOW = "low"
+    HIGH = "high"
+
+
+@dataclass
+class Params:
+    flag: bool = True
+    limit: int = 10
+    ratio: float = 0.5
+    label: str = "x"
+    level: Level = Level.LOW
+    mode: Literal["fast", "slow"] = "fast"
+
+
+def map(record, params):
+    return f"{params.flag} {params.limit} {params.ratio} {params.label} {params.level.name} {params.mode}"
+'''
+
+
+@pytest.fixture
+def events(ws: Workspace) -> Workspace:
+    ws.topic("user-events", FOUNDING_EVENTS)
+    ws.module("knobs", PARAMS_MODULE)
+    return ws
+
+
+def expect_usage_error(result, *fragments: str) -> None:
+    assert result.code == 2, (result.out, result.err)
+    assert result.out == ""
+    assert "Traceback" not in result.err
+    for fragment in fragments:
+        assert fragment in result.err, result.err
+
+
+def test_unknown_parameter_lists_known_ones(events: Workspace) -> None:
+    result = events.run("user-events", "--map", "user_events", "-e", "show_acount_id=false", "--print")
+    expect_usage_error(result, "unknown parameter 'show_acount_id'", "show_account_id, show_timestamp, show_user_client")
+
+
+@pytest.mark.parametrize(
+    "assignment, fragments",
+    [
+        ("flag=maybe", ["'flag'", "'maybe'", "boolean"]),
+        ("limit=ten", ["'limit'", "'ten'", "integer"]),
+        ("ratio=half", ["'ratio'", "'half'", "number"]),
+        ("level=MEDIUM", ["'level'", "'MEDIUM'", "LOW, HIGH"]),
+        ("mode=turbo", ["'mode'", "'turbo'", "fast, slow"]),
+    ],
+)
+def test_bad_value_names_parameter_value_and_type(events: Workspace, assignment: str, fragments: list[str]) -> None:
+    result = events.run("user-events", "--map", "knobs", "--modules-dir", str(events.modules), "-e", assignment, "--print")
+    expect_usage_error(result, *fragments)
+
+
+def test_param_without_equals(events: Workspace) -> None:
+    result = events.run("user-events", "--map", "user_events", "-e", "show_account_id", "--print")
+    expect_usage_error(result, "'show_account_id' has no '='", "key=value")
+
+
+def test_values_parse_like_fromstr(events: Workspace) -> None:
+    result = events.run(
+        "user-events", "--map", "knobs", "--modules-dir", str(events.modules), "--head", "1", "--print",
+        "-e", "flag=OFF", "-e", "limit=7", "-e", "ratio=2.5", "-e", "label=a=b", "-e", "level=high",
+        "-e", "mode=slow", "-e", "limit=8",  # a repeated key: the last one wins
+    )
+    assert result.code == 0, result.err
+    assert result.out == "False 8 2.5 a=b HIGH slow\n"
+
+
+@pytest.mark.parametrize("word, value", [("yes", "True"), ("No", "False"), ("on", "True"), ("0", "False"), ("TRUE", "True")])
+def test_boolean_spellings(events: Workspace, word: str, value: str) -> None:
+    result = events.run("user-events", "--map", str(events.modules / "knobs.py"), "-H", "1", "--print", "-e", f"flag={word}")
+    assert result.out.split()[0] == value
+
+
+def test_missing_module_file(events: Workspace) -> None:
+    expect_usage_error(events.run("user-events", "--map", "./nowhere.py", "--print"), "nowhere.py does not exist")
+
+
+def test_unknown_module_name_lists_available(events: Workspace) -> None:
+    expect_usage_error(events.run("user-events", "--map", "nosuch", "--print"), "module 'nosuch' not found", "user_events")
+
+
+def test_module_syntax_error_shows_file_and_line(events: Workspace) -> None:
+    path = events.module("broken", "def map(record, params):\n    return (\n\nx = 1 +\n")
+    result = events.run("user-events", "--map", str(path), "--print")
+    expect_usage_error(result, f"{path}:", "syntax error")
+
+
+def test_module_import_error_shows_file_and_line(events: Workspace) -> None:
+    path = events.module("needs", "import os\nimport no_such_package_here\n\ndef map(record, params):\n    return record.value\n")
+    result = events.run("user-events", "--map", str(path), "--print")
+    expect_usage_error(result, f"{path}:2", "ModuleNotFoundError", "no_such_package_here")
+
+
+def test_module_without_map(events: Workspace) -> None:
+    path = events.module("nomap", "def transform(record, params):\n    return record.value\n")
+    expect_usage_error(events.run("user-events", "--map", str(path), "--print"), "defines no map(record, params)")
+
+
+def test_params_field_without_default(events: Workspace) -> None:
+    path = events.module(
+        "nodefault",
+        "from dataclasses import dataclass\n\n@dataclass\nclass Params:\n    level: int\n\ndef map(record, params):\n    return record.value\n",
+    )
+    expect_usage_error(events.run("user-events", "--map", str(path), "--print"), "'level' has no default")
+
+
+def test_module_calling_sys_exit_at_import(events: Workspace) -> None:
+    path = events.module("quitter", "import sys\nsys.exit(3)\n")
+    expect_usage_error(events.run("user-events", "--map", str(path), "--print"), f"{path}:2", "SystemExit")
+
+
+@pytest.mark.parametrize(
+    "name, fragment",
+    [
+        ("User-Events", "only lowercase letters, digits and '-'"),
+        ("user_events", "found '_'"),
+        ("-events", "must not start or end with '-'"),
+        ("events-", "must not start or end with '-'"),
+        ("e" * 64, "at most 63 characters"),
+    ],
+)
+def test_topic_name_rules(events: Workspace, name: str, fragment: str) -> None:
+    expect_usage_error(events.run("--print", "--", name), fragment)
+
+
+def test_missing_topic_lists_existing(events: Workspace) -> None:
+    events.topic("audit-log", "{}\n")
+    result = events.run("user-event", "--print")
+    expect_usage_error(result, "topic 'user-event' not found", str(events.topics), "audit-log, user-events")
+
+
+def test_directory_given_as_topic(events: Workspace) -> None:
+    expect_usage_error(events.run(str(events.modules), "--print"), "is a directory")
+
+
+def test_params_without_module(events: Workspace) -> None:
+    expect_usage_error(events.run("user-events", "-e", "a=b", "--print"), "no module selected")

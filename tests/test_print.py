@@ -1,0 +1,192 @@
+"""`--print`: ranges, formats, failures, pipes and the parallel path, through the real command."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import orjson
+import pytest
+
+from conftest import Workspace, smartview_command
+
+NUMBERS = "".join(f"{n}\n" for n in range(10))
+
+
+@pytest.fixture
+def numbers(ws: Workspace) -> Workspace:
+    ws.topic("numbers", NUMBERS)
+    return ws
+
+
+def lines(result) -> list[str]:
+    assert "Traceback" not in result.err
+    return result.out.splitlines()
+
+
+@pytest.mark.parametrize(
+    "flags, expected",
+    [
+        ([], list(range(10))),
+        (["-B"], list(range(10))),
+        (["--start", "7"], [7, 8, 9]),
+        (["-H", "3"], [0, 1, 2]),
+        (["-T", "2"], [8, 9]),
+        (["--end", "2"], [0, 1, 2]),
+        (["--start", "4", "--end", "5"], [4, 5]),
+        (["-T", "4", "--end", "7"], [6, 7]),
+        (["-H", "5", "--end", "1"], [0, 1]),
+        (["--start", "50"], []),
+        (["-T", "50"], list(range(10))),
+    ],
+)
+def test_start_and_stop_flags(numbers: Workspace, flags: list[str], expected: list[int]) -> None:
+    result = numbers.run("numbers", "--map", "double", "--print", *flags)
+    assert result.code == 0
+    assert lines(result) == [str(2 * n) for n in expected]
+
+
+def test_no_module_prints_records_as_they_are(ws: Workspace) -> None:
+    ws.topic("raw", b'{"a": 1}\r\nplain text\n\n{"b":2}')
+    result = ws.run("raw", "--print")
+    assert result.out == '{"a": 1}\nplain text\n\n{"b":2}\n'
+
+
+def test_key_value_and_format(numbers: Workspace) -> None:
+    kv = numbers.run("numbers", "--map", "double", "--print", "-k", "-H", "2")
+    assert kv.out == "[null] 0\n[null] 2\n"
+    template = numbers.run("numbers", "--map", "double", "--print", "-F", "{{offset}}:{{key}}={{value}}", "-T", "1")
+    assert template.out == "9:null=18\n"
+    bad = numbers.run("numbers", "--print", "-F", "{{time}} {{nope}}")
+    assert bad.code == 2 and "unknown placeholder {{time}}" in bad.err
+
+
+def test_returning_key_value_tuple(ws: Workspace) -> None:
+    ws.topic("pairs", '{"id": "a", "n": 1}\n{"id": "b", "n": 2}\n')
+    module = ws.module("keyed", "import json\ndef map(record, params):\n    e = json.loads(record.value)\n    return e['id'], {'n': e['n'] * 10}\n")
+    result = ws.run("pairs", "--map", str(module), "--print", "-k")
+    assert result.out == '[a] {"n":10}\n[b] {"n":20}\n'
+
+
+BROKEN_EVENTS = (
+    '{"type":"login","account_id":"1","timestamp":1,"user_client":"safari"}\n'
+    "not json at all\n"
+    '{"type":"teleport","account_id":"1","timestamp":2,"user_client":"safari"}\n'
+    '{"type":"logout","account_id":"1","timestamp":3,"user_client":"safari"}\n'
+)
+
+
+def test_failed_records_are_reported_and_the_run_goes_on(ws: Workspace) -> None:
+    ws.topic("events", BROKEN_EVENTS)
+    result = ws.run("events", "--map", "user_events", "--print", "-e", "show_account_id=false")
+    assert result.code == 1
+    assert [orjson.loads(line)["type"] for line in lines(result)] == ["login", "logout"]
+    errors = result.err.splitlines()
+    assert len(errors) == 2
+    assert errors[0].startswith("smartview: events offset 1: map raised JSONDecodeError")
+    assert "user_events.py:" in errors[0] and "value: not json at all" in errors[0]
+    assert "offset 2" in errors[1] and "unknown event type 'teleport'" in errors[1]
+
+
+def test_on_error_stop_prints_what_came_before(ws: Workspace) -> None:
+    ws.topic("events", BROKEN_EVENTS)
+    result = ws.run("events", "--map", "user_events", "--print", "--on-error", "stop")
+    assert result.code == 1
+    assert len(lines(result)) == 1
+    assert result.err.count("\n") == 1 and "offset 1" in result.err
+
+
+@pytest.mark.parametrize(
+    "body, fragment",
+    [
+        ("return None", "map returned NoneType; expected bytes, str, dict, list or a (key, value) tuple"),
+        ("return 42", "map returned int"),
+        ("return (1, 2, 3)", "tuple of 3 items"),
+        ("return {1: 'x'}", "TypeError"),
+    ],
+)
+def test_wrong_return_types_are_failures(numbers: Workspace, body: str, fragment: str) -> None:
+    module = numbers.module("wrong", f"def map(record, params):\n    {body}\n")
+    result = numbers.run("numbers", "--map", str(module), "--print", "-H", "2")
+    assert result.code == 1
+    assert result.out == ""
+    assert result.err.count(fragment) == 2, result.err
+
+
+def test_unfinished_last_line_is_the_last_record(ws: Workspace) -> None:
+    ws.topic("partial", "1\n2\n3")
+    assert ws.run("partial", "--map", "double", "--print").out == "2\n4\n6\n"
+    assert ws.run("partial", "--map", "double", "--print", "-T", "1").out == "6\n"
+
+
+def test_crlf_line_endings_are_not_part_of_the_value(ws: Workspace) -> None:
+    ws.topic("crlf", "1\r\n2\r\n")
+    assert ws.run("crlf", "--map", "double", "--print").out == "2\n4\n"
+
+
+def test_any_jsonl_file_opens_by_path(ws: Workspace) -> None:
+    path = ws.root / "Some_Log.JSONL"
+    path.write_text("5\n")
+    assert ws.run(str(path), "--map", "double", "--print").out == "10\n"
+    assert ws.run("Some_Log.JSONL", "--map", "double", "--print").out == "10\n"
+
+
+def test_closed_pipe_ends_quietly(ws: Workspace) -> None:
+    ws.topic("many", "".join(f'{{"n":{n}}}\n' for n in range(200_000)))
+    producer = subprocess.Popen(
+        [*smartview_command(), "many", "--map", "fields", "-e", "drop=x", "--print"],
+        cwd=ws.root, env=ws.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    head = subprocess.run(["head", "-n", "3"], stdin=producer.stdout, capture_output=True, timeout=60)
+    producer.stdout.close()
+    err = producer.stderr.read().decode()
+    code = producer.wait(timeout=60)
+    assert head.stdout.decode().splitlines() == ['{"n":0}', '{"n":1}', '{"n":2}']
+    assert err == "" and code == 0
+
+
+@pytest.mark.parametrize("jobs", ["1", "2", "3"])
+def test_parallel_output_is_identical(ws: Workspace, jobs: str) -> None:
+    records = [f'{{"type":"login","account_id":"{n}","timestamp":{n},"user_client":"c"}}' for n in range(60_000)]
+    records[12_345] = "broken"
+    records[50_001] = '{"type":"nope","account_id":"1","timestamp":1,"user_client":"c"}'
+    ws.topic("big", "\n".join(records) + "\n")
+    result = ws.run("big", "--map", "user_events", "-e", "show_account_id=false", "--print", "--jobs", jobs)
+    reference = ws.run("big", "--map", "user_events", "-e", "show_account_id=false", "--print", "--jobs", "1")
+    assert result.code == 1
+    assert result.out == reference.out
+    assert len(result.out.splitlines()) == 60_000 - 2
+    assert [line.split(":")[0] for line in result.err.splitlines()] == ["smartview", "smartview"]
+    assert "offset 12345" in result.err.splitlines()[0] and "offset 50001" in result.err.splitlines()[1]
+
+
+def test_parallel_stop_on_error_matches_one_process(ws: Workspace) -> None:
+    records = [f'{{"n":{n}}}' for n in range(60_000)]
+    records[30_000] = "[1, 2]"
+    ws.topic("big", "\n".join(records) + "\n")
+    one = ws.run("big", "--map", "fields", "-e", "drop=n", "--print", "--jobs", "1", "--on-error", "stop")
+    many = ws.run("big", "--map", "fields", "-e", "drop=n", "--print", "--jobs", "2", "--on-error", "stop")
+    assert one.code == many.code == 1
+    assert one.out == many.out and one.out.count("\n") == 30_000
+    assert one.err == many.err
+
+
+def test_print_does_not_import_textual(ws: Workspace) -> None:
+    ws.topic("tiny", '{"type":"login","account_id":"1","timestamp":1,"user_client":"safari"}\n')
+    code = (
+        "import sys\nfrom smartview.cli import main\n"
+        "rc = main(['tiny', '--map', 'user_events', '--print'])\n"
+        "assert 'textual' not in sys.modules, 'textual was imported'\nsys.exit(rc)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ws.root, env=ws.env(), capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert '"type":"login"' in proc.stdout
+
+
+def test_control_sequences_are_escaped_on_a_terminal_only(ws: Workspace) -> None:
+    ws.topic("nasty", "clear\x1b[2J here\n")
+    piped = ws.run("nasty", "--print")
+    assert piped.out == "clear\x1b[2J here\n"  # a pipe gets the bytes unchanged
+    from smartview.core.printer import escape_controls
+
+    assert escape_controls(b"clear\x1b[2J\x07 title\xc2\x9b") == b"clear\\x1b[2J\\x07 title\\xc2\\x9b"

@@ -1,0 +1,1 @@
+"""The Textual viewer. It asks the core for records and results; the core never knows it exists."""
