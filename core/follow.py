@@ -40,17 +40,17 @@ def _watch_args(path: Path) -> dict:
     )
 
 
-def changes(path: Path, stop: threading.Event) -> Iterator[None]:
-    """Yields after each change to `path` (and at least every second) until `stop` is set."""
+def changes(path: Path, stop: threading.Event) -> Iterator[bool]:
+    """Yields after each change to `path` (True) and at least every second (False) until `stop` is set."""
     folder = os.path.dirname(os.path.abspath(path))
-    for _ in watch(folder, stop_event=stop, raise_interrupt=False, **_watch_args(path)):
+    for events in watch(folder, stop_event=stop, raise_interrupt=False, **_watch_args(path)):
         if stop.is_set():
             return
-        yield None
+        yield bool(events)
 
 
-async def achanges(path: Path, stop: object | None = None) -> AsyncIterator[None]:
+async def achanges(path: Path, stop: object | None = None) -> AsyncIterator[bool]:
     """The asyncio form of `changes`, for the viewer; `stop` is an asyncio.Event or None."""
     folder = os.path.dirname(os.path.abspath(path))
-    async for _ in awatch(folder, stop_event=stop, **_watch_args(path)):
-        yield None
+    async for events in awatch(folder, stop_event=stop, **_watch_args(path)):
+        yield bool(events)

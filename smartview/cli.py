@@ -124,10 +124,18 @@ def _run_topic(argv: list[str]) -> int:
     args = _topic_parser().parse_args(argv)
     selection = _select(args)
     if not args.print:
-        from .tui.app import run_viewer  # Textual costs ~0.2 s to import: only the viewer pays it
-
-        return run_viewer(selection, start_offset=args.start)
+        return _view(selection, args.start)
     return _print(args, selection)
+
+
+def _view(selection: Selection, start: int | None) -> int:
+    from .core.index import LineIndex
+
+    index = LineIndex(selection.topic.path)
+    indexed = index.build_in_background()  # overlaps indexing a large topic with Textual's import
+    from .tui.app import run_viewer  # Textual costs ~0.2 s to import: only the viewer pays it
+
+    return run_viewer(selection, start_offset=start, index=(index, indexed))
 
 
 def _select(args: argparse.Namespace) -> Selection:

@@ -1,0 +1,133 @@
+"""Mapped records by offset, for a viewer: only what is asked for is read and mapped, then cached.
+
+The cache belongs to one set of parameter values. Changing the mapper starts a new generation and
+drops every cached result at once, so a screen can never mix rows mapped with old and new values.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .index import LineIndex
+from .record import Record
+from .runner import Failure, Identity, Mapper, Output
+
+CACHE_ROWS = 8192
+PASS_BATCH = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One record as a viewer shows it: its offset and what the module made of it."""
+
+    offset: int
+    result: Output | Failure
+
+    @property
+    def failed(self) -> bool:
+        return isinstance(self.result, Failure)
+
+
+class MappedTopic:
+    """A topic's index and the mapper currently applied to it."""
+
+    def __init__(self, index: LineIndex, mapper: Mapper | Identity, cache_rows: int = CACHE_ROWS) -> None:
+        self.index = index
+        self.mapper = mapper
+        self.generation = 0
+        self._cache: OrderedDict[int, Row] = OrderedDict()
+        self._cache_rows = cache_rows
+        self._lock = threading.Lock()
+
+    @property
+    def count(self) -> int:
+        return self.index.count
+
+    def set_mapper(self, mapper: Mapper | Identity) -> None:
+        """Apply other parameters or another module: every later row reflects it, none of the old ones stay."""
+        with self._lock:
+            self.mapper = mapper
+            self.generation += 1
+            self._cache.clear()
+
+    def forget(self) -> None:
+        """Drop cached rows after the file was truncated or replaced."""
+        with self._lock:
+            self.generation += 1
+            self._cache.clear()
+
+    def rows(self, first: int, last: int) -> list[Row]:
+        """Rows `first` to `last` (exclusive), mapping the ones not cached with one read of the file."""
+        last = min(last, self.count)
+        if first >= last:
+            return []
+        with self._lock:
+            cached = [self._cache.get(offset) for offset in range(first, last)]
+            generation = self.generation
+            mapper = self.mapper
+        if all(row is not None for row in cached):
+            return cached  # type: ignore[return-value]
+        values = self.index.read(first, last)
+        rows = [
+            row if row is not None else Row(first + i, mapper.apply(Record(first + i, None, values[i])))
+            for i, row in enumerate(cached[: len(values)])
+        ]
+        with self._lock:
+            if generation == self.generation:
+                for row in rows:
+                    self._cache[row.offset] = row
+                    self._cache.move_to_end(row.offset)
+                while len(self._cache) > self._cache_rows:
+                    self._cache.popitem(last=False)
+        return rows
+
+    def row(self, offset: int) -> Row | None:
+        rows = self.rows(offset, offset + 1)
+        return rows[0] if rows else None
+
+    def value(self, offset: int) -> bytes:
+        """The whole input record, for the detail view."""
+        return self.index.read_one(offset)
+
+
+@dataclass
+class PassProgress:
+    """How far a background pass over the whole topic has got."""
+
+    done: int
+    total: int
+    failures: int
+    first_failure: int | None = None
+
+
+def count_failures(
+    index: LineIndex,
+    mapper: Mapper | Identity,
+    report: Callable[[PassProgress], None],
+    cancelled: Callable[[], bool],
+    start: int = 0,
+) -> PassProgress | None:
+    """Map every record from `start` to the current end and count failures; None if cancelled.
+
+    Runs in a worker thread; `report` is called after each batch so a viewer can show progress.
+    """
+    progress = PassProgress(start, index.count, 0)
+    offset = start
+    while offset < index.count:
+        if cancelled():
+            return None
+        last = min(offset + PASS_BATCH, index.count)
+        for i, value in enumerate(index.read(offset, last)):
+            result = mapper.apply(Record(offset + i, None, value))
+            if isinstance(result, Failure):
+                progress.failures += 1
+                if progress.first_failure is None:
+                    progress.first_failure = offset + i
+        offset = last
+        progress.done = offset
+        progress.total = index.count
+        report(progress)
+    return progress

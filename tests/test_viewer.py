@@ -1,0 +1,206 @@
+"""The viewer's behaviour, driven with Textual's pilot against real files."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO
+from viewer_support import make_app, screen_text, settle
+
+SAMPLE = REPO / "sample-topics" / "user-events.jsonl"
+EVENT = '{{"type":"login","account_id":"{n}","timestamp":{n},"user_client":"safari"}}\n'
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+async def wait_for(pilot, condition, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out waiting for the viewer"
+        await pilot.pause(0.02)
+
+
+def test_toggles_change_every_row_and_reset_restores() -> None:
+    async def scenario():
+        app = make_app(SAMPLE)
+        async with app.run_test(size=(120, 30)) as pilot:
+            await settle(pilot)
+            assert screen_text(app).count('"account_id"') == 5
+            await pilot.press("1")
+            assert '"account_id"' not in screen_text(app)
+            assert screen_text(app).count('"user_client"') == 5
+            await pilot.press("3")
+            assert '"user_client"' not in screen_text(app)
+            assert app.headless_command() == (
+                "smartview user-events --map user_events -e show_account_id=false -e show_user_client=false --print"
+            )
+            await pilot.press("r")
+            assert screen_text(app).count('"account_id"') == 5
+            assert app.values == {}
+
+    run(scenario())
+
+
+def test_command_line_values_are_the_starting_values() -> None:
+    async def scenario():
+        app = make_app(SAMPLE, values={"show_timestamp": "no"})
+        async with app.run_test(size=(120, 30)) as pilot:
+            await settle(pilot)
+            assert '"timestamp"' not in screen_text(app)
+            checkbox = app.query_one("#param-show_timestamp")
+            assert checkbox.value is False and checkbox.has_class("-changed")
+
+    run(scenario())
+
+
+def test_space_on_focused_checkbox_toggles() -> None:
+    async def scenario():
+        app = make_app(SAMPLE)
+        async with app.run_test(size=(120, 30)) as pilot:
+            await settle(pilot)
+            await pilot.press("tab", "space")  # the first control in the panel: show_account_id
+            assert '"account_id"' not in screen_text(app)
+
+    run(scenario())
+
+
+KNOBS = '''
+from dataclasses import dataclass
+
+@dataclass
+class Params:
+    factor: int = 2
+
+def map(record, params):
+    return str(int(record.value) * params.factor)
+'''
+
+
+def test_invalid_input_is_marked_and_not_applied(tmp_path: Path) -> None:
+    topic = tmp_path / "numbers.jsonl"
+    topic.write_text("1\n2\n3\n")
+    (tmp_path / "knobs.py").write_text(KNOBS)
+
+    async def scenario():
+        app = make_app(topic, module="knobs", modules_dirs=[tmp_path])
+        async with app.run_test(size=(120, 30)) as pilot:
+            await settle(pilot)
+            field = app.query_one("#param-factor")
+            field.value = "1x"
+            await pilot.pause()
+            assert field.has_class("-invalid")
+            assert screen_text(app).split() == ["0", "2", "1", "4", "2", "6"]
+            field.value = "10"
+            await pilot.pause()
+            assert not field.has_class("-invalid")
+            assert screen_text(app).split() == ["0", "10", "1", "20", "2", "30"]
+
+    run(scenario())
+
+
+def test_appended_records_appear_and_scrolling_up_pauses(tmp_path: Path) -> None:
+    topic = tmp_path / "live.jsonl"
+    topic.write_text("".join(EVENT.format(n=n) for n in range(100)))
+
+    async def scenario():
+        app = make_app(topic, watch=True)
+        async with app.run_test(size=(120, 30)) as pilot:
+            await settle(pilot)
+            with open(topic, "a") as out:
+                out.write(EVENT.format(n=100))
+            await wait_for(pilot, lambda: app.index.count == 101 and '"account_id":"100"' in screen_text(app))
+            await pilot.press("pageup")
+            assert not app.stream.following
+            with open(topic, "a") as out:
+                out.write(EVENT.format(n=101) + EVENT.format(n=102))
+            await wait_for(pilot, lambda: app.stream.new_while_paused == 2)
+            assert '"account_id":"102"' not in screen_text(app)
+            await pilot.press("f")
+            assert app.stream.following
+            assert '"account_id":"102"' in screen_text(app)
+
+    run(scenario())
+
+
+def test_truncation_and_replacement_start_again(tmp_path: Path) -> None:
+    topic = tmp_path / "rolling.jsonl"
+    topic.write_text("".join(EVENT.format(n=n) for n in range(50)))
+
+    async def scenario():
+        app = make_app(topic, watch=True)
+        async with app.run_test(size=(120, 30)) as pilot:
+            await settle(pilot)
+            topic.write_text(EVENT.format(n=7))  # truncated in place, then one record
+            await wait_for(pilot, lambda: app.index.count == 1 and '"account_id":"7"' in screen_text(app))
+            replacement = tmp_path / "rolling.new"
+            replacement.write_text(EVENT.format(n=8) + EVENT.format(n=9))
+            os.replace(replacement, topic)
+            await wait_for(pilot, lambda: app.index.count == 2 and '"account_id":"9"' in screen_text(app))
+            assert '"account_id":"7"' not in screen_text(app)
+
+    run(scenario())
+
+
+def test_module_edits_are_picked_up_and_broken_edits_keep_the_last_good(tmp_path: Path) -> None:
+    topic = tmp_path / "numbers.jsonl"
+    topic.write_text("1\n2\n")
+    module = tmp_path / "knobs.py"
+    module.write_text(KNOBS)
+
+    async def scenario():
+        app = make_app(topic, module="knobs", modules_dirs=[tmp_path], watch=True)
+        async with app.run_test(size=(120, 30)) as pilot:
+            await settle(pilot)
+            await pilot.pause(0.3)  # let the module watcher start
+            module.write_text(KNOBS.replace("* params.factor", "* params.factor + 1"))
+            await wait_for(pilot, lambda: screen_text(app).split() == ["0", "3", "1", "5"])
+            module.write_text("def map(record, params)\n    return 1\n")
+            banner = app.query_one("#banner")
+            await wait_for(pilot, lambda: banner.has_class("-shown"))
+            assert "knobs.py:1: syntax error" in str(banner.render())
+            assert screen_text(app).split() == ["0", "3", "1", "5"]
+
+    run(scenario())
+
+
+def test_find_moves_to_the_next_match(tmp_path: Path) -> None:
+    topic = tmp_path / "many.jsonl"
+    topic.write_text("".join(EVENT.format(n=n) for n in range(500)))
+
+    async def scenario():
+        app = make_app(topic)
+        async with app.run_test(size=(120, 30)) as pilot:
+            await settle(pilot)
+            await pilot.press("home", "slash", *'"account_id":"42"', "enter")
+            await wait_for(pilot, lambda: app.stream.cursor == 42)
+            assert '"account_id":"42"' in screen_text(app)
+
+    run(scenario())
+
+
+@pytest.mark.parametrize("choice, expected", [(0, '"account_id":"1", "timestamp": 1640878631'), (3, None)])
+def test_module_picker_switches_module(choice: int, expected: str | None) -> None:
+    async def scenario():
+        app = make_app(SAMPLE, module="user_events")
+        async with app.run_test(size=(120, 30)) as pilot:
+            await settle(pilot)
+            await pilot.press("1", "m")
+            await pilot.pause()
+            await pilot.press(*["down"] * choice, "enter")
+            await settle(pilot)
+            if expected:
+                assert app.module is None
+                assert expected in screen_text(app)  # the raw record, spaces and all
+            else:
+                assert app.module.name == "user_events"
+                assert app.values == {}  # a newly chosen module starts from its defaults
+                assert screen_text(app).count('"account_id"') == 5
+
+    run(scenario())

@@ -1,0 +1,102 @@
+"""Pictures of the viewer: what a person sees first, after toggles, on errors, in each screen.
+
+Each SVG under __snapshots__ was reviewed by eye; `pytest --snapshot-update` writes new ones.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO
+from viewer_support import make_app, settle
+
+SAMPLE = REPO / "sample-topics" / "user-events.jsonl"
+MIXED = (
+    '{"type":"login","account_id":"1","timestamp":1640878631,"user_client":"safari"}\n'
+    "this line is not JSON\n"
+    '{"type":"teleport","account_id":"1","timestamp":1640878640,"user_client":"safari"}\n'
+    '{"type":"logout","account_id":"1","timestamp":1640878700,"user_client":"safari"}\n'
+    '{"type":"home_page","account_id":"2","timestamp":1640878701}\n'
+    '{"type":"action_a","account_id":"2","timestamp":1640878702,"user_client":"firefox"}\n'
+)
+
+
+@pytest.fixture
+def mixed(tmp_path: Path) -> Path:
+    path = tmp_path / "mixed-events.jsonl"
+    path.write_text(MIXED)
+    return path
+
+
+def test_first_view(snap_compare) -> None:
+    assert snap_compare(make_app(SAMPLE), run_before=settle, terminal_size=(120, 30))
+
+
+def test_after_toggling_account_id(snap_compare) -> None:
+    async def run_before(pilot):
+        await settle(pilot)
+        await pilot.press("1")
+        await settle(pilot)
+
+    assert snap_compare(make_app(SAMPLE), run_before=run_before, terminal_size=(120, 30))
+
+
+def test_after_toggling_account_id_and_user_client(snap_compare) -> None:
+    async def run_before(pilot):
+        await settle(pilot)
+        await pilot.press("1", "3")
+        await settle(pilot)
+
+    assert snap_compare(make_app(SAMPLE), run_before=run_before, terminal_size=(120, 30))
+
+
+def test_error_rows(snap_compare, mixed: Path) -> None:
+    assert snap_compare(make_app(mixed), run_before=settle, terminal_size=(120, 30))
+
+
+def test_detail_view(snap_compare) -> None:
+    async def run_before(pilot):
+        await settle(pilot)
+        await pilot.press("1", "up", "enter")
+        await pilot.pause()
+
+    assert snap_compare(make_app(SAMPLE), run_before=run_before, terminal_size=(120, 30))
+
+
+def test_detail_of_an_error_row(snap_compare, mixed: Path) -> None:
+    async def run_before(pilot):
+        await settle(pilot)
+        await pilot.press("home", "down", "enter")
+        await pilot.pause()
+
+    assert snap_compare(make_app(mixed), run_before=run_before, terminal_size=(120, 30))
+
+
+def test_module_picker(snap_compare) -> None:
+    async def run_before(pilot):
+        await settle(pilot)
+        await pilot.press("m")
+        await pilot.pause()
+
+    assert snap_compare(make_app(SAMPLE), run_before=run_before, terminal_size=(120, 30))
+
+
+def test_no_module_selected(snap_compare) -> None:
+    assert snap_compare(make_app(SAMPLE, module=None), run_before=settle, terminal_size=(120, 30))
+
+
+def test_empty_topic(snap_compare, tmp_path: Path) -> None:
+    empty = tmp_path / "quiet.jsonl"
+    empty.write_text("")
+    assert snap_compare(make_app(empty), run_before=settle, terminal_size=(120, 30))
+
+
+def test_small_terminal(snap_compare) -> None:
+    async def run_before(pilot):
+        await settle(pilot)
+        await pilot.press("1")
+        await settle(pilot)
+
+    assert snap_compare(make_app(SAMPLE), run_before=run_before, terminal_size=(80, 24))

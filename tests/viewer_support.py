@@ -1,0 +1,49 @@
+"""Helpers for driving the viewer in tests: build it like the command line does, wait for it to settle."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from smartview.cli import Selection
+from smartview.core import module as module_mod
+from smartview.core.config import SHIPPED_MODULES_DIR
+from smartview.core.topic import Topic
+from smartview.tui.app import SmartviewApp
+
+
+def make_app(
+    topic: Path,
+    module: str | None = "user_events",
+    values: dict[str, str] | None = None,
+    watch: bool = False,
+    modules_dirs: list[Path] | None = None,
+    name: str | None = None,
+) -> SmartviewApp:
+    dirs = modules_dirs or [SHIPPED_MODULES_DIR]
+    loaded = module_mod.load(module_mod.find(module, dirs)) if module else None
+    selection = Selection(Topic(name or topic.stem, topic), loaded, dict(values or {}), dirs)
+    app = SmartviewApp(selection, watch=watch)
+    app.animation_level = "none"
+    return app
+
+
+async def settle(pilot, timeout: float = 10) -> None:
+    """Wait until the index is built, the whole-topic pass is done and the screen has been drawn."""
+    app = pilot.app
+    deadline = time.monotonic() + timeout
+    while not (app._indexed.is_set() and app.stream._count == app.index.count):
+        assert time.monotonic() < deadline, "the index was not built in time"
+        await pilot.pause(0.01)
+    await pilot.pause()
+    while app._pass_running() or app.checked < app.index.count:
+        assert time.monotonic() < deadline, "the error pass did not finish in time"
+        await app.workers.wait_for_complete()
+        await pilot.pause(0.01)
+    await pilot.pause()
+
+
+def screen_text(app: SmartviewApp) -> str:
+    """What the stream shows, as plain text lines."""
+    stream = app.stream
+    return "\n".join(stream.render_line(y).text for y in range(stream.size.height))

@@ -1,0 +1,59 @@
+"""The module picker: every module in the module folders, with the first line of its docstring."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Label, OptionList
+from textual.widgets.option_list import Option
+
+from ..core import module as module_mod
+from ..core.errors import SmartviewError
+
+NO_MODULE = "-"
+
+
+class ModulePicker(ModalScreen[Path | str | None]):
+    """Dismisses with the chosen module's path, NO_MODULE for none, or None when cancelled."""
+
+    DEFAULT_CSS = """
+    ModulePicker { align: center middle; }
+    ModulePicker > Vertical { width: 80%; max-width: 100; height: auto; max-height: 80%; border: round $primary; background: $surface; padding: 0 1; }
+    ModulePicker OptionList { height: auto; max-height: 20; border: none; }
+    ModulePicker .picker-help { color: $text-muted; }
+    """
+
+    BINDINGS = [Binding("escape", "dismiss_none", "Cancel")]
+
+    def __init__(self, dirs: list[Path], current: Path | None) -> None:
+        super().__init__()
+        self.dirs = dirs
+        self.current = current
+
+    def compose(self) -> ComposeResult:
+        options = [Option("(no module) records as they are", id=NO_MODULE)]
+        for path in module_mod.available_paths(self.dirs):
+            options.append(Option(self._describe(path), id=str(path)))
+        with Vertical() as box:
+            box.border_title = "Pick a module"
+            yield OptionList(*options)
+            yield Label("enter picks · esc cancels · `smartview modules` lists where each comes from", classes="picker-help")
+
+    def _describe(self, path: Path) -> str:
+        mark = "● " if self.current is not None and path.resolve() == self.current.resolve() else "  "
+        try:
+            summary = module_mod.load(path).summary
+        except SmartviewError as exc:
+            summary = f"(does not load: {exc.message})"
+        return f"{mark}[b]{path.stem}[/b]  [dim]{summary}[/dim]"
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        chosen = event.option.id
+        self.dismiss(NO_MODULE if chosen == NO_MODULE else Path(chosen))
+
+    def action_dismiss_none(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,75 @@
+"""The status bar: what is open, how much of it, how it is going, and how fast records arrive."""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.widgets import ProgressBar, Sparkline, Static
+
+RATE_SECONDS = 60
+
+
+@dataclass
+class Status:
+    """Everything the bar shows; the app fills it in and calls `StatusBar.show`."""
+
+    topic: str
+    module: str
+    records: int = 0
+    errors: int = 0
+    checked: int = 0  # records the background pass has mapped so far
+    following: bool = True
+    new: int = 0
+    rate: float = 0.0
+    busy: str = ""
+
+
+class StatusBar(Horizontal):
+    DEFAULT_CSS = """
+    StatusBar { height: 1; background: $panel; }
+    StatusBar #status-text { width: 1fr; height: 1; padding: 0 1; }
+    StatusBar #status-rate { width: 10; height: 1; }
+    StatusBar Sparkline { width: 20; height: 1; margin-right: 1; }
+    StatusBar ProgressBar { width: 24; height: 1; display: none; }
+    StatusBar ProgressBar.-active { display: block; }
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.samples: deque[float] = deque([0.0] * RATE_SECONDS, maxlen=RATE_SECONDS)
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="status-text")
+        yield ProgressBar(total=100, show_eta=False, id="status-progress")
+        yield Static("0/s", id="status-rate")
+        yield Sparkline(list(self.samples), id="status-spark")
+
+    def show(self, status: Status) -> None:
+        parts = [f"[b]{status.topic}[/b]", status.module, f"{status.records:,} records"]
+        if status.checked < status.records:
+            percent = 100 * status.checked // max(status.records, 1)
+            parts.append(f"[$text-error]{status.errors:,} errors[/] (checking {percent}%)")
+        else:
+            parts.append(f"[$text-error]{status.errors:,} errors[/]" if status.errors else "0 errors")
+        if status.following:
+            parts.append("[$text-success]following[/]")
+        else:
+            parts.append(f"[$text-warning]paused[/], {status.new:,} new" if status.new else "[$text-warning]paused[/]")
+        if status.busy:
+            parts.append(status.busy)
+        self.query_one("#status-text", Static).update(" · ".join(parts))
+
+    def progress(self, fraction: float | None) -> None:
+        """Show a progress bar for long work (indexing a large topic); None hides it."""
+        bar = self.query_one("#status-progress", ProgressBar)
+        bar.set_class(fraction is not None, "-active")
+        if fraction is not None:
+            bar.update(progress=100 * fraction)
+
+    def add_rate_sample(self, per_second: float) -> None:
+        self.samples.append(per_second)
+        self.query_one("#status-spark", Sparkline).data = list(self.samples)
+        self.query_one("#status-rate", Static).update(f"{per_second:,.0f}/s")

@@ -1,0 +1,232 @@
+"""The stream: one line per record, drawn with Textual's Line API.
+
+Only the rows on screen are read, mapped and drawn, so a topic of ten million records costs no more
+to show than one of ten. Rendered lines are cached by offset for the current generation of the mapped
+topic; a parameter change starts a new generation and so a fresh cache.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.segment import Segment
+from rich.style import Style
+from rich.text import Text
+from textual.binding import Binding
+from textual.cache import LRUCache
+from textual.geometry import Region, Size
+from textual.message import Message
+from textual.reactive import reactive
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from ..core.rows import MappedTopic, Row
+from ..core.runner import Failure
+from .render import failure_text, value_text
+
+
+class StreamView(ScrollView, can_focus=True):
+    """Mapped records, newest at the bottom, following the end of the topic until scrolled away from it."""
+
+    COMPONENT_CLASSES = {
+        "stream--offset",
+        "stream--error",
+        "stream--cursor",
+        "stream--match",
+        "stream--empty",
+    }
+
+    DEFAULT_CSS = """
+    StreamView {
+        background: $surface;
+        overflow-x: hidden;
+    }
+    StreamView > .stream--offset { color: $text-muted; }
+    StreamView > .stream--error { color: $text-error; background: $error 15%; }
+    StreamView > .stream--cursor { background: $accent 30%; }
+    StreamView > .stream--match { background: $warning 50%; text-style: bold; }
+    StreamView > .stream--empty { color: $text-muted; text-style: italic; }
+    """
+
+    BINDINGS = [
+        Binding("up", "cursor(-1)", "Up", show=False),
+        Binding("down", "cursor(1)", "Down", show=False),
+        Binding("pageup", "page(-1)", "Page up", show=False),
+        Binding("pagedown", "page(1)", "Page down", show=False),
+        Binding("home", "first", "First", show=False),
+        Binding("end,f", "follow", "Follow"),
+        Binding("enter", "select", "Detail"),
+    ]
+
+    cursor: reactive[int] = reactive(0, repaint=False)
+
+    @dataclass
+    class Selected(Message):
+        """Enter was pressed on a record."""
+
+        offset: int
+
+    @dataclass
+    class FollowChanged(Message):
+        """Following started or stopped; `new` records arrived while paused."""
+
+        following: bool
+        new: int
+
+    def __init__(self, topic: MappedTopic, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.topic = topic
+        self.following = True
+        self.new_while_paused = 0
+        self.search: str | None = None
+        self.empty_message = "Waiting for records…"
+        self._lines: LRUCache[tuple, Strip] = LRUCache(2048)
+        self._count = 0
+
+    # -- data ---------------------------------------------------------------------------------------
+
+    def update_count(self) -> None:
+        """Take in records appended (or removed, after truncation) since the last call."""
+        count = self.topic.count
+        added = count - self._count
+        self._count = count
+        self.virtual_size = Size(self.size.width, count)
+        if self.following:
+            self.cursor = max(0, count - 1)
+            self._scroll_to_end()
+        elif added > 0:
+            self.new_while_paused += added
+            self.post_message(self.FollowChanged(False, self.new_while_paused))
+        if added < 0:
+            self.cursor = min(self.cursor, max(0, count - 1))
+        self.refresh()
+
+    def remap(self) -> None:
+        """The mapping changed: redraw every visible row from the new results, keeping the scroll position."""
+        self._lines.clear()
+        self.refresh()
+
+    def on_resize(self) -> None:
+        self.virtual_size = Size(self.size.width, self._count)
+        self._lines.clear()
+        if self.following:
+            self._scroll_to_end()
+
+    def _scroll_to_end(self) -> None:
+        """Show the last records. Set directly: the new virtual size is not laid out yet."""
+        self.set_scroll(None, max(0, self._count - self.scrollable_content_region.height))
+
+    # -- drawing ------------------------------------------------------------------------------------
+
+    def render_line(self, y: int) -> Strip:
+        width = self.size.width
+        if self._count == 0:
+            return self._empty_line(y, width)
+        offset = int(self.scroll_y) + y
+        if offset >= self._count:
+            return Strip.blank(width, self.rich_style)
+        key = (self.topic.generation, offset, width, offset == self.cursor, self.search)
+        strip = self._lines.get(key)
+        if strip is None:
+            self._prefetch(offset)
+            strip = self._draw(offset, width)
+            self._lines[key] = strip
+        return strip
+
+    def _prefetch(self, offset: int) -> None:
+        """Map the whole visible window in one read rather than one row at a time."""
+        top = int(self.scroll_y)
+        self.topic.rows(max(top, offset - self.size.height), top + self.size.height + 1)
+
+    def _draw(self, offset: int, width: int) -> Strip:
+        row = self.topic.row(offset)
+        if row is None:
+            return Strip.blank(width, self.rich_style)
+        digits = len(str(max(self._count - 1, 0)))
+        offset_color = self.get_component_rich_style("stream--offset").color
+        text = Text(f"{offset:>{digits}} ", style=Style(color=offset_color), no_wrap=True)
+        text.append_text(self._body(row))
+        if self.search:
+            text.highlight_words([self.search], self.get_component_rich_style("stream--match"), case_sensitive=False)
+        text.truncate(width, overflow="ellipsis", pad=True)
+        base = self.rich_style
+        # The cursor's background goes on last so it shows over error rows and highlighted JSON alike.
+        cursor = Style(bgcolor=self.get_component_rich_style("stream--cursor").bgcolor) if offset == self.cursor else None
+        segments = []
+        for segment_text, style, _ in text.render(self.app.console):
+            combined = base + style if style else base
+            segments.append(Segment(segment_text, combined + cursor if cursor else combined))
+        return Strip(segments, width).adjust_cell_length(width, base + cursor if cursor else base)
+
+    def _body(self, row: Row) -> Text:
+        if isinstance(row.result, Failure):
+            text = failure_text(row.result)
+            text.stylize_before(self.get_component_rich_style("stream--error"))
+            return text
+        return value_text(row.result)
+
+    def _empty_line(self, y: int, width: int) -> Strip:
+        if y != self.size.height // 2:
+            return Strip.blank(width, self.rich_style)
+        style: Style = self.rich_style + self.get_component_rich_style("stream--empty")
+        message = self.empty_message[:width]
+        left = (width - len(message)) // 2
+        segments = [Segment(" " * left, self.rich_style), Segment(message, style)]
+        return Strip(segments).adjust_cell_length(width, self.rich_style)
+
+    # -- moving -------------------------------------------------------------------------------------
+
+    def watch_cursor(self, old: int, new: int) -> None:
+        if old != new:
+            self.refresh_line(old - int(self.scroll_y))
+            self.refresh_line(new - int(self.scroll_y))
+
+    def refresh_line(self, y: int) -> None:
+        if 0 <= y < self.size.height:
+            self.refresh(Region(0, y, self.size.width, 1))
+
+    def move_to(self, offset: int) -> None:
+        """Put the cursor on a record and scroll it into view, pausing the follow unless it is the last."""
+        if self._count == 0:
+            return
+        offset = max(0, min(offset, self._count - 1))
+        self.cursor = offset
+        top = int(self.scroll_y)
+        if offset < top:
+            self.scroll_to(y=offset, animate=False, immediate=True)
+        elif offset >= top + self.size.height:
+            self.scroll_to(y=offset - self.size.height + 1, animate=False, immediate=True)
+        self._set_following(offset == self._count - 1 and self.following)
+        self.refresh()
+
+    def _set_following(self, following: bool) -> None:
+        if following != self.following:
+            self.following = following
+            if following:
+                self.new_while_paused = 0
+            self.post_message(self.FollowChanged(following, self.new_while_paused))
+
+    def action_cursor(self, step: int) -> None:
+        self._set_following(False)
+        self.move_to(self.cursor + step)
+
+    def action_page(self, direction: int) -> None:
+        self._set_following(False)
+        self.move_to(self.cursor + direction * max(1, self.size.height - 1))
+
+    def action_first(self) -> None:
+        self._set_following(False)
+        self.move_to(0)
+
+    def action_follow(self) -> None:
+        self._set_following(True)
+        self.cursor = max(0, self._count - 1)
+        self._scroll_to_end()
+        self.refresh()
+
+    def action_select(self) -> None:
+        if self._count:
+            self.post_message(self.Selected(self.cursor))
+
+    def on_mouse_scroll_up(self) -> None:
+        self._set_following(False)
