@@ -1,0 +1,80 @@
+"""The real command in a real terminal (tmux): open, toggle, follow an append, quit."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+import uuid
+
+import pytest
+
+from conftest import Workspace, smartview_command
+
+pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+
+EVENT = '{{"type":"login","account_id":"{n}","timestamp":{n},"user_client":"safari"}}\n'
+
+
+class Terminal:
+    def __init__(self, ws: Workspace, *args: str) -> None:
+        self.name = f"sv-{uuid.uuid4().hex[:8]}"
+        env = " ".join(f"{k}={v}" for k, v in ws.env().items() if k in ("SMARTVIEW_TOPICS_DIR", "PATH", "HOME"))
+        command = " ".join([*smartview_command(), *args])
+        subprocess.run(
+            ["tmux", "new-session", "-d", "-s", self.name, "-x", "120", "-y", "30", f"cd {ws.root} && env {env} {command}"],
+            check=True,
+        )
+
+    def screen(self) -> str:
+        return subprocess.run(["tmux", "capture-pane", "-p", "-t", self.name], capture_output=True, text=True).stdout
+
+    def wait_for(self, predicate, timeout: float = 15) -> str:
+        deadline = time.monotonic() + timeout
+        while True:
+            screen = self.screen()
+            if predicate(screen):
+                return screen
+            assert time.monotonic() < deadline, f"timed out; screen was:\n{screen}"
+            time.sleep(0.02)
+
+    def keys(self, *keys: str) -> None:
+        subprocess.run(["tmux", "send-keys", "-t", self.name, *keys], check=True)
+
+    def close(self) -> None:
+        subprocess.run(["tmux", "kill-session", "-t", self.name], capture_output=True)
+
+
+@pytest.fixture
+def terminal(ws: Workspace):
+    opened: list[Terminal] = []
+
+    def open_(*args: str) -> Terminal:
+        opened.append(Terminal(ws, *args))
+        return opened[-1]
+
+    yield open_
+    for t in opened:
+        t.close()
+
+
+def test_open_toggle_follow_and_quit(ws: Workspace, terminal) -> None:
+    path = ws.topic("user-events", "".join(EVENT.format(n=n) for n in range(3)))
+    term = terminal("user-events", "--map", "user_events")
+    term.wait_for(lambda s: '2 {"type":"login","account_id":"2"' in s and "1 show_account_id" in s)
+    term.keys("1")
+    screen = term.wait_for(lambda s: '2 {"type":"login","timestamp":2' in s)
+    assert '"account_id"' not in screen.split("│")[0]
+    with open(path, "a") as out:
+        out.write(EVENT.format(n=3))
+    term.wait_for(lambda s: '3 {"type":"login","timestamp":3' in s and "4 records" in s)
+    term.keys("q")
+    term.wait_for(lambda s: "show_account_id" not in s)
+
+
+def test_control_sequences_in_records_do_not_reach_the_terminal(ws: Workspace, terminal) -> None:
+    ws.topic("nasty", 'plain\n\x1b]0;pwned\x07\x1b[2Jafter clear\n')
+    term = terminal("nasty")
+    screen = term.wait_for(lambda s: "after clear" in s)
+    assert "\\x1b]0;pwned\\x07\\x1b[2Jafter clear" in screen
+    assert "0 plain" in screen  # the first row was not cleared away
