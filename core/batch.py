@@ -72,7 +72,9 @@ def run_block(
                     key, value = output.key, output.value
                 append(value if plain else fmt.line(offset, key, value))
                 append(b"\n")
-        except Exception as exc:  # noqa: BLE001 - every failure is reported with its offset
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # every failure is reported with its offset, sys.exit() included
             failures.append(mapper.failure(record, exc))
             if stop_on_error:
                 stopped = True

@@ -37,7 +37,6 @@ class LineIndex:
         self._before = array("q", [0])
         self._tail = 0  # newlines in the bytes from the last full block boundary up to `_scanned`
         self._scanned = 0  # bytes counted so far
-        self._last_newline_end = 0  # position just after the last newline seen
 
     def close(self) -> None:
         os.close(self._fd)
@@ -109,10 +108,7 @@ class LineIndex:
             block_end = (len(self._before)) * self.block  # absolute end of the block being filled
             take = min(len(data) - position, block_end - self._scanned)
             newlines = data.count(b"\n", position, position + take)
-            last = data.rfind(b"\n", position, position + take)
             with self._lock:
-                if last >= 0:
-                    self._last_newline_end = self._scanned + (last - position) + 1
                 self._tail += newlines
                 self._scanned += take
                 if self._scanned == block_end:
@@ -150,21 +146,10 @@ class LineIndex:
         lines = data.split(b"\n")[: last - first]
         return [line[:-1] if line.endswith(b"\r") else line for line in lines]
 
-    def read_one(self, offset: int, limit: int | None = None) -> bytes:
-        """One record's value, or only its first `limit` bytes: a 20 MB line need not be read for a row."""
-        start = self.start_of(offset)
-        if limit is None:
-            end = self.start_of(offset + 1)
-            data = os.pread(self._fd, end - start, start)
-        else:
-            data = os.pread(self._fd, limit + 1, start)
-            cut = data.find(b"\n")
-            data = data[: cut + 1] if cut >= 0 else data[:limit]
-        data = data[:-1] if data.endswith(b"\n") else data
-        return data[:-1] if data.endswith(b"\r") else data
-
-    def length_of(self, offset: int) -> int:
-        return self.start_of(offset + 1) - self.start_of(offset) - 1
+    def read_one(self, offset: int) -> bytes:
+        """One record's whole value."""
+        values = self.read(offset, offset + 1)
+        return values[0] if values else b""
 
     def change(self) -> str | None:
         """'deleted', 'replaced' (new inode) or 'truncated' (shorter than what was read), else None."""
@@ -187,7 +172,6 @@ class LineIndex:
             self._before = array("q", [0])
             self._tail = 0
             self._scanned = 0
-            self._last_newline_end = 0
 
 
 def count_blocks(fd: int, block: int, blocks: int) -> array:

@@ -26,17 +26,13 @@ from .module import load
 from .reader import Block
 from .runner import Mapper
 
-# Below this many bytes, starting workers costs more than it saves.
-PARALLEL_MIN_BYTES = 8 << 20
 MAX_AUTO_JOBS = 4
 
 
 def auto_jobs(pending_bytes: int) -> int:
-    """Workers for `--jobs auto`: one process for small inputs, else one per core (capped)."""
+    """Workers for `--jobs auto` on a large input: one per core, capped (the caller handles small inputs)."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    if pending_bytes < PARALLEL_MIN_BYTES or cores < 2:
-        return 1
-    return min(cores, MAX_AUTO_JOBS)
+    return max(1, min(cores, MAX_AUTO_JOBS))
 
 
 @dataclass(frozen=True)
@@ -77,6 +73,7 @@ _state: dict[str, Any] = {}
 
 def _init_worker(job: Job, turns: _Turns) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    sys.stdout = sys.stderr  # what a module prints must not land among the records on fd 1
     module = load(Path(job.module_path))
     _state.update(
         job=job,
@@ -128,7 +125,7 @@ def map_parallel(blocks: Iterable[Block], job: Job, jobs: int) -> Iterator[Writt
     pending: deque[Future[Written]] = deque()
     try:
         for sequence, block in enumerate(blocks):
-            pending.append(executor.submit(_run, sequence, block.start, len(block.data), block.first_offset))
+            pending.append(executor.submit(_run, sequence, block.start, block.length, block.first_offset))
             if len(pending) >= jobs * 2:
                 written = pending.popleft().result()
                 yield written

@@ -6,6 +6,7 @@ Failures go to the error stream with topic, offset and reason, and the run goes 
 
 from __future__ import annotations
 
+import contextlib
 import re
 import sys
 import threading
@@ -74,12 +75,12 @@ class Printer:
 
     def run(self, selection: Range, follow: bool = False, stop: threading.Event | None = None) -> PrintResult:
         stop = stop or threading.Event()
-        with TopicReader(self.topic.path) as reader:
+        # What a module prints goes to stderr: stdout carries records only.
+        with TopicReader(self.topic.path) as reader, contextlib.redirect_stdout(sys.stderr):
             limit = self._position(reader, selection, final=not follow)
             if limit == 0:
                 return self.result
-            pending = self._pending_bytes(reader) if self.jobs is None else 0
-            limit = self._map_and_write(reader.blocks(limit, final=not follow), pending, limit)
+            limit = self._map_and_write(reader, limit, final=not follow)
             if follow and not self.result.stopped and limit != 0:
                 self._follow(reader, limit, stop)
         return self.result
@@ -105,12 +106,18 @@ class Printer:
         except OSError:
             return 0
 
-    def _map_and_write(self, blocks: Iterable[Block], pending_bytes: int, limit: int | None) -> int | None:
-        """Write the outputs of `blocks` in order; returns how many records may still be printed."""
-        jobs = self.jobs if self.jobs is not None else _auto_jobs(pending_bytes)
-        if self.mapper is not None and jobs > 1:
-            return self._write_parallel(blocks, jobs, limit)
-        for block in blocks:
+    def _map_and_write(self, reader: TopicReader, limit: int | None, final: bool, backlog: bool = True) -> int | None:
+        """Map and write what the file holds from the reader's position; returns how many may still print.
+
+        Only the backlog may go to worker processes: records appended while following arrive a few at a
+        time, and one process answers them fastest.
+        """
+        jobs = 1
+        if self.mapper is not None and backlog:
+            jobs = self.jobs if self.jobs is not None else _auto_jobs(self._pending_bytes(reader))
+        if jobs > 1:
+            return self._write_parallel(reader.blocks(limit, final, with_data=False), jobs, limit)
+        for block in reader.blocks(limit, final):
             self._write(self._map_block(block))
             if limit is not None:
                 limit -= block.count
@@ -120,6 +127,7 @@ class Printer:
         return limit
 
     def _map_block(self, block: Block) -> BlockResult:
+        assert block.data is not None
         if self.mapper is not None:
             return run_block(self.mapper, block.data, block.first_offset, self.fmt, self.stop_on_error)
         if self.fmt.plain and b"\r" not in block.data:
@@ -179,7 +187,7 @@ class Printer:
                 reader.skip(self._start - reader.offset)
                 if reader.offset < self._start:
                     continue
-            limit = self._map_and_write(reader.blocks(limit), 0, limit)
+            limit = self._map_and_write(reader, limit, final=False, backlog=False)
             if self.result.stopped or limit == 0:
                 return
 
@@ -206,7 +214,13 @@ def stdout_is_terminal() -> bool:
     return sys.stdout.isatty()
 
 
-def _auto_jobs(pending_bytes: int) -> int:
-    from .parallel import PARALLEL_MIN_BYTES, auto_jobs
+# Below this many bytes, starting worker processes costs more than it saves.
+PARALLEL_MIN_BYTES = 8 << 20
 
-    return auto_jobs(pending_bytes) if pending_bytes >= PARALLEL_MIN_BYTES else 1
+
+def _auto_jobs(pending_bytes: int) -> int:
+    if pending_bytes < PARALLEL_MIN_BYTES:
+        return 1  # decided without importing multiprocessing, which small runs never need
+    from .parallel import auto_jobs
+
+    return auto_jobs(pending_bytes)

@@ -17,12 +17,13 @@ BLOCK_SIZE = 1 << 20
 
 @dataclass(frozen=True, slots=True)
 class Block:
-    """Whole lines of a topic: `data` starts at record `first_offset` and holds `count` records."""
+    """Whole lines of a topic: `count` records from record `first_offset`, at bytes [start, start+length)."""
 
-    data: bytes
+    data: bytes | None  # None when only the span was asked for
     first_offset: int
     count: int
-    start: int = 0  # byte position of `data` in the file
+    start: int  # byte position in the file
+    length: int
 
 
 class TopicReader:
@@ -77,45 +78,40 @@ class TopicReader:
         self.offset += skipped
         return skipped
 
-    def blocks(self, limit: int | None = None, final: bool = False) -> Iterator[Block]:
+    def blocks(self, limit: int | None = None, final: bool = False, with_data: bool = True) -> Iterator[Block]:
         """Blocks of whole records from the current position to the end of the file, at most `limit` records.
 
-        With `final`, an unfinished last line counts as the last record; otherwise it waits for a later call.
+        With `final`, an unfinished last line counts as the last record; otherwise it waits for a later
+        call. Without `with_data` only the spans are found (no copies), for workers that read for themselves.
         """
         remaining = limit
-        self._file.seek(self.byte)
-        carry = b""
+        size = self.block_size
+        fd = self._file.fileno()
         while remaining is None or remaining > 0:
-            data = self._file.read(self.block_size)
+            data = os.pread(fd, size, self.byte)
             if not data:
-                break
-            data = carry + data if carry else data
+                return
             cut = data.rfind(b"\n") + 1
-            carry = data[cut:]
-            whole = data[:cut]
-            if not whole:
-                continue
-            block = self._take(whole, remaining)
-            if block is None:
-                continue
-            yield block
+            if cut == 0:
+                if len(data) == size:  # a line longer than a block: read a bigger piece
+                    size *= 2
+                    continue
+                if final:  # the unfinished last line
+                    yield self._consume(data if with_data else None, len(data), 1)
+                return
+            size = self.block_size
+            count = data.count(b"\n", 0, cut)
+            if remaining is not None and count > remaining:
+                cut = _nth_newline_end(data, remaining)
+                count = remaining
+            piece = (data if cut == len(data) else data[:cut]) if with_data else None
+            yield self._consume(piece, cut, count)
             if remaining is not None:
-                remaining -= block.count
-                if block.count and len(block.data) < len(whole):
-                    return
-        if final and carry and (remaining is None or remaining > 0):
-            yield self._consume(carry, 1)
+                remaining -= count
 
-    def _take(self, whole: bytes, remaining: int | None) -> Block | None:
-        count = whole.count(b"\n")
-        if remaining is not None and count > remaining:
-            whole = whole[: _nth_newline_end(whole, remaining)]
-            count = remaining
-        return self._consume(whole, count) if count else None
-
-    def _consume(self, data: bytes, count: int) -> Block:
-        block = Block(data, self.offset, count, self.byte)
-        self.byte += len(data)
+    def _consume(self, data: bytes | None, length: int, count: int) -> Block:
+        block = Block(data, self.offset, count, self.byte, length)
+        self.byte += length
         self.offset += count
         return block
 

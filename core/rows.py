@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from .index import LineIndex
@@ -16,7 +15,6 @@ from .record import Record
 from .runner import Failure, Identity, Mapper, Output
 
 CACHE_ROWS = 8192
-PASS_BATCH = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,43 +89,3 @@ class MappedTopic:
     def value(self, offset: int) -> bytes:
         """The whole input record, for the detail view."""
         return self.index.read_one(offset)
-
-
-@dataclass
-class PassProgress:
-    """How far a background pass over the whole topic has got."""
-
-    done: int
-    total: int
-    failures: int
-    first_failure: int | None = None
-
-
-def count_failures(
-    index: LineIndex,
-    mapper: Mapper | Identity,
-    report: Callable[[PassProgress], None],
-    cancelled: Callable[[], bool],
-    start: int = 0,
-) -> PassProgress | None:
-    """Map every record from `start` to the current end and count failures; None if cancelled.
-
-    Runs in a worker thread; `report` is called after each batch so a viewer can show progress.
-    """
-    progress = PassProgress(start, index.count, 0)
-    offset = start
-    while offset < index.count:
-        if cancelled():
-            return None
-        last = min(offset + PASS_BATCH, index.count)
-        for i, value in enumerate(index.read(offset, last)):
-            result = mapper.apply(Record(offset + i, None, value))
-            if isinstance(result, Failure):
-                progress.failures += 1
-                if progress.first_failure is None:
-                    progress.first_failure = offset + i
-        offset = last
-        progress.done = offset
-        progress.total = index.count
-        report(progress)
-    return progress

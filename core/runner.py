@@ -100,10 +100,12 @@ class Mapper:
             else:
                 result = self._function(record)
             return to_output(record.offset, result)
-        except Exception as exc:
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # SystemExit too: a module's sys.exit() fails its record, not the run
             return self.failure(record, exc)
 
-    def failure(self, record: Record, exc: Exception) -> Failure:
+    def failure(self, record: Record, exc: BaseException) -> Failure:
         module = self.module
         if isinstance(exc, WrongReturn):
             return Failure(record.offset, f"{module.kind} {exc}", str(module.path), "", record.value)

@@ -38,8 +38,7 @@ async def settle(pilot, timeout: float = 10) -> None:
     await pilot.pause()
     while app._pass_running() or app.checked < app.index.count:
         assert time.monotonic() < deadline, "the error pass did not finish in time"
-        await app.workers.wait_for_complete()
-        await pilot.pause(0.01)
+        await pilot.pause(0.02)
     await pilot.pause()
 
 

@@ -1,12 +1,13 @@
 """The viewer: a topic mapped live through a module, with its parameters in a side panel.
 
 The app owns the wiring only. Reading, indexing and mapping belong to the core; the widgets draw what
-the app hands them. Slow work (indexing a large file, the whole-topic error count, find) runs in
-thread workers so the screen never waits for it.
+the app hands them. Slow work never holds the screen: a large file is indexed in the background, the
+whole-topic error count runs in a child process, and find runs in a thread worker.
 """
 
 from __future__ import annotations
 
+import gc
 import shlex
 import threading
 from collections.abc import Iterable
@@ -28,7 +29,8 @@ from ..core.index import LineIndex
 from ..core.module import Module
 from ..core.params import changed_from_default, format_value
 from ..core.record import Record
-from ..core.rows import MappedTopic, PassProgress, count_failures
+from ..core.census import Census
+from ..core.rows import MappedTopic
 from ..core.runner import Failure, Identity, Mapper
 from .detail import DetailScreen
 from .panel import ParamPanel
@@ -41,6 +43,9 @@ if TYPE_CHECKING:
     from ..cli import Selection
 
 FIND_BATCH = 2048
+# Appended records up to this many are checked for failures in the viewer itself (about 1 µs each);
+# more go to a child process, like the first pass over the whole topic.
+INLINE_COUNT = 5000
 
 
 class SmartviewApp(App[int]):
@@ -75,14 +80,12 @@ class SmartviewApp(App[int]):
     def __init__(
         self,
         selection: Selection,
-        start_offset: int | None = None,
         watch: bool = True,
         index: tuple[LineIndex, threading.Event] | None = None,
     ) -> None:
         super().__init__()
         self.selection = selection
         self.topic_name = selection.topic.name
-        self.start_offset = start_offset or 0
         self.watch = watch
         self.module: Module | None = selection.module
         self.values: dict[str, str] = dict(selection.values)
@@ -96,6 +99,8 @@ class SmartviewApp(App[int]):
         self.checked = 0
         self.find_text: str | None = None
         self._rate_count = 0
+        self._census: Census | None = None
+        self._census_base = 0
 
     # -- layout -------------------------------------------------------------------------------------
 
@@ -120,7 +125,11 @@ class SmartviewApp(App[int]):
         self.stream.empty_message = f"Waiting for records in {self.topic_name}…"
         self.stream.focus()
         self._show_status()
-        self.set_interval(0.02, self._poll_index, name="index-poll")
+        self._index_timer = self.set_interval(0.02, self._poll_index, name="index-poll")
+        self._census_timer = self.set_interval(0.1, self._poll_census, name="census", pause=True)
+
+    def on_unmount(self) -> None:
+        self._stop_error_pass()
 
     # -- the topic ----------------------------------------------------------------------------------
 
@@ -131,11 +140,12 @@ class SmartviewApp(App[int]):
         self.query_one(StatusBar).progress(None if done else self.index.scanned / size)
         if not done:
             return
-        for timer in list(self._timers):
-            if getattr(timer, "name", "") == "index-poll":
-                timer.stop()
+        self._index_timer.stop()
         self._rate_count = self.index.count
         self._records_changed()
+        # The app's objects are built by now: freezing them keeps full garbage collections (tens of
+        # milliseconds over a Textual app's heap) out of the path of each appended record.
+        gc.freeze()
         if self.watch:
             self.set_interval(1.0, self._sample_rate, name="rate")
             self._follow_topic()
@@ -147,7 +157,19 @@ class SmartviewApp(App[int]):
         self.status.records = self.index.count
         if self.checked < self.index.count and not self._pass_running():
             # After the next paint: the rows on screen never wait for the whole-topic pass.
-            self.call_after_refresh(self._start_error_pass, True)
+            self.call_after_refresh(self._count_new_records)
+        self._show_status()
+
+    def _count_new_records(self) -> None:
+        """Extend the error count over appended records: a few here, a large burst in a child process."""
+        if self._pass_running() or self.checked >= self.index.count:
+            return
+        if self.module is None or self.index.count - self.checked > INLINE_COUNT:
+            self._start_error_pass(resume=True)
+            return
+        rows = self.mapped.rows(self.checked, self.index.count)
+        self.failures += sum(row.failed for row in rows)
+        self.checked += len(rows)
         self._show_status()
 
     @work(exclusive=True, group="follow")
@@ -161,6 +183,7 @@ class SmartviewApp(App[int]):
             if change is not None:
                 self.index.reset()
                 self.mapped.forget()
+                self._stop_error_pass()
                 self.failures = self.checked = 0
                 self.notify(f"{self.topic_name} was {change}; showing it again from offset 0", severity="warning")
                 self.stream.action_follow()
@@ -190,10 +213,14 @@ class SmartviewApp(App[int]):
         return Mapper(self.module, self.module.make_params(self.values))
 
     def _apply(self) -> None:
-        """New values or a new module: re-map everything from the start, keeping the scroll position."""
+        """New values: re-map everything from the start, keeping the scroll position."""
+        self._remap()
+        self.panel.show_values(self._parsed_values())
+
+    def _remap(self) -> None:
+        """Map every row again with the current module and values, and restart the error count."""
         self.mapped.set_mapper(self._mapper())
         self.stream.remap()
-        self.panel.show_values(self._parsed_values())
         self.status.module = self._module_label()
         self._start_error_pass()
 
@@ -245,15 +272,9 @@ class SmartviewApp(App[int]):
         self.values = {}
         self.query_one("#banner").remove_class("-shown")
         self.panel.show_module(module, self._parsed_values())
-        self._remap_new_module()
+        self._remap()
         if self.watch and module is not None:
             self._watch_module()
-
-    def _remap_new_module(self) -> None:
-        self.mapped.set_mapper(self._mapper())
-        self.stream.remap()
-        self.status.module = self._module_label()
-        self._start_error_pass()
 
     @work(exclusive=True, group="module-watch")
     async def _watch_module(self) -> None:
@@ -280,36 +301,48 @@ class SmartviewApp(App[int]):
                 self._apply()
             else:
                 self.panel.show_module(module, self._parsed_values())
-                self._remap_new_module()
+                self._remap()
             self.notify(f"reloaded {path.name}")
 
     # -- the whole-topic error count ----------------------------------------------------------------
 
     def _pass_running(self) -> bool:
-        return any(w.group == "errors" and w.is_running for w in self.workers)
+        return self._census is not None
+
+    def _stop_error_pass(self) -> None:
+        if self._census is not None:
+            self._census.cancel()
+            self._census = None
 
     def _start_error_pass(self, resume: bool = False) -> None:
+        """Count failures over the whole topic in a child process; a new one replaces any running one."""
+        self._stop_error_pass()
         if not resume:
             self.failures = 0
-            self.checked = self.start_offset
-        self._error_pass(self.mapped.mapper, self.mapped.generation, self.checked)
-
-    @work(thread=True, exclusive=True, group="errors")
-    def _error_pass(self, mapper: Mapper | Identity, generation: int, start: int) -> None:
-        worker = get_current_worker()
-        base_failures = self.failures
-
-        def report(progress: PassProgress) -> None:
-            if generation == self.mapped.generation and not worker.is_cancelled:
-                self.call_from_thread(self._pass_progress, generation, base_failures + progress.failures, progress.done)
-
-        count_failures(self.index, mapper, report, lambda: worker.is_cancelled or generation != self.mapped.generation, start)
-
-    def _pass_progress(self, generation: int, failures: int, done: int) -> None:
-        if generation != self.mapped.generation:
+            self.checked = 0
+        self._census_base = self.failures
+        if self.module is None or self.checked >= self.index.count:
+            self.checked = max(self.checked, self.index.count)
+            self._show_status()
             return
-        self.failures = failures
-        self.checked = done
+        self._census = Census(self.index.path, self.module.path, self.values, self.checked)
+        self._census_timer.resume()
+
+    def _poll_census(self) -> None:
+        census = self._census
+        if census is None:
+            self._census_timer.pause()
+            return
+        progress = census.poll()
+        self.failures = self._census_base + progress.failures
+        self.checked = progress.done
+        if progress.finished:
+            census.cancel()
+            self._census = None
+            if progress.error:
+                self.notify(progress.error, title="the error count is incomplete", severity="warning")
+            elif self.checked < self.index.count:
+                self._start_error_pass(resume=True)
         self._show_status()
 
     def _show_status(self) -> None:
@@ -424,9 +457,7 @@ class SmartviewApp(App[int]):
         yield SystemCommand("Find", "Find text in the mapped output", self.action_find)
 
 
-def run_viewer(
-    selection: Selection, start_offset: int | None = None, index: tuple[LineIndex, threading.Event] | None = None
-) -> int:
-    app = SmartviewApp(selection, start_offset, index=index)
+def run_viewer(selection: Selection, index: tuple[LineIndex, threading.Event] | None = None) -> int:
+    app = SmartviewApp(selection, index=index)
     app.run()
     return app.return_code or 0

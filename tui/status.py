@@ -40,6 +40,7 @@ class StatusBar(Horizontal):
     def __init__(self) -> None:
         super().__init__()
         self.samples: deque[float] = deque([0.0] * RATE_SECONDS, maxlen=RATE_SECONDS)
+        self._status: Status | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(id="status-text")
@@ -47,7 +48,15 @@ class StatusBar(Horizontal):
         yield Static("0/s", id="status-rate")
         yield Sparkline(list(self.samples), id="status-spark")
 
+    def on_mount(self) -> None:
+        if self._status is not None:
+            self.show(self._status)
+
     def show(self, status: Status) -> None:
+        """Show the status; before the bar's own parts are mounted, keep it for `on_mount`."""
+        self._status = status
+        if not self.is_mounted or not self.query("#status-text"):
+            return
         parts = [f"[b]{status.topic}[/b]", status.module, f"{status.records:,} records"]
         if status.checked < status.records:
             percent = 100 * status.checked // max(status.records, 1)
@@ -64,6 +73,8 @@ class StatusBar(Horizontal):
 
     def progress(self, fraction: float | None) -> None:
         """Show a progress bar for long work (indexing a large topic); None hides it."""
+        if not self.query("#status-progress"):
+            return
         bar = self.query_one("#status-progress", ProgressBar)
         bar.set_class(fraction is not None, "-active")
         if fraction is not None:

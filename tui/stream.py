@@ -178,10 +178,10 @@ class StreamView(ScrollView, can_focus=True):
 
     def watch_cursor(self, old: int, new: int) -> None:
         if old != new:
-            self.refresh_line(old - int(self.scroll_y))
-            self.refresh_line(new - int(self.scroll_y))
+            self._refresh_row(old - int(self.scroll_y))
+            self._refresh_row(new - int(self.scroll_y))
 
-    def refresh_line(self, y: int) -> None:
+    def _refresh_row(self, y: int) -> None:
         if 0 <= y < self.size.height:
             self.refresh(Region(0, y, self.size.width, 1))
 

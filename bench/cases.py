@@ -1,0 +1,591 @@
+"""The benchmark cases of issue 5. Each is a function of the run's Context that returns table rows.
+
+Every figure is the wall time (or /proc memory) of a real process: the installed `smartview` command,
+jq, toolong, or a small reference script in this folder, never a timed function call.
+"""
+
+from __future__ import annotations
+
+import filecmp
+import importlib.util
+import json
+import os
+import queue
+import random
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import orjson
+
+import data
+from measure import (
+    Command,
+    Pane,
+    Samples,
+    Tmux,
+    capture_floor,
+    clean_env,
+    megabytes,
+    paired_ratios,
+    run_once,
+    side_by_side,
+    smartview_command,
+)
+from report import Row, Target
+
+BENCH = Path(__file__).resolve().parent
+INSTALL = {"jq": "apt-get install jq", "toolong": "pip install toolong", "tmux": "apt-get install tmux"}
+
+
+def label(count: int) -> str:
+    for factor, suffix in ((1_000_000, "M"), (1_000, "k")):
+        if count >= factor and count % factor == 0:
+            return f"{count // factor}{suffix}"
+    return str(count)
+
+
+def missing(peer: str) -> str:
+    return f"missing (install: {INSTALL[peer]})"
+
+
+@dataclass
+class Context:
+    data_dir: Path
+    repeat: int
+    sizes: list[int]
+    print_count: int
+    quick: bool
+    log: callable = print
+    _tmux: Tmux | None = field(default=None, repr=False)
+
+    @property
+    def sv(self) -> list[str]:
+        return smartview_command()
+
+    def topic(self, count: int) -> Path:
+        path = self.data_dir / f"user-events-{label(count)}.jsonl"
+        if not path.exists():
+            self.log(f"  generating {path.name} ({count:,} records, fixed seed) ...")
+            start = time.perf_counter()
+            data.ensure(path, count)
+            self.log(f"  ... {path.stat().st_size / 1e6:.0f} MB in {time.perf_counter() - start:.1f} s")
+        return path
+
+    def write(self, relative: str, text: str) -> Path:
+        path = self.data_dir / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        return path
+
+    def tmux(self) -> Tmux | None:
+        if shutil.which("tmux") is None:
+            return None
+        if self._tmux is None:
+            self._tmux = Tmux(self.data_dir)
+        return self._tmux
+
+    def close(self) -> None:
+        if self._tmux is not None:
+            self._tmux.close()
+
+
+def toolong_command() -> list[str] | None:
+    found = shutil.which("tl")
+    if found:
+        return [found]
+    if importlib.util.find_spec("toolong") is not None:
+        return [sys.executable, "-c", "from toolong.cli import run; run()"]
+    return None
+
+
+# ---------------------------------------------------------------------------------------------- 1. print
+
+
+def case_print(ctx: Context) -> list[Row]:
+    """`--print` throughput against jq and a bare orjson loop; an identity module against a pass-through."""
+    n = ctx.print_count
+    path = ctx.topic(n)
+    identity = ctx.write("modules/identity.py", "def map(record, params):\n    return record.value\n")
+    py = sys.executable
+    case = f"print {label(n)}"
+    commands = {
+        "smartview": Command([*ctx.sv, str(path), "--map", "user_events", "-e", "show_account_id=false", "--print"]),
+        "bare loop": Command([py, str(BENCH / "loop_map.py"), str(path)]),
+        "smartview identity": Command([*ctx.sv, str(path), "--map", str(identity), "--print"]),
+        "pass-through": Command([py, str(BENCH / "loop_pass.py"), str(path)]),
+    }
+    jq = shutil.which("jq")
+    if jq:
+        commands["jq"] = Command([jq, "-c", "del(.account_id)", str(path)])
+    ctx.log(f"  {len(commands)} commands x ({ctx.repeat} + 1 warm-up), side by side")
+    t = side_by_side(commands, ctx.repeat)
+    per_record = Samples(
+        [(a - b) / n * 1e9 for a, b in zip(t["smartview identity"].values, t["pass-through"].values)],
+        t["smartview identity"].error or t["pass-through"].error,
+    )
+    rows = [
+        Row(case, "smartview --print, user_events -e show_account_id=false", samples=t["smartview"],
+            note=_throughput(t["smartview"], n)),
+        Row(case, "jq -c 'del(.account_id)'", samples=t["jq"], note=_throughput(t["jq"], n))
+        if jq else Row(case, "jq -c 'del(.account_id)'", text=missing("jq")),
+        Row(case, "bare orjson loop (bench/loop_map.py)", samples=t["bare loop"], note=_throughput(t["bare loop"], n)),
+        Row(case, "throughput smartview / jq", "x", paired_ratios(t["jq"], t["smartview"]), target=Target(">=", 4, ">= 4x"))
+        if jq else Row(case, "throughput smartview / jq", text=missing("jq")),
+        Row(case, "time smartview / bare loop", "x", paired_ratios(t["smartview"], t["bare loop"]),
+            target=Target("<=", 1.0, "<= 1.00x")),
+        Row(case, "smartview --print, identity module", samples=t["smartview identity"]),
+        Row(case, "python pass-through (bench/loop_pass.py)", samples=t["pass-through"]),
+        Row(case, "time identity / pass-through", "x", paired_ratios(t["smartview identity"], t["pass-through"])),
+        Row(case, "smartview's own overhead per record", "ns/rec", per_record),
+    ]
+    rows += _same_output(ctx, case, commands, path)
+    return rows
+
+
+def _throughput(samples: Samples, n: int) -> str:
+    if samples.error or not samples.values:
+        return ""
+    return f"{n / samples.median / 1e6:.2f} M records/s"
+
+
+def _same_output(ctx: Context, case: str, commands: dict[str, Command], path: Path) -> list[Row]:
+    """Run each once more into a file and compare bytes: smartview, jq and the loop; identity and input."""
+    outputs = {}
+    for name, command in commands.items():
+        out = ctx.data_dir / "out" / f"{name.replace(' ', '-')}.jsonl"
+        out.parent.mkdir(exist_ok=True)
+        try:
+            run_once(Command(command.argv, stdout=out))
+            outputs[name] = out
+        except Exception as exc:  # reported by the timing rows already
+            ctx.log(f"  {name}: {exc}")
+    rows = []
+    if "smartview" in outputs:
+        others = [k for k in ("jq", "bare loop") if k in outputs]
+        differ = [k for k in others if not filecmp.cmp(outputs["smartview"], outputs[k], shallow=False)]
+        rows.append(Row(case, f"output of smartview == {' == '.join(others)} (bytes)",
+                        text="identical" if not differ else f"differs from {', '.join(differ)}", ok=not differ,
+                        note="" if not differ else _first_difference(outputs["smartview"], outputs[differ[0]])))
+    if "smartview identity" in outputs:
+        same = filecmp.cmp(outputs["smartview identity"], path, shallow=False)
+        rows.append(Row(case, "output of identity module == input (bytes)", text="identical" if same else "differs",
+                        ok=same, note="" if same else _first_difference(outputs["smartview identity"], path)))
+    for out in outputs.values():
+        out.unlink()
+    return rows
+
+
+def _first_difference(a: Path, b: Path) -> str:
+    with open(a, "rb") as fa, open(b, "rb") as fb:
+        for number, (la, lb) in enumerate(zip(fa, fb)):
+            if la != lb:
+                return f"line {number}: {la[:80]!r} vs {lb[:80]!r}"
+    return f"one output is longer ({a.stat().st_size} vs {b.stat().st_size} bytes)"
+
+
+# ---------------------------------------------------------------------------------------------- 2. startup
+
+
+def case_startup(ctx: Context) -> list[Row]:
+    topics = ctx.data_dir / "topics"
+    topics.mkdir(parents=True, exist_ok=True)
+    (topics / "tiny-topic.jsonl").write_bytes(data.user_events(5))
+    env = clean_env(SMARTVIEW_TOPICS_DIR=str(topics))
+    repeat = ctx.repeat if ctx.quick else max(10, 2 * ctx.repeat)
+    t = side_by_side(
+        {
+            "plain": Command([*ctx.sv, "tiny-topic", "--print"], env=env, cwd=ctx.data_dir),
+            "mapped": Command([*ctx.sv, "tiny-topic", "--map", "user_events", "--print"], env=env, cwd=ctx.data_dir),
+            "python": Command([sys.executable, "-c", "pass"], env=env),
+        },
+        repeat,
+    )
+    case = "startup"
+    rows = [
+        Row(case, "smartview tiny-topic --print (5 records)", samples=t["plain"], target=Target("<", 0.1, "< 0.1 s")),
+        Row(case, "smartview tiny-topic --map user_events --print", samples=t["mapped"]),
+        Row(case, "python -c pass (the interpreter's floor)", samples=t["python"]),
+    ]
+    probe = (
+        "import json, sys\n"
+        "from smartview.cli import main\n"
+        "code = main(['tiny-topic', '--map', 'user_events', '--print'])\n"
+        "names = sorted(m for m in sys.modules if m == 'textual' or m.startswith('textual.'))\n"
+        "print(json.dumps({'code': code, 'textual': names}), file=sys.stderr)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, cwd=ctx.data_dir, timeout=60)
+    try:
+        found = json.loads(proc.stderr.strip().splitlines()[-1])
+        imported = found["textual"]
+        rows.append(Row(case, "textual imported by main([..., '--print'])",
+                        text="no" if not imported else f"yes ({len(imported)} modules)", ok=not imported,
+                        note="" if found["code"] == 0 else f"main returned {found['code']}"))
+    except (IndexError, ValueError, KeyError):
+        rows.append(Row(case, "textual imported by main([..., '--print'])", text="probe failed", ok=False,
+                        note=proc.stderr.strip()[-300:]))
+    return rows
+
+
+# ---------------------------------------------------------------------------------------------- viewer helpers
+
+
+def _offset_pattern(offset: int) -> str:
+    forms = {str(offset), f"{offset:,}", f"{offset:_}", f"{offset:,}".replace(",", " ")}
+    return "(?:" + "|".join(re.escape(f) for f in sorted(forms, key=len, reverse=True)) + ")"
+
+
+def last_row_shown(last_offset: int):
+    """The viewer's first screen: a row with the last record's offset followed by its mapped value."""
+    pattern = re.compile(rf"(?<![\d,_]){_offset_pattern(last_offset)}(?![\d,_]).*\"type\":")
+    return lambda screen: any(pattern.search(line) for line in screen.splitlines())
+
+
+def _last_line(path: Path) -> str:
+    with open(path, "rb") as f:
+        f.seek(max(0, f.seek(0, os.SEEK_END) - 4096))
+        return f.read().rstrip(b"\n").rsplit(b"\n", 1)[-1].decode()
+
+
+def _viewer_argv(ctx: Context, path: Path) -> list[str]:
+    return [*ctx.sv, str(path), "--map", "user_events"]
+
+
+@dataclass
+class Opened:
+    seconds: float | None
+    rss_mb: float = 0.0
+    peak_mb: float = 0.0
+    error: str = ""
+
+
+def open_once(ctx: Context, argv: list[str], ready, timeout: float, settle: float) -> Opened:
+    """Launch in tmux, time to the first ready screen, then watch memory for `settle` seconds."""
+    pane = ctx.tmux().launch(argv, cwd=ctx.data_dir)
+    try:
+        seen = pane.wait(ready, pane.t0, timeout, interval=0.01)
+        if seen.elapsed is None:
+            return Opened(None, error=seen.describe())
+        rss = 0
+        end = time.perf_counter() + settle
+        while time.perf_counter() < end:
+            rss = max(rss, pane.memory()[0])
+            time.sleep(0.05)
+        current, peak = pane.memory()
+        return Opened(seen.elapsed, megabytes(max(rss, current)), megabytes(peak))
+    finally:
+        pane.kill()
+
+
+def open_viewer(ctx: Context, argv: list[str], ready, timeout: float) -> tuple[Pane | None, str]:
+    """A viewer left running for further measurement, once its first screen is there."""
+    pane = ctx.tmux().launch(argv, cwd=ctx.data_dir)
+    seen = pane.wait(ready, pane.t0, timeout, interval=0.01)
+    if seen.elapsed is None:
+        pane.kill()
+        return None, seen.describe()
+    return pane, ""
+
+
+def _open_timeout(count: int) -> float:
+    return 15 + 3 * count / 1_000_000
+
+
+# ---------------------------------------------------------------------------------------------- 3. open
+
+
+def case_open(ctx: Context) -> list[Row]:
+    tmux = ctx.tmux()
+    if tmux is None:
+        return [Row("open", "viewer first screen", text=missing("tmux"))]
+    rows = []
+    tl = toolong_command()
+    for count in ctx.sizes:
+        path = ctx.topic(count)
+        big = count > 1_000_000
+        time_target = Target("<", 0.8, "< 0.8 s") if big else Target("<", 0.6, "< 0.6 s")
+        memory_target = Target("<", 150, "< 150 MB") if big else Target("<", 70, "< 70 MB")
+        settle = 0.3 if ctx.quick else (3.0 if big else 1.5)
+        case = f"open {label(count)}"
+        ctx.log(f"  smartview viewer on {path.name}")
+        sv = _open_series(ctx, _viewer_argv(ctx, path), last_row_shown(count - 1), _open_timeout(count), settle)
+        if sv is None or isinstance(sv, str):
+            rows.append(Row(case, "smartview: launch -> first screen of mapped rows", text="viewer not available",
+                            ok=False, note=sv or ""))
+            rows.append(Row(case, "smartview: resident memory", text="viewer not available", ok=False))
+        else:
+            rows.append(Row(case, "smartview: launch -> first screen of mapped rows", samples=sv[0], target=time_target))
+            rows.append(Row(case, f"smartview: max RSS within {settle:g} s of first screen", "MB", sv[1],
+                            target=memory_target, note=f"peak (VmHWM) median {sv[2].median:.1f} MB"))
+        if tl is None:
+            rows.append(Row(case, "toolong: launch -> last line visible", text=missing("toolong")))
+            continue
+        ctx.log(f"  toolong on {path.name}")
+        tail = _last_line(path)[:40]
+        peer = _open_series(ctx, [*tl, str(path)], lambda s: tail in s, 30 + 4 * count / 1_000_000, settle)
+        if peer is None or isinstance(peer, str):
+            rows.append(Row(case, "toolong: launch -> last line visible", text="failed", note=peer or ""))
+            continue
+        rows.append(Row(case, "toolong: launch -> last line visible", samples=peer[0]))
+        rows.append(Row(case, f"toolong: max RSS within {settle:g} s of first screen", "MB", peer[1],
+                        note=f"peak (VmHWM) median {peer[2].median:.1f} MB"))
+        if not isinstance(sv, str) and sv is not None:
+            rows.append(Row(case, "open time toolong / smartview", "x", paired_ratios(peer[0], sv[0])))
+    return rows
+
+
+def _open_series(ctx: Context, argv, ready, timeout, settle) -> tuple[Samples, Samples, Samples] | str:
+    """Open (1 warm-up + repeat) times; a failure on any try stops the series and returns its reason."""
+    times, rss, peaks = Samples(), Samples(), Samples()
+    for attempt in range(1 + ctx.repeat):
+        opened = open_once(ctx, argv, ready, timeout, settle)
+        if opened.seconds is None:
+            return opened.error
+        if attempt:
+            times.values.append(opened.seconds)
+            rss.values.append(opened.rss_mb)
+            peaks.values.append(opened.peak_mb)
+    return times, rss, peaks
+
+
+# ---------------------------------------------------------------------------------------------- 4. toggle
+
+
+def case_toggle(ctx: Context) -> list[Row]:
+    tmux = ctx.tmux()
+    if tmux is None:
+        return [Row("toggle", "key 1 -> rows updated", text=missing("tmux"))]
+    floor = capture_floor(tmux)
+    counts = [min(ctx.sizes, key=lambda c: abs(c - 1_000_000))]
+    counts += [c for c in ctx.sizes if c > 1_000_000]  # 10M: toggled while the index is still being built
+    rows = []
+    for count in counts:
+        rows += _toggle(ctx, count, settle=0.0 if count > 1_000_000 else (0.2 if ctx.quick else 1.0))
+    rows.append(Row("toggle", "floor: one tmux capture-pane call (+ up to 5 ms poll)", samples=floor))
+    return rows
+
+
+def _toggle(ctx: Context, count: int, settle: float) -> list[Row]:
+    case = f"toggle {label(count)}"
+    path = ctx.topic(count)
+    pane, error = open_viewer(ctx, _viewer_argv(ctx, path), last_row_shown(count - 1), _open_timeout(count))
+    if pane is None:
+        return [Row(case, "key 1 -> rows without account_id", text="viewer not available", ok=False, note=error)]
+    samples, failure = Samples(), ""
+    try:
+        time.sleep(settle)
+        if '"account_id"' not in pane.capture():
+            return [Row(case, "key 1 -> rows without account_id", text="rows show no account_id before the toggle",
+                        ok=False)]
+        warmup, wanted = 2, 4 if ctx.quick else max(20, 4 * ctx.repeat)
+        if count > 1_000_000:
+            warmup, wanted = 0, 6
+        hidden = lambda s: '"type":' in s and '"account_id"' not in s  # noqa: E731
+        shown = lambda s: '"account_id"' in s  # noqa: E731
+        for number in range(warmup + wanted):
+            ready = hidden if number % 2 == 0 else shown
+            t0 = time.perf_counter()
+            pane.send("1")
+            seen = pane.wait(ready, t0, timeout=3, interval=0.005)
+            if seen.elapsed is None:
+                failure = f"toggle {number + 1}: " + seen.describe()
+                break
+            if number >= warmup:
+                samples.values.append(seen.elapsed)
+            time.sleep(0.15)
+    finally:
+        pane.kill()
+    if not samples.values:
+        return [Row(case, "key 1 -> rows updated", text="no toggle seen", ok=False, note=failure)]
+    during = " (index still building)" if count > 1_000_000 else ""
+    return [
+        Row(case, f"key 1 -> visible rows updated{during}", samples=samples, target=Target("<", 0.080, "< 80 ms"),
+            note=failure + f"{len(samples.values)} toggles, both directions, tmux send-keys + capture polling included"),
+        Row(case, f"key 1 -> visible rows updated{during}, p95", samples=samples, stat="p95"),
+    ]
+
+
+# ---------------------------------------------------------------------------------------------- 5. follow
+
+
+def _appended(number: int) -> tuple[str, bytes]:
+    marker = f"bench{number:06d}"
+    record = {"type": "login", "account_id": marker, "timestamp": 1700000000 + number, "user_client": "chrome"}
+    return marker, orjson.dumps(record) + b"\n"
+
+
+def _fresh_follow_file(ctx: Context, name: str, count: int) -> Path:
+    folder = ctx.data_dir / "follow"  # its own folder: the followers watch the directory
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.jsonl"
+    path.write_bytes(data.user_events(count))
+    return path
+
+
+def _append_series(ctx: Context, path: Path, appends: int, seen_after) -> tuple[Samples, str]:
+    """Append records one at a time; `seen_after(marker, t0)` returns seconds until it shows, or None."""
+    rng = random.Random(5)
+    samples, failure, misses = Samples(), "", 0
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+    try:
+        for number in range(3 + appends):  # 3 warm-up appends
+            marker, line = _appended(number)
+            t0 = time.perf_counter()
+            os.write(fd, line)
+            elapsed = seen_after(marker, t0)
+            if elapsed is None:
+                misses += 1
+                failure = f"{misses} appended records not seen within the timeout"
+                if misses >= 3:
+                    break
+            elif number >= 3:
+                samples.values.append(elapsed)
+            time.sleep(rng.uniform(0.03, 0.1))
+    finally:
+        os.close(fd)
+    return samples, failure
+
+
+def case_follow(ctx: Context) -> list[Row]:
+    appends = 5 if ctx.quick else 50
+    initial = 1000
+    rows = _follow_print(ctx, appends, initial)
+    tmux = ctx.tmux()
+    if tmux is None:
+        return rows + [Row("follow", "viewer: append -> visible", text=missing("tmux"))]
+    rows += _follow_screen(ctx, "smartview viewer", appends, initial, lambda path: _viewer_argv(ctx, path),
+                           lambda path: last_row_shown(initial - 1), Target("<", 0.040, "< 40 ms"))
+    tl = toolong_command()
+    if tl is None:
+        rows.append(Row("follow", "toolong: append -> visible", text=missing("toolong")))
+    else:
+        rows += _follow_screen(ctx, "toolong", appends, initial, lambda path: [*tl, str(path)],
+                               lambda path: (lambda s, tail=_last_line(path)[:40]: tail in s), None)
+    return rows
+
+
+def _follow_print(ctx: Context, appends: int, initial: int) -> list[Row]:
+    case = "follow"
+    figure = "smartview --print --follow: append -> line on stdout"
+    path = _fresh_follow_file(ctx, "print", initial)
+    argv = [*ctx.sv, str(path), "--map", "user_events", "--print", "--follow"]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=clean_env(), cwd=ctx.data_dir)
+    lines: queue.Queue = queue.Queue()
+
+    def read() -> None:
+        for line in proc.stdout:
+            lines.put((time.perf_counter(), line))
+        lines.put((time.perf_counter(), None))
+
+    threading.Thread(target=read, daemon=True).start()
+    note = ""
+    try:
+        for _ in range(initial):
+            _, line = lines.get(timeout=20)
+            if line is None:
+                raise queue.Empty
+    except queue.Empty:
+        proc.kill()
+        err = proc.communicate(timeout=5)[1].decode(errors="replace").strip()[-300:]
+        return [Row(case, figure, text="the initial records were not printed", ok=False, note=err)]
+
+    def seen_after(marker: str, t0: float) -> float | None:
+        deadline = t0 + 3
+        while True:
+            try:
+                when, line = lines.get(timeout=max(0.0, deadline - time.perf_counter()))
+            except queue.Empty:
+                return None
+            if line is None:
+                return None
+            if marker.encode() in line:
+                return when - t0
+
+    try:
+        samples, failure = _append_series(ctx, path, appends, seen_after)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            code = proc.wait(timeout=5)
+            if code != 0:
+                note = f"exit status {code} after SIGTERM (README: 0)"
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            note = "did not exit within 5 s of SIGTERM"
+    note = "; ".join(x for x in (failure, note, f"{len(samples.values)} appends") if x)
+    return [
+        Row(case, figure, samples=samples, note=note),
+        Row(case, figure + ", p95", samples=samples, stat="p95"),
+    ]
+
+
+def _follow_screen(ctx: Context, who: str, appends: int, initial: int, argv_for, ready_for, target) -> list[Row]:
+    case = "follow"
+    figure = f"{who}: append -> visible"
+    path = _fresh_follow_file(ctx, who.split()[0], initial)
+    pane, error = open_viewer(ctx, argv_for(path), ready_for(path), 30)
+    if pane is None:
+        return [Row(case, figure, text="viewer not available" if who.startswith("smartview") else "failed",
+                    ok=False if target else None, note=error)]
+    try:
+        time.sleep(0.3)
+
+        def seen_after(marker: str, t0: float) -> float | None:
+            return pane.wait(lambda s: marker in s, t0, timeout=3, interval=0.005).elapsed
+
+        samples, failure = _append_series(ctx, path, appends, seen_after)
+    finally:
+        pane.kill()
+    note = "; ".join(x for x in (failure, f"{len(samples.values)} appends, capture polling included") if x)
+    return [
+        Row(case, figure, samples=samples, note=note),
+        Row(case, figure + ", p95", samples=samples, stat="p95", target=target),
+    ]
+
+
+# ---------------------------------------------------------------------------------------------- 6. index
+
+
+def case_index(ctx: Context) -> list[Row]:
+    rows = []
+    for count in ctx.sizes:
+        path = ctx.topic(count)
+        case = f"index {label(count)}"
+        rates, per_record, error, counts = Samples(), Samples(), None, set()
+        argv = [sys.executable, str(BENCH / "index_probe.py"), str(path)]
+        for attempt in range(1 + ctx.repeat):
+            proc = subprocess.run(argv, capture_output=True, text=True, env=clean_env(), timeout=600)
+            if proc.returncode != 0:
+                error = proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else f"exit {proc.returncode}"
+                break
+            result = json.loads(proc.stdout)
+            counts.add(result["count"])
+            if attempt:
+                rates.values.append(result["count"] / result["seconds"])
+                per_record.values.append(result["memory_bytes"] / max(1, result["count"]))
+        if error:
+            rows.append(Row(case, "LineIndex(path).update()", text="failed", ok=False, note=error))
+            continue
+        right = counts == {count}
+        rows.append(Row(case, "LineIndex(path).update(): records per second", "rec/s", rates,
+                        note="" if right else f"counted {sorted(counts)} records, expected {count}"))
+        rows.append(Row(case, "index memory_bytes() / count", "B/rec", per_record, target=Target("<=", 8, "<= 8 B")))
+        if not right:
+            rows.append(Row(case, "record count", text=f"{sorted(counts)} != {count}", ok=False))
+    return rows
+
+
+CASES = {
+    "print": case_print,
+    "startup": case_startup,
+    "open": case_open,
+    "toggle": case_toggle,
+    "follow": case_follow,
+    "index": case_index,
+}

@@ -1,0 +1,67 @@
+"""A smoke run of the benchmark harness (bench/run.py) on tiny data, so it cannot rot unnoticed.
+
+It checks that the harness runs and prints its table, not any speed: the real benchmark is too long and
+noisy for the test suite. Needs neither jq nor tmux: missing peers are reported, not required.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+RUN = REPO / "bench" / "run.py"
+
+
+def run_bench(tmp_path: Path, *args: str, path: str | None = None) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SMARTVIEW_")}
+    if path is not None:
+        env["PATH"] = path
+    return subprocess.run(
+        [sys.executable, str(RUN), "--quick", "--data-dir", str(tmp_path / "data"), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        cwd=tmp_path,
+    )
+
+
+def test_quick_run_prints_the_table(tmp_path: Path) -> None:
+    results = tmp_path / "results.json"
+    proc = run_bench(tmp_path, "--only", "print,startup,index", "--json", str(results))
+    assert "Traceback" not in proc.stderr + proc.stdout, proc.stderr
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.split()[:3] == ["case", "figure", "median"])
+    assert all(word in lines[header] for word in ("spread", "target", "mark"))
+    cases = {line.split()[0] for line in lines[header + 2 :] if line.strip()}
+    assert {"print", "startup", "index"} <= cases
+    assert "time smartview / bare loop" in proc.stdout
+    assert "smartview tiny-topic --print" in proc.stdout
+    assert "index memory_bytes() / count" in proc.stdout
+    # the checks whose answer does not depend on the machine's speed
+    for figure in ("output of identity module == input", "textual imported by main", "output of smartview =="):
+        row = next(line for line in lines if figure in line)
+        assert row.rstrip().endswith("ok"), row
+    dumped = json.loads(results.read_text())
+    assert {row["case"].split()[0] for row in dumped["rows"]} == {"print", "startup", "index"}
+    assert dumped["meta"]["cores"] >= 1
+
+
+def test_missing_peers_are_reported_with_how_to_install(tmp_path: Path) -> None:
+    # a PATH with only this Python's folder: no jq, no tmux
+    proc = run_bench(tmp_path, "--only", "print,open", path=str(Path(sys.executable).parent))
+    assert "Traceback" not in proc.stderr + proc.stdout, proc.stderr
+    assert proc.returncode == 0, proc.stderr
+    assert "missing (install: apt-get install jq)" in proc.stdout
+    assert "missing (install: apt-get install tmux)" in proc.stdout
+
+
+def test_unknown_case_is_a_usage_error(tmp_path: Path) -> None:
+    proc = run_bench(tmp_path, "--only", "nope")
+    assert proc.returncode == 2
+    assert "unknown case nope" in proc.stderr
