@@ -204,3 +204,61 @@ def test_module_picker_switches_module(choice: int, expected: str | None) -> Non
                 assert screen_text(app).count('"account_id"') == 5
 
     run(scenario())
+
+
+ALL_KINDS = '''
+import enum
+from dataclasses import dataclass
+from typing import Literal
+
+
+class Case(enum.Enum):
+    UPPER = "upper"
+    LOWER = "lower"
+
+
+@dataclass
+class Params:
+    shout: bool = False
+    repeat: int = 1
+    case: Case = Case.LOWER
+    joiner: Literal["-", "+"] = "-"
+    prefix: str = ""
+
+
+def map(record, params):
+    text = record.value.decode()
+    text = text.upper() if params.case is Case.UPPER else text.lower()
+    return params.prefix + params.joiner.join([text] * params.repeat) + ("!" if params.shout else "")
+'''
+
+
+def test_panel_has_a_control_for_every_kind_of_parameter(tmp_path: Path) -> None:
+    topic = tmp_path / "words.jsonl"
+    topic.write_text("Ab\n")
+    (tmp_path / "kinds.py").write_text(ALL_KINDS)
+
+    async def scenario():
+        app = make_app(topic, module="kinds", modules_dirs=[tmp_path])
+        async with app.run_test(size=(120, 40)) as pilot:
+            await settle(pilot)
+            from textual.widgets import Checkbox, Input, Select
+
+            assert isinstance(app.query_one("#param-shout"), Checkbox)
+            assert isinstance(app.query_one("#param-repeat"), Input)
+            assert isinstance(app.query_one("#param-case"), Select)
+            assert isinstance(app.query_one("#param-joiner"), Select)
+            assert isinstance(app.query_one("#param-prefix"), Input)
+            assert screen_text(app).split() == ["0", "ab"]
+            app.query_one("#param-case", Select).value = app.query_one("#param-case", Select)._options[0][1]
+            app.query_one("#param-repeat", Input).value = "2"
+            app.query_one("#param-joiner", Select).value = "+"
+            app.query_one("#param-prefix", Input).value = "> "
+            await pilot.press("1")
+            await pilot.pause()
+            assert screen_text(app).split() == ["0", ">", "AB+AB!"]
+            assert app.headless_command().endswith(
+                "--map " + str(tmp_path / "kinds.py") + " -e shout=true -e repeat=2 -e case=UPPER -e joiner=+ -e 'prefix=> ' --print"
+            )
+
+    run(scenario())

@@ -22,6 +22,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 from textual.worker import get_current_worker
 
+from ..core import config as config_mod
 from ..core import follow
 from ..core import module as module_mod
 from ..core.errors import SmartviewError
@@ -436,9 +437,11 @@ class SmartviewApp(App[int]):
         return shlex.join(words)
 
     def _module_is_found_by_name(self) -> bool:
+        """Whether `--map NAME` finds this module without the --modules-dir flags this run was given."""
         assert self.module is not None
         try:
-            return module_mod.find(self.module.name, self.selection.modules_dirs).resolve() == self.module.path.resolve()
+            dirs = config_mod.modules_dirs(None, config_mod.load_config())
+            return module_mod.find(self.module.name, dirs).resolve() == self.module.path.resolve()
         except SmartviewError:
             return False
 
