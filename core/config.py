@@ -8,7 +8,6 @@ to the file's own directory, so a project's settings work from any of its subfol
 from __future__ import annotations
 
 import os
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -71,6 +70,8 @@ def load_config(start: Path | None = None) -> Config:
     path = find_config(start)
     if path is None:
         return Config()
+    import tomllib  # only when there is a file to read: it is a noticeable part of start-up
+
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:

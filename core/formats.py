@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import re
-
 from .errors import SmartviewError
 
-PLACEHOLDER = re.compile(r"\{\{\s*(\w+)\s*\}\}")
+PLACEHOLDER = r"\{\{\s*(\w+)\s*\}\}"
 FIELDS = ("offset", "key", "value", "partition")
 
 
@@ -42,9 +40,11 @@ class LineFormat:
 
 def _compile(template: str) -> list[str]:
     """Split a template into literal text and `\\0name` markers, rejecting unknown placeholders."""
+    import re  # templates are rare; plain runs skip the import
+
     parts: list[str] = []
     position = 0
-    for match in PLACEHOLDER.finditer(template):
+    for match in re.finditer(PLACEHOLDER, template):
         name = match.group(1)
         if name not in FIELDS:
             raise SmartviewError(

@@ -7,7 +7,6 @@ Failures go to the error stream with topic, offset and reason, and the run goes 
 from __future__ import annotations
 
 import contextlib
-import re
 import sys
 import threading
 from collections.abc import Iterable
@@ -20,12 +19,14 @@ from .reader import Block, TopicReader
 from .runner import Failure, Mapper
 from .topic import Topic
 
-_CONTROL = re.compile(rb"[\x00-\x08\x0b-\x1f\x7f]|\xc2[\x80-\x9f]")
+_CONTROL = rb"[\x00-\x08\x0b-\x1f\x7f]|\xc2[\x80-\x9f]"
 
 
 def escape_controls(data: bytes) -> bytes:
     """Make terminal control sequences visible (`\\x1b`) so records cannot clear or retitle a terminal."""
-    return _CONTROL.sub(lambda m: "".join(f"\\x{b:02x}" for b in m.group()).encode(), data)
+    import re  # only output to a terminal is escaped; pipes skip the import
+
+    return re.sub(_CONTROL, lambda m: "".join(f"\\x{b:02x}" for b in m.group()).encode(), data)
 
 
 @dataclass(frozen=True)
