@@ -13,6 +13,7 @@ import orjson
 from .formats import LineFormat
 from .record import Record
 from .runner import Failure, Mapper, WrongReturn, to_output
+from .watchdog import Watchdog
 
 
 @dataclass(slots=True)
@@ -39,9 +40,17 @@ def split_lines(data: bytes) -> list[bytes]:
 
 
 def run_block(
-    mapper: Mapper, data: bytes, first_offset: int, fmt: LineFormat, stop_on_error: bool = False
+    mapper: Mapper,
+    data: bytes,
+    first_offset: int,
+    fmt: LineFormat,
+    stop_on_error: bool = False,
+    watch: Watchdog | None = None,
 ) -> BlockResult:
-    """Map every line of `data` (whole lines; a last line without newline counts as one)."""
+    """Map every line of `data` (whole lines; a last line without newline counts as one).
+
+    With a `watch`, each record's offset is published so a stuck record can be timed out.
+    """
     lines = split_lines(data)
     # Appending each output to one buffer at once (rather than keeping a list of them) lets the
     # allocator reuse the same memory for every record: orjson's results are 1 KiB allocations, and
@@ -59,6 +68,8 @@ def run_block(
     stopped = False
     for line in lines:
         record = Record(offset, None, line)
+        if watch is not None:
+            watch.offset = offset
         try:
             result = function(record, params) if takes_params else function(record)
             kind = type(result)
@@ -80,6 +91,8 @@ def run_block(
                 stopped = True
                 break
         offset += 1
+    if watch is not None:
+        watch.offset = -1
     return BlockResult(bytes(out), offset - first_offset + stopped, failures, stopped)
 
 

@@ -25,6 +25,7 @@ from .formats import LineFormat
 from .module import load
 from .reader import Block
 from .runner import Mapper
+from .watchdog import Watchdog
 
 MAX_AUTO_JOBS = 4
 
@@ -46,6 +47,7 @@ class Job:
     stop_on_error: bool
     topic: str
     escape: bool
+    timeout: float | None = None
 
 
 @dataclass(frozen=True)
@@ -81,6 +83,7 @@ def _init_worker(job: Job, turns: _Turns) -> None:
         mapper=Mapper(module, module.make_params(job.values)),
         fmt=LineFormat(*job.fmt),
         fd=os.open(job.path, os.O_RDONLY),
+        watch=Watchdog(job.timeout).__enter__() if job.timeout else None,  # lives as long as the worker
     )
 
 
@@ -88,7 +91,7 @@ def _run(sequence: int, start: int, length: int, first_offset: int) -> Written:
     job: Job = _state["job"]
     turns: _Turns = _state["turns"]
     data = os.pread(_state["fd"], length, start)
-    result = run_block(_state["mapper"], data, first_offset, _state["fmt"], job.stop_on_error)
+    result = run_block(_state["mapper"], data, first_offset, _state["fmt"], job.stop_on_error, _state["watch"])
     with turns.condition:
         turns.condition.wait_for(lambda: turns.next.value == sequence)
         try:

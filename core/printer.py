@@ -18,6 +18,7 @@ from .formats import LineFormat
 from .reader import Block, TopicReader
 from .runner import Failure, Mapper
 from .topic import Topic
+from .watchdog import Watchdog
 
 _CONTROL = rb"[\x00-\x08\x0b-\x1f\x7f]|\xc2[\x80-\x9f]"
 
@@ -60,6 +61,7 @@ class Printer:
         stop_on_error: bool = False,
         jobs: int | None = None,
         escape: bool = False,
+        timeout: float | None = None,
     ) -> None:
         self.topic = topic
         self.mapper = mapper
@@ -70,14 +72,20 @@ class Printer:
         self.stop_on_error = stop_on_error
         self.jobs = jobs
         self.escape = escape
+        self.timeout = timeout
         self.result = PrintResult()
         self._start = 0
         self._missing = False
+        self._watch: Watchdog | None = None
 
     def run(self, selection: Range, follow: bool = False, stop: threading.Event | None = None) -> PrintResult:
         stop = stop or threading.Event()
         # What a module prints goes to stderr: stdout carries records only.
-        with TopicReader(self.topic.path) as reader, contextlib.redirect_stdout(sys.stderr):
+        with contextlib.ExitStack() as stack:
+            reader = stack.enter_context(TopicReader(self.topic.path))
+            stack.enter_context(contextlib.redirect_stdout(sys.stderr))
+            if self.timeout is not None:
+                self._watch = stack.enter_context(Watchdog(self.timeout))
             limit = self._position(reader, selection, final=not follow)
             if limit == 0:
                 return self.result
@@ -130,7 +138,7 @@ class Printer:
     def _map_block(self, block: Block) -> BlockResult:
         assert block.data is not None
         if self.mapper is not None:
-            return run_block(self.mapper, block.data, block.first_offset, self.fmt, self.stop_on_error)
+            return run_block(self.mapper, block.data, block.first_offset, self.fmt, self.stop_on_error, self._watch)
         if self.fmt.plain and b"\r" not in block.data:
             data = block.data if block.data.endswith(b"\n") else block.data + b"\n"
             return BlockResult(data, block.count)
@@ -151,6 +159,7 @@ class Printer:
             stop_on_error=self.stop_on_error,
             topic=self.topic.name,
             escape=self.escape,
+            timeout=self.timeout,
         )
         for written in map_parallel(blocks, job, jobs):
             self.result.printed += written.count - written.failed

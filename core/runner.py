@@ -14,6 +14,7 @@ import orjson
 
 from .module import Module, describe_exception, module_traceback, where_failed
 from .record import Record
+from .watchdog import RecordTimeout
 
 VALUE_HEAD = 80
 
@@ -107,6 +108,8 @@ class Mapper:
 
     def failure(self, record: Record, exc: BaseException) -> Failure:
         module = self.module
+        if isinstance(exc, RecordTimeout):
+            return Failure(record.offset, f"{module.kind} {exc}", where_failed(exc, module.path), "", record.value)
         if isinstance(exc, WrongReturn):
             return Failure(record.offset, f"{module.kind} {exc}", str(module.path), "", record.value)
         return Failure(

@@ -96,6 +96,9 @@ def _topic_parser() -> argparse.ArgumentParser:
         "--on-error", choices=("continue", "stop"), default="continue", help="what a failing record does"
     )
     parser.add_argument("--jobs", type=_jobs, default=None, metavar="N|auto", help="worker processes for --print")
+    parser.add_argument(
+        "--timeout", type=_seconds, metavar="SECONDS", help="a record taking longer becomes a failure (--print)"
+    )
     _common(parser)
     parser.add_argument("--version", action="version", version=f"smartview {__version__}")
     return parser
@@ -108,6 +111,16 @@ def _offset(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
     if value < 0:
         raise argparse.ArgumentTypeError(f"{text!r} is negative")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError("--timeout takes a number of seconds above 0")
     return value
 
 
@@ -177,6 +190,7 @@ def _print(args: argparse.Namespace, selection: Selection) -> int:
         stop_on_error=args.on_error == "stop",
         jobs=args.jobs,
         escape=stdout_is_terminal(),
+        timeout=args.timeout,
     )
     stop = threading.Event()
     if args.follow:

@@ -190,3 +190,40 @@ def test_control_sequences_are_escaped_on_a_terminal_only(ws: Workspace) -> None
     from smartview.core.printer import escape_controls
 
     assert escape_controls(b"clear\x1b[2J\x07 title\xc2\x9b") == b"clear\\x1b[2J\\x07 title\\xc2\\x9b"
+
+
+SLOW = '''import time
+
+def map(record, params):
+    if record.offset == int(params_offset):
+        time.sleep(60)
+    if record.offset == int(params_offset) + 2:
+        while True:  # busy, never sleeps
+            pass
+    return record.value
+'''
+
+
+@pytest.mark.parametrize("jobs, count, stuck", [("1", 10, 3), ("2", 60_000, 45_000)])
+def test_timeout_turns_a_stuck_record_into_a_failure(ws: Workspace, jobs: str, count: int, stuck: int) -> None:
+    ws.topic("slow", "".join(f"{n}\n" for n in range(count)))
+    module = ws.module("slow", SLOW.replace("params_offset", str(stuck)))
+    result = ws.run("slow", "--map", str(module), "--print", "--timeout", "0.5", "--jobs", jobs, timeout=30)
+    assert result.code == 1
+    printed = result.out.splitlines()
+    assert len(printed) == count - 2 and str(stuck) not in printed and str(stuck + 2) not in printed
+    assert printed[stuck] == str(stuck + 1)
+    errors = result.err.splitlines()
+    assert len(errors) == 2
+    assert f"offset {stuck}: map took longer than 0.5 s (--timeout)" in errors[0]
+    assert f"offset {stuck + 2}: map took longer than 0.5 s" in errors[1]
+
+
+def test_module_output_and_exit_do_not_reach_stdout(ws: Workspace) -> None:
+    ws.topic("noisy", "1\n2\n3\n")
+    module = ws.module("noisy", "import sys\ndef map(record, params):\n    print('debug', record.offset)\n"
+                                "    if record.offset == 1:\n        sys.exit(4)\n    return record.value\n")
+    result = ws.run("noisy", "--map", str(module), "--print")
+    assert result.out == "1\n3\n"
+    assert "debug 0" in result.err and "offset 1: map raised SystemExit: 4" in result.err
+    assert result.code == 1
