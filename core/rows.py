@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from .index import LineIndex
@@ -36,9 +37,15 @@ class MappedTopic:
         self.index = index
         self.mapper = mapper
         self.generation = 0
+        # Called from a helper thread when rows that were not ready in time have been mapped.
+        self.on_ready: Callable[[], None] | None = None
+        # The record a helper thread is mapping right now, if any: a viewer shows it when it takes long.
+        self.busy_offset: int | None = None
         self._cache: OrderedDict[int, Row] = OrderedDict()
         self._cache_rows = cache_rows
         self._lock = threading.Lock()
+        self._jobs: dict[tuple[int, int, int], threading.Event] = {}
+        self._late = False
 
     @property
     def count(self) -> int:
@@ -57,6 +64,65 @@ class MappedTopic:
             self.generation += 1
             self._cache.clear()
 
+    def cached(self, first: int, last: int) -> list[Row | None]:
+        with self._lock:
+            return [self._cache.get(offset) for offset in range(first, min(last, self.count))]
+
+    def window(self, first: int, last: int, wait: float) -> list[Row | None]:
+        """Rows for a screen, mapped in a helper thread so that a slow module cannot freeze the caller.
+
+        Returns within about `wait` seconds. Rows not mapped by then are None; `on_ready` is called once
+        they are. A helper stuck in a module's code is left behind: a new generation starts a new one.
+        """
+        rows = self.cached(first, last)
+        if all(row is not None for row in rows):
+            return rows
+        key = (self.generation, first, min(last, self.count))
+        with self._lock:
+            job = self._jobs.get(key)
+            started = job is None
+            if started:
+                job = self._jobs[key] = threading.Event()
+        if started:
+            threading.Thread(target=self._map_window, args=(key, job), name="smartview-rows", daemon=True).start()
+        if job.wait(wait):
+            return self.cached(first, last)
+        self._late = True
+        return self.cached(first, last)
+
+    def _map_window(self, key: tuple[int, int, int], done: threading.Event) -> None:
+        generation, first, last = key
+        mapper = self.mapper
+        values = self.index.read(first, last)
+        for i, value in enumerate(values):
+            offset = first + i
+            if generation != self.generation:
+                break
+            with self._lock:
+                known = offset in self._cache
+            if known:
+                continue
+            self.busy_offset = offset
+            row = Row(offset, mapper.apply(Record(offset, None, value)))
+            self._store(generation, [row])
+        self.busy_offset = None
+        with self._lock:
+            self._jobs.pop(key, None)
+        done.set()
+        if self._late and self.on_ready is not None:
+            self._late = False
+            self.on_ready()
+
+    def _store(self, generation: int, rows: list[Row]) -> None:
+        with self._lock:
+            if generation != self.generation:
+                return
+            for row in rows:
+                self._cache[row.offset] = row
+                self._cache.move_to_end(row.offset)
+            while len(self._cache) > self._cache_rows:
+                self._cache.popitem(last=False)
+
     def rows(self, first: int, last: int) -> list[Row]:
         """Rows `first` to `last` (exclusive), mapping the ones not cached with one read of the file."""
         last = min(last, self.count)
@@ -73,13 +139,7 @@ class MappedTopic:
             row if row is not None else Row(first + i, mapper.apply(Record(first + i, None, values[i])))
             for i, row in enumerate(cached[: len(values)])
         ]
-        with self._lock:
-            if generation == self.generation:
-                for row in rows:
-                    self._cache[row.offset] = row
-                    self._cache.move_to_end(row.offset)
-                while len(self._cache) > self._cache_rows:
-                    self._cache.popitem(last=False)
+        self._store(generation, rows)
         return rows
 
     def row(self, offset: int) -> Row | None:

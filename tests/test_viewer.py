@@ -262,3 +262,31 @@ def test_panel_has_a_control_for_every_kind_of_parameter(tmp_path: Path) -> None
             )
 
     run(scenario())
+
+
+def test_a_stuck_record_leaves_the_viewer_responsive(tmp_path: Path) -> None:
+    topic = tmp_path / "six.jsonl"
+    topic.write_text("".join(f"{n}\n" for n in range(6)))
+    (tmp_path / "stuck.py").write_text(
+        "import time\n\ndef map(record, params):\n    if record.offset == 2:\n        time.sleep(60)\n"
+        "    return record.value\n"
+    )
+
+    async def scenario():
+        app = make_app(topic, module="stuck", modules_dirs=[tmp_path])
+        async with app.run_test(size=(120, 30)) as pilot:
+            await wait_for(pilot, lambda: app._indexed.is_set() and app.stream._count == 6)
+            await pilot.pause(0.3)
+            lines = screen_text(app).splitlines()
+            assert lines[0].split() == ["0", "0"] and lines[1].split() == ["1", "1"]
+            assert "… mapping" in lines[2]
+            await wait_for(pilot, lambda: "mapping offset 2" in app.status.busy)
+            started = time.monotonic()
+            await pilot.press("m")
+            await pilot.pause()
+            await pilot.press("enter")  # the first choice: no module
+            await wait_for(pilot, lambda: app.module is None and screen_text(app).split()[:12] == [
+                "0", "0", "1", "1", "2", "2", "3", "3", "4", "4", "5", "5"])
+            assert time.monotonic() - started < 5
+
+    run(scenario())

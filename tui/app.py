@@ -7,6 +7,7 @@ whole-topic error count runs in a child process, and find runs in a thread worke
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import shlex
 import threading
@@ -102,6 +103,7 @@ class SmartviewApp(App[int]):
         self._rate_count = 0
         self._census: Census | None = None
         self._census_base = 0
+        self._missing = False
 
     # -- layout -------------------------------------------------------------------------------------
 
@@ -123,11 +125,27 @@ class SmartviewApp(App[int]):
         return self.query_one("#panel", ParamPanel)
 
     def on_mount(self) -> None:
+        loop = asyncio.get_running_loop()
+        self.mapped.on_ready = lambda: loop.call_soon_threadsafe(self._rows_ready)
         self.stream.empty_message = f"Waiting for records in {self.topic_name}…"
         self.stream.focus()
         self._show_status()
         self._index_timer = self.set_interval(0.02, self._poll_index, name="index-poll")
         self._census_timer = self.set_interval(0.1, self._poll_census, name="census", pause=True)
+        self.set_interval(0.25, self._show_busy, name="busy")
+
+    def _rows_ready(self) -> None:
+        """Rows that a slow module held back are mapped now."""
+        self.stream.refresh()
+        self._show_busy()
+
+    def _show_busy(self) -> None:
+        """Name the record a slow module is working on (checked four times a second)."""
+        busy = self.mapped.busy_offset
+        text = f"[$text-warning]mapping offset {busy}…[/]" if busy is not None else ""
+        if text != self.status.busy:
+            self.status.busy = text
+            self._show_status()
 
     def on_unmount(self) -> None:
         self._stop_error_pass()
@@ -168,8 +186,11 @@ class SmartviewApp(App[int]):
         if self.module is None or self.index.count - self.checked > INLINE_COUNT:
             self._start_error_pass(resume=True)
             return
-        rows = self.mapped.rows(self.checked, self.index.count)
-        self.failures += sum(row.failed for row in rows)
+        rows = self.mapped.window(self.checked, self.index.count, wait=0.02)
+        if any(row is None for row in rows):  # a slow module: leave it to a child process
+            self._start_error_pass(resume=True)
+            return
+        self.failures += sum(row.failed for row in rows if row is not None)
         self.checked += len(rows)
         self._show_status()
 
@@ -178,9 +199,11 @@ class SmartviewApp(App[int]):
         async for _ in follow.achanges(self.index.path):
             change = self.index.change()
             if change == "deleted":
-                self.status.busy = "[$text-warning]topic deleted, waiting for it[/]"
-                self._show_status()
+                if not self._missing:
+                    self._missing = True
+                    self.notify(f"{self.topic_name} was deleted; waiting for it to return", severity="warning")
                 continue
+            self._missing = False
             if change is not None:
                 self.index.reset()
                 self.mapped.forget()
@@ -188,7 +211,6 @@ class SmartviewApp(App[int]):
                 self.failures = self.checked = 0
                 self.notify(f"{self.topic_name} was {change}; showing it again from offset 0", severity="warning")
                 self.stream.action_follow()
-            self.status.busy = ""
             if self.index.update() or change is not None:
                 self._records_changed()
 
@@ -360,9 +382,11 @@ class SmartviewApp(App[int]):
     # -- detail, find, copy, panel ------------------------------------------------------------------
 
     def on_stream_view_selected(self, event: StreamView.Selected) -> None:
-        row = self.mapped.row(event.offset)
-        if row is not None:
-            self.push_screen(DetailScreen(row, self.mapped.value(event.offset), self.topic_name))
+        rows = self.mapped.window(event.offset, event.offset + 1, wait=0.2)
+        if not rows or rows[0] is None:
+            self.notify(f"offset {event.offset} is still being mapped", severity="warning")
+            return
+        self.push_screen(DetailScreen(rows[0], self.mapped.value(event.offset), self.topic_name))
 
     def action_toggle_panel(self) -> None:
         self.panel.display = not self.panel.display

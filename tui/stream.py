@@ -24,6 +24,9 @@ from ..core.rows import MappedTopic, Row
 from ..core.runner import Failure
 from .render import failure_text, value_text
 
+# How long drawing waits for the module before showing a row as pending (the screen stays live).
+ROW_WAIT = 0.05
+
 
 class StreamView(ScrollView, can_focus=True):
     """Mapped records, newest at the bottom, following the end of the topic until scrolled away from it."""
@@ -128,20 +131,24 @@ class StreamView(ScrollView, can_focus=True):
         key = (self.topic.generation, offset, width, offset == self.cursor, self.search)
         strip = self._lines.get(key)
         if strip is None:
-            self._prefetch(offset)
-            strip = self._draw(offset, width)
+            top = int(self.scroll_y)
+            # The whole visible window in one request; a slow module leaves rows pending, not the screen.
+            self.topic.window(top, top + self.size.height + 1, wait=ROW_WAIT)
+            row = self.topic.cached(offset, offset + 1)
+            if not row or row[0] is None:
+                return self._pending_line(offset, width)
+            strip = self._draw(row[0], width)
             self._lines[key] = strip
         return strip
 
-    def _prefetch(self, offset: int) -> None:
-        """Map the whole visible window in one read rather than one row at a time."""
-        top = int(self.scroll_y)
-        self.topic.rows(max(top, offset - self.size.height), top + self.size.height + 1)
+    def _pending_line(self, offset: int, width: int) -> Strip:
+        digits = len(str(max(self._count - 1, 0)))
+        style = self.rich_style + self.get_component_rich_style("stream--empty")
+        text = f"{offset:>{digits}} … mapping"
+        return Strip([Segment(text[:width], style)]).adjust_cell_length(width, self.rich_style)
 
-    def _draw(self, offset: int, width: int) -> Strip:
-        row = self.topic.row(offset)
-        if row is None:
-            return Strip.blank(width, self.rich_style)
+    def _draw(self, row: Row, width: int) -> Strip:
+        offset = row.offset
         digits = len(str(max(self._count - 1, 0)))
         offset_color = self.get_component_rich_style("stream--offset").color
         text = Text(f"{offset:>{digits}} ", style=Style(color=offset_color), no_wrap=True)
