@@ -151,6 +151,11 @@ class LineIndex:
         values = self.read(offset, offset + 1)
         return values[0] if values else b""
 
+    def unfinished(self) -> int:
+        """Bytes after the last newline: a record still being written (or a file that lacks a final newline)."""
+        end = self.start_of(self.count) if self.count else 0
+        return max(0, self._scanned - end)
+
     def change(self) -> str | None:
         """'deleted', 'replaced' (new inode) or 'truncated' (shorter than what was read), else None."""
         try:

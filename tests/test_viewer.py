@@ -290,3 +290,21 @@ def test_a_stuck_record_leaves_the_viewer_responsive(tmp_path: Path) -> None:
             assert time.monotonic() - started < 5
 
     run(scenario())
+
+
+def test_an_unfinished_last_line_is_reported_then_shown_when_it_ends(tmp_path: Path) -> None:
+    topic = tmp_path / "nonl.jsonl"
+    topic.write_text("first\nsecond")
+
+    async def scenario():
+        app = make_app(topic, module=None, watch=True)
+        async with app.run_test(size=(120, 30)) as pilot:
+            await settle(pilot)
+            lines = screen_text(app).splitlines()
+            assert lines[0].split() == ["0", "first"]
+            assert lines[1].startswith("1 ⋯ 6 bytes without a newline yet")
+            with open(topic, "a") as out:
+                out.write("!\n")
+            await wait_for(pilot, lambda: screen_text(app).splitlines()[1].split() == ["1", "second!"])
+
+    run(scenario())

@@ -172,6 +172,7 @@ class SmartviewApp(App[int]):
                 self._watch_module()
 
     def _records_changed(self) -> None:
+        self.stream.unfinished = self.index.unfinished()
         self.stream.update_count()
         self.status.records = self.index.count
         if self.checked < self.index.count and not self._pass_running():
@@ -211,7 +212,7 @@ class SmartviewApp(App[int]):
                 self.failures = self.checked = 0
                 self.notify(f"{self.topic_name} was {change}; showing it again from offset 0", severity="warning")
                 self.stream.action_follow()
-            if self.index.update() or change is not None:
+            if self.index.update() or change is not None or self.index.unfinished() != self.stream.unfinished:
                 self._records_changed()
 
     def _sample_rate(self) -> None:

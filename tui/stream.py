@@ -85,6 +85,9 @@ class StreamView(ScrollView, can_focus=True):
         self.empty_message = "Waiting for records…"
         self._lines: LRUCache[tuple, Strip] = LRUCache(2048)
         self._count = 0
+        # Bytes after the last newline: shown as a line of its own, so even a file without any newline
+        # says what it holds rather than looking empty.
+        self.unfinished = 0
 
     # -- data ---------------------------------------------------------------------------------------
 
@@ -93,7 +96,7 @@ class StreamView(ScrollView, can_focus=True):
         count = self.topic.count
         added = count - self._count
         self._count = count
-        self.virtual_size = Size(self.size.width, count)
+        self.virtual_size = Size(self.size.width, self._height())
         if self.following:
             self.cursor = max(0, count - 1)
             self._scroll_to_end()
@@ -109,23 +112,28 @@ class StreamView(ScrollView, can_focus=True):
         self._lines.clear()
         self.refresh()
 
+    def _height(self) -> int:
+        return self._count + (1 if self.unfinished else 0)
+
     def on_resize(self) -> None:
-        self.virtual_size = Size(self.size.width, self._count)
+        self.virtual_size = Size(self.size.width, self._height())
         self._lines.clear()
         if self.following:
             self._scroll_to_end()
 
     def _scroll_to_end(self) -> None:
         """Show the last records. Set directly: the new virtual size is not laid out yet."""
-        self.set_scroll(None, max(0, self._count - self.scrollable_content_region.height))
+        self.set_scroll(None, max(0, self._height() - self.scrollable_content_region.height))
 
     # -- drawing ------------------------------------------------------------------------------------
 
     def render_line(self, y: int) -> Strip:
         width = self.size.width
-        if self._count == 0:
+        if self._height() == 0:
             return self._empty_line(y, width)
         offset = int(self.scroll_y) + y
+        if offset == self._count and self.unfinished:
+            return self._unfinished_line(offset, width)
         if offset >= self._count:
             return Strip.blank(width, self.rich_style)
         key = (self.topic.generation, offset, width, offset == self.cursor, self.search)
@@ -145,6 +153,12 @@ class StreamView(ScrollView, can_focus=True):
         digits = len(str(max(self._count - 1, 0)))
         style = self.rich_style + self.get_component_rich_style("stream--empty")
         text = f"{offset:>{digits}} … mapping"
+        return Strip([Segment(text[:width], style)]).adjust_cell_length(width, self.rich_style)
+
+    def _unfinished_line(self, offset: int, width: int) -> Strip:
+        digits = len(str(max(self._count, 0)))
+        style = self.rich_style + self.get_component_rich_style("stream--empty")
+        text = f"{offset:>{digits}} ⋯ {self.unfinished:,} bytes without a newline yet: shown once the line ends"
         return Strip([Segment(text[:width], style)]).adjust_cell_length(width, self.rich_style)
 
     def _draw(self, row: Row, width: int) -> Strip:
