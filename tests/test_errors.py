@@ -152,3 +152,26 @@ def test_directory_given_as_topic(events: Workspace) -> None:
 
 def test_params_without_module(events: Workspace) -> None:
     expect_usage_error(events.run("user-events", "-e", "a=b", "--print"), "no module selected")
+
+
+def test_dot_dot_is_not_a_topic_name(events: Workspace) -> None:
+    expect_usage_error(events.run("..", "--print"), "invalid topic name '..'")
+    expect_usage_error(events.run("../nowhere", "--print"), "file ../nowhere does not exist")
+
+
+def test_symlink_in_the_topics_folder_is_followed(events: Workspace) -> None:
+    outside = events.root / "elsewhere.log"
+    outside.write_text("7\n")
+    (events.topics / "linked.jsonl").symlink_to(outside)
+    result = events.run("linked", "--map", "double", "--print")
+    assert result.code == 0 and result.out == "14\n"
+
+
+def test_binary_file_by_path_is_shown_escaped_or_reported(events: Workspace) -> None:
+    binary = events.root / "blob.bin"
+    binary.write_bytes(bytes(range(256)) * 4)
+    raw = events.run(str(binary), "--print")
+    assert raw.code == 0 and raw.out.count("\n") == 5  # split at each of the four 0x0a bytes
+    mapped = events.run(str(binary), "--map", "user_events", "--print")
+    assert mapped.code == 1 and mapped.out == ""
+    assert mapped.err.count("map raised JSONDecodeError") == 5  # every record reported with its offset
