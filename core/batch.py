@@ -86,7 +86,7 @@ def run_block(
         except KeyboardInterrupt:
             raise
         except BaseException as exc:  # every failure is reported with its offset, sys.exit() included
-            failures.append(mapper.failure(record, exc))
+            failures.append(mapper.failure(offset, line, exc))
             if stop_on_error:
                 stopped = True
                 break

@@ -17,6 +17,7 @@ from pathlib import Path
 
 BLOCK = 64 << 10
 READ = 16 * BLOCK
+MARK = 32
 # Files at least this big are counted in a forked process (see `build_in_background`).
 FORK_MIN_BYTES = 128 << 20
 
@@ -37,6 +38,7 @@ class LineIndex:
         self._before = array("q", [0])
         self._tail = 0  # newlines in the bytes from the last full block boundary up to `_scanned`
         self._scanned = 0  # bytes counted so far
+        self._mark = b""  # the last bytes counted, to notice a file rewritten in place
 
     def close(self) -> None:
         os.close(self._fd)
@@ -99,6 +101,7 @@ class LineIndex:
             if not data:
                 break
             self._absorb(data)
+            self._mark = data[-MARK:]
         return self.count - before
 
     def _absorb(self, data: bytes) -> None:
@@ -127,8 +130,8 @@ class LineIndex:
         position = k * self.block
         while True:
             data = os.pread(self._fd, self.block, position)
-            if not data:
-                raise IndexError(offset)
+            if not data:  # the file shrank under the index: the caller learns it from `change`
+                return position
             found = _nth_newline(data, within)
             if found >= 0:
                 return position + found + 1
@@ -164,9 +167,15 @@ class LineIndex:
             return "deleted"
         if info.st_ino != self.inode:
             return "replaced"
-        if info.st_size < self._scanned:
+        if info.st_size < self._scanned or not self._unchanged():
             return "truncated"
         return None
+
+    def _unchanged(self) -> bool:
+        """Whether the last bytes counted are still there (a truncated file may already be longer again)."""
+        if not self._mark:
+            return True
+        return os.pread(self._fd, len(self._mark), self._scanned - len(self._mark)) == self._mark
 
     def reset(self) -> None:
         """Start over on the file now at the path (after truncation or replacement)."""
@@ -177,6 +186,7 @@ class LineIndex:
             self._before = array("q", [0])
             self._tail = 0
             self._scanned = 0
+            self._mark = b""
 
 
 def count_blocks(fd: int, block: int, blocks: int) -> array:

@@ -48,6 +48,7 @@ class Job:
     topic: str
     escape: bool
     timeout: float | None = None
+    out_fd: int = 1  # where records go (inherited by the workers)
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,7 @@ _state: dict[str, Any] = {}
 
 def _init_worker(job: Job, turns: _Turns) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    sys.stdout = sys.stderr  # what a module prints must not land among the records on fd 1
+    sys.stdout = sys.stderr  # what a module prints must not land among the records
     module = load(Path(job.module_path))
     _state.update(
         job=job,
@@ -113,7 +114,7 @@ def _write(job: Job, result: BlockResult) -> None:
     data = escape_controls(result.data) if job.escape else result.data
     view = memoryview(data)
     while view:
-        view = view[os.write(1, view) :]
+        view = view[os.write(job.out_fd, view) :]
     if result.failures:
         report = "".join(f.report(job.topic) + "\n" for f in result.failures)
         sys.stderr.write(report)

@@ -160,6 +160,7 @@ class Printer:
             topic=self.topic.name,
             escape=self.escape,
             timeout=self.timeout,
+            out_fd=self.out.fileno(),
         )
         for written in map_parallel(blocks, job, jobs):
             self.result.printed += written.count - written.failed
@@ -191,8 +192,21 @@ class Printer:
         from .follow import changes  # watchfiles is only needed when following
 
         for _ in changes(reader.path, stop):
-            if not self._catch_up(reader):
+            change = reader.change()
+            if change in ("replaced", "deleted"):
+                # A rotated or deleted file may have had records appended just before: the open
+                # descriptor still reads them, so print them before moving on.
+                limit = self._map_and_write(reader, limit, final=True, backlog=False)
+            if self.result.stopped or limit == 0:
+                return
+            if change == "deleted":
+                self._say_missing()
                 continue
+            self._missing = False
+            if change is not None:
+                self.err.write(f"smartview: topic {self.topic.name} was {change}; reading again from offset 0\n")
+                self.err.flush()
+                reader.restart()
             if reader.offset < self._start:  # --start beyond the end: wait for the topic to get there
                 reader.skip(self._start - reader.offset)
                 if reader.offset < self._start:
@@ -201,23 +215,11 @@ class Printer:
             if self.result.stopped or limit == 0:
                 return
 
-    def _catch_up(self, reader: TopicReader) -> bool:
-        """Handle truncation or replacement; False while the file is missing."""
-        change = reader.change()
-        if change == "deleted":
-            if not self._missing:
-                self._missing = True
-                self.err.write(f"smartview: topic {self.topic.name} was deleted; waiting for it to return\n")
-                self.err.flush()
-            return False
-        self._missing = False
-        if change is not None:
-            self.err.write(
-                f"smartview: topic {self.topic.name} was {change}; reading again from offset 0\n"
-            )
+    def _say_missing(self) -> None:
+        if not self._missing:
+            self._missing = True
+            self.err.write(f"smartview: topic {self.topic.name} was deleted; waiting for it to return\n")
             self.err.flush()
-            reader.restart()
-        return True
 
 
 def stdout_is_terminal() -> bool:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 BLOCK_SIZE = 1 << 20
+MARK = 32  # bytes remembered from the end of what was read, to notice a rewritten file
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +37,7 @@ class TopicReader:
         self.offset = 0
         self._file = open(path, "rb")
         self.inode = os.fstat(self._file.fileno()).st_ino
+        self._mark = b""  # the last bytes read: if they change, the file was rewritten under us
 
     def close(self) -> None:
         self._file.close()
@@ -105,6 +107,7 @@ class TopicReader:
                 cut = _nth_newline_end(data, remaining)
                 count = remaining
             piece = (data if cut == len(data) else data[:cut]) if with_data else None
+            self._mark = data[max(0, cut - MARK) : cut]
             yield self._consume(piece, cut, count)
             if remaining is not None:
                 remaining -= count
@@ -127,9 +130,16 @@ class TopicReader:
             return "deleted"
         if info.st_ino != self.inode:
             return "replaced"
-        if info.st_size < self.byte:
+        if info.st_size < self.byte or not self._unchanged():
             return "truncated"
         return None
+
+    def _unchanged(self) -> bool:
+        """Whether the bytes last read are still there: a file truncated and at once written past its
+        old size keeps its inode and its size grows, so only its content tells."""
+        if not self._mark:
+            return True
+        return os.pread(self._file.fileno(), len(self._mark), self.byte - len(self._mark)) == self._mark
 
     def restart(self) -> None:
         """Read the file at the path again from its beginning (it may be a new file)."""
@@ -138,6 +148,7 @@ class TopicReader:
         self.inode = os.fstat(self._file.fileno()).st_ino
         self.byte = 0
         self.offset = 0
+        self._mark = b""
 
 
 def _nth_newline_end(data: bytes, n: int) -> int:

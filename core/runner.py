@@ -39,18 +39,26 @@ class Failure:
     value: bytes
 
     def report(self, topic: str) -> str:
-        """One line for stderr: topic, offset, error, the module's line, and the start of the value."""
+        """One line for stderr: topic, offset, error, the module's line, and the start of the value.
+
+        Everything that came from a record, the error text included, is made printable: a report must
+        not be able to clear or retitle the terminal it is written to.
+        """
         return (
-            f"smartview: {topic} offset {self.offset}: {self.error} (at {self.location}); "
+            f"smartview: {topic} offset {self.offset}: {one_line(self.error, 300)} (at {self.location}); "
             f"value: {value_head(self.value)}"
         )
 
 
-def value_head(value: bytes, limit: int = VALUE_HEAD) -> str:
-    """The start of a value, printable and on one line."""
-    text = value[: limit * 4].decode("utf-8", "backslashreplace")
+def one_line(text: str, limit: int) -> str:
+    """Text printable and on one line, cut at `limit` characters."""
     text = text.encode("unicode_escape").decode("ascii") if not text.isprintable() else text
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def value_head(value: bytes, limit: int = VALUE_HEAD) -> str:
+    """The start of a value, printable and on one line."""
+    return one_line(value[: limit * 4].decode("utf-8", "backslashreplace"), limit)
 
 
 class WrongReturn(Exception):
@@ -95,29 +103,31 @@ class Mapper:
         self._takes_params = module.takes_params
 
     def apply(self, record: Record) -> Output | Failure:
+        offset, value = record.offset, record.value  # as read: the module may change the record
         try:
             if self._takes_params:
                 result = self._function(record, self.params)
             else:
                 result = self._function(record)
-            return to_output(record.offset, result)
+            return to_output(offset, result)
         except KeyboardInterrupt:
             raise
         except BaseException as exc:  # SystemExit too: a module's sys.exit() fails its record, not the run
-            return self.failure(record, exc)
+            return self.failure(offset, value, exc)
 
-    def failure(self, record: Record, exc: BaseException) -> Failure:
+    def failure(self, offset: int, value: bytes, exc: BaseException) -> Failure:
+        """The failure of the record read at `offset` with `value` (not what the module left in it)."""
         module = self.module
         if isinstance(exc, RecordTimeout):
-            return Failure(record.offset, f"{module.kind} {exc}", where_failed(exc, module.path), "", record.value)
+            return Failure(offset, f"{module.kind} {exc}", where_failed(exc, module.path), "", value)
         if isinstance(exc, WrongReturn):
-            return Failure(record.offset, f"{module.kind} {exc}", str(module.path), "", record.value)
+            return Failure(offset, f"{module.kind} {exc}", str(module.path), "", value)
         return Failure(
-            record.offset,
+            offset,
             f"{module.kind} raised {describe_exception(exc)}",
             where_failed(exc, module.path),
             module_traceback(exc, module.path),
-            record.value,
+            value,
         )
 
 

@@ -8,6 +8,7 @@ opens, so `--print` and the other commands start fast.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import sys
@@ -119,8 +120,8 @@ def _seconds(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError("--timeout takes a number of seconds above 0")
+    if not 0 < value < 86400:
+        raise argparse.ArgumentTypeError("--timeout takes a number of seconds above 0 and below a day")
     return value
 
 
@@ -151,7 +152,14 @@ def _view(selection: Selection) -> int:
     os.environ.setdefault("TEXTUAL_FPS", "120")
     from .tui.app import run_viewer  # Textual costs ~0.2 s to import: only the viewer pays it
 
-    return run_viewer(selection, index=(index, indexed))
+    # Textual draws on stderr; a module writing to descriptor 1 (os.write) must not paint over it.
+    saved = os.dup(1)
+    os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
+    try:
+        return run_viewer(selection, index=(index, indexed))
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 def _select(args: argparse.Namespace) -> Selection:
@@ -168,7 +176,8 @@ def _select(args: argparse.Namespace) -> Selection:
             values = {**defaults.params, **values}
     module = None
     if module_arg is not None:
-        module = module_mod.load(module_mod.find(module_arg, dirs))
+        with contextlib.redirect_stdout(sys.stderr):  # a module printing at import must not reach stdout
+            module = module_mod.load(module_mod.find(module_arg, dirs))
         module.make_params(values)  # parse now: bad parameters stop the run before any record is read
     elif values:
         raise SmartviewError("parameters given with -e but no module selected; add --map MODULE")
@@ -180,24 +189,52 @@ def _print(args: argparse.Namespace, selection: Selection) -> int:
     mapper = None
     if selection.module is not None:
         mapper = Mapper(selection.module, selection.module.make_params(selection.values))
-    printer = Printer(
-        selection.topic,
-        mapper,
-        selection.values,
-        fmt,
-        sys.stdout.buffer,
-        sys.stderr,
-        stop_on_error=args.on_error == "stop",
-        jobs=args.jobs,
-        escape=stdout_is_terminal(),
-        timeout=args.timeout,
-    )
-    stop = threading.Event()
-    if args.follow:
-        _stop_on_signals(stop)
-    selection_range = Range(start=args.start, head=args.head, tail=args.tail, end=args.end)
-    result = printer.run(selection_range, follow=args.follow, stop=stop)
+    escape = stdout_is_terminal()
+    with _records_only_on_stdout() as out:
+        printer = Printer(
+            selection.topic,
+            mapper,
+            selection.values,
+            fmt,
+            out,
+            sys.stderr,
+            stop_on_error=args.on_error == "stop",
+            jobs=args.jobs,
+            escape=escape,
+            timeout=args.timeout,
+        )
+        stop = threading.Event()
+        if args.follow:
+            _stop_on_signals(stop)
+        selection_range = Range(start=args.start, head=args.head, tail=args.tail, end=args.end)
+        result = printer.run(selection_range, follow=args.follow, stop=stop)
     return 1 if result.failed else 0
+
+
+@contextlib.contextmanager
+def _records_only_on_stdout():
+    """A file for the records on the real stdout, while descriptor 1 itself points at stderr.
+
+    Modules run in this process (and its workers); whatever they write to descriptor 1, even with
+    `os.write`, then lands on stderr instead of among the records.
+    """
+    sys.stdout.flush()
+    out = os.fdopen(os.dup(1), "wb")
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        yield out
+        out.flush()
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), out.fileno())  # so closing it cannot fail again
+        raise
+    finally:
+        try:
+            out.close()
+        except BrokenPipeError:
+            pass
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 def _stop_on_signals(stop: threading.Event) -> None:

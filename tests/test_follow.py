@@ -118,3 +118,31 @@ def test_sigint_exits_zero_with_everything_flushed(ws: Workspace) -> None:
     assert proc.wait(timeout=10) == 0
     assert time.monotonic() - started < 3
     assert proc.stderr.read() == b""
+
+
+def test_truncated_and_at_once_rewritten_longer_is_noticed(ws: Workspace) -> None:
+    path = ws.topic("rewrite", "a0\na1\na2\n")
+    proc, reader = start_follow(ws, "rewrite")
+    try:
+        assert reader.lines(3) == ["a0", "a1", "a2"]
+        with open(path, "w") as topic:  # truncate, then write past the old size before anyone looks
+            topic.write("b0-a-longer-record-than-before\n")
+        assert reader.lines(1) == ["b0-a-longer-record-than-before"]
+    finally:
+        code, err = stop(proc)
+    assert code == 0 and "rewrite was truncated; reading again from offset 0" in err
+
+
+def test_rotation_loses_nothing_appended_just_before(ws: Workspace) -> None:
+    path = ws.topic("app", "a0\n")
+    proc, reader = start_follow(ws, "app")
+    try:
+        assert reader.lines(1) == ["a0"]
+        with open(path, "a") as topic:
+            topic.write("a1\n")
+        os.rename(path, ws.topics / "app.jsonl.1")  # rotated away at once, then a new file
+        path.write_text("b0\n")
+        assert reader.lines(2) == ["a1", "b0"]
+    finally:
+        code, err = stop(proc)
+    assert code == 0 and "app was replaced" in err

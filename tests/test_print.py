@@ -227,3 +227,24 @@ def test_module_output_and_exit_do_not_reach_stdout(ws: Workspace) -> None:
     assert result.out == "1\n3\n"
     assert "debug 0" in result.err and "offset 1: map raised SystemExit: 4" in result.err
     assert result.code == 1
+
+
+@pytest.mark.parametrize("jobs, count", [("1", 3), ("2", 60_000)])
+def test_writes_to_descriptor_one_do_not_reach_the_records(ws: Workspace, jobs: str, count: int) -> None:
+    ws.topic("fd", "".join(f"{n}\n" for n in range(count)))
+    module = ws.module("fdnoise", "import os\nprint('loading')\n\ndef map(record, params):\n"
+                                  "    if record.offset == 1:\n        os.write(1, b'NOISE\\n')\n    return record.value\n")
+    result = ws.run("fd", "--map", str(module), "--print", "--jobs", jobs)
+    assert result.code == 0
+    assert result.out == "".join(f"{n}\n" for n in range(count))
+    assert "NOISE" in result.err and "loading" in result.err
+
+
+def test_failure_report_uses_the_record_as_read_and_escapes_the_error(ws: Workspace) -> None:
+    ws.topic("evil", '{"msg": "\\u001b]0;PWNED\\u0007\\u001b[2J boom"}\n')
+    module = ws.module("mut", "import json\ndef map(record, params):\n    message = json.loads(record.value)['msg']\n"
+                              "    record.offset = 999\n    record.value = b'zzz'\n    raise ValueError(message)\n")
+    result = ws.run("evil", "--map", str(module), "--print")
+    assert result.code == 1
+    assert "offset 0:" in result.err and "offset 999" not in result.err and "zzz" not in result.err
+    assert "\x1b" not in result.err and "\\x1b]0;PWNED" in result.err

@@ -12,7 +12,7 @@ from textual.widgets import Label, Static
 
 from ..core.rows import Row
 from ..core.runner import Failure
-from .render import decode, pretty, printable, short_location
+from .render import DETAIL_BYTES, decode, pretty, printable, short_location
 
 REMOVED = "red strike"
 CHANGED = "yellow"
@@ -20,6 +20,8 @@ ADDED = "green"
 
 
 def _object(value: bytes) -> dict | None:
+    if len(value) > DETAIL_BYTES:  # too big to compare field by field on screen
+        return None
     try:
         parsed = orjson.loads(value)
     except orjson.JSONDecodeError:

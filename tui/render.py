@@ -57,8 +57,16 @@ def failure_text(failure: Failure) -> Text:
     return Text(f"✖ {message} ({short_location(failure.location)})", no_wrap=True, overflow="ellipsis")
 
 
+# The detail view shows at most this much of a value: drawing 20 MB of highlighted text takes minutes.
+DETAIL_BYTES = 256 << 10
+
+
 def pretty(value: bytes) -> Text:
     """A whole value for the detail view: indented JSON when it parses, else the text as it is."""
+    if len(value) > DETAIL_BYTES:
+        text = Text(printable(decode(value[:DETAIL_BYTES], None), keep_newlines=True))
+        text.append(f"\n… the first {DETAIL_BYTES >> 10} KiB of {len(value):,} bytes", style="bold")
+        return text
     try:
         parsed = orjson.loads(value)
     except orjson.JSONDecodeError:
