@@ -103,8 +103,11 @@ class MappedTopic:
             if known:
                 continue
             self.busy_offset = offset
-            row = Row(offset, mapper.apply(Record(offset, None, value)))
-            self._store(generation, [row])
+            try:
+                result = mapper.apply(Record(offset, None, value))
+            except KeyboardInterrupt as exc:  # no Ctrl-C reaches this thread: the module raised it
+                result = mapper.failure(offset, value, exc)  # type: ignore[union-attr]
+            self._store(generation, [Row(offset, result)])
         self.busy_offset = None
         with self._lock:
             self._jobs.pop(key, None)

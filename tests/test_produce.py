@@ -65,3 +65,24 @@ def test_topics_lists_names_and_counts(ws: Workspace) -> None:
     out = ws.run("topics").out.splitlines()
     assert out[0].split() == ["TOPIC", "RECORDS", "SIZE"]
     assert [line.split()[:2] for line in out[1:]] == [["alpha", "3"], ["beta", "2"]]
+
+
+def test_a_full_disk_is_reported_and_leaves_no_torn_line(ws: Workspace) -> None:
+    import resource
+    import signal
+
+    def small_disk() -> None:  # the file may not grow past 1000 bytes: writes beyond fail with EFBIG
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (1000, 1000))
+
+    source = ws.root / "many.txt"
+    source.write_text("".join(f'{{"n":{n:04d}}}\n' for n in range(200)))  # 11 bytes a record
+    proc = subprocess.run(
+        [*smartview_command(), "produce", "full", "-f", str(source)],
+        cwd=ws.root, env=ws.env(), capture_output=True, text=True, preexec_fn=small_disk,
+    )
+    assert proc.returncode == 1
+    assert "cannot append to" in proc.stderr and "nothing partial was left in the file" in proc.stderr
+    data = (ws.topics / "full.jsonl").read_bytes()
+    assert data == b"" or data.endswith(b"\n")
+    assert all(line.startswith(b'{"n":') and line.endswith(b"}") for line in data.splitlines())
