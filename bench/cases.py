@@ -581,6 +581,181 @@ def case_index(ctx: Context) -> list[Row]:
     return rows
 
 
+# ---------------------------------------------------------------------------------------------- 7. burst
+
+BURST_WRITER = r"""
+import sys
+from pathlib import Path
+from smartview.core.produce import append_lines, open_for_append
+fd = open_for_append(Path(sys.argv[1]))
+writer = int(sys.argv[2])
+batch = []
+for seq in range(int(sys.argv[3])):
+    batch.append(b'{"w":%d,"s":%d}\n' % (writer, seq))
+    if len(batch) == 100:
+        append_lines(fd, b"".join(batch))
+        batch = []
+if batch:
+    append_lines(fd, b"".join(batch))
+"""
+BURST_WRITERS = 4
+BURST_INITIAL = 10
+_RECORDS = re.compile(r"(?<![\d,])(\d{1,3}(?:,\d{3})*) records\b")
+
+
+def _panel_signature(screen: str) -> tuple[tuple[int, int], ...]:
+    """Where the panel's `keep (str)` label is drawn: the panel's state, whatever the rows show."""
+    return tuple((number, line.index("keep (str)")) for number, line in enumerate(screen.splitlines())
+                 if "keep (str)" in line)
+
+
+def _records_shown(screen: str) -> list[int]:
+    return [int(m.group(1).replace(",", "")) for m in _RECORDS.finditer(screen)]
+
+
+@dataclass
+class Burst:
+    answers: list[float] = field(default_factory=list)
+    idle: list[float] = field(default_factory=list)  # the two presses before the burst
+    captures: list[float] = field(default_factory=list)  # one capture-pane call after each answer
+    file_lines: int = 0
+    shown: list[int] = field(default_factory=list)  # record counts on the screen at the end
+    catch_up: float | None = None  # last writer exited -> status shows the file's count
+    burst_seconds: float = 0.0
+    failure: str = ""
+
+
+def case_burst(ctx: Context) -> list[Row]:
+    """Writers append at full speed while the viewer follows: key presses answered, every record counted."""
+    per_writer = 25_000 if ctx.quick else 250_000
+    total = BURST_WRITERS * per_writer
+    case = f"burst {label(total)}"
+    figure = "key p -> panel toggled, during the burst"
+    tmux = ctx.tmux()
+    if tmux is None:
+        return [Row(case, figure, text=missing("tmux"))]
+    wanted, tries = (4, 6) if ctx.quick else (10, 5)
+    samples, idle, floor, bursts = Samples(), Samples(), Samples(), []
+    while len(samples.values) < wanted and len(bursts) < tries:
+        ctx.log(f"  burst {len(bursts) + 1}: {BURST_WRITERS} writers x {per_writer:,} records, key p every ~150 ms")
+        burst = _burst_once(ctx, per_writer)
+        bursts.append(burst)
+        samples.values += burst.answers
+        idle.values += burst.idle
+        floor.values += burst.captures
+        if burst.failure:
+            break
+    failures = "; ".join(f"burst {n}: {b.failure}" for n, b in enumerate(bursts, 1) if b.failure)
+    seconds = ", ".join(f"{b.burst_seconds:.1f}" for b in bursts)
+    note = "; ".join(x for x in (failures, f"{len(samples.values)} presses in {len(bursts)} burst(s) of {seconds} s, "
+                                 "tmux send-keys + capture polling included") if x)
+    if idle.values:
+        note += f"; before the burst (idle): median {idle.median * 1000:.1f} ms of {len(idle.values)}"
+    rows = [
+        Row(case, figure, samples=samples, note=note),
+        Row(case, figure + ", p95", samples=samples, stat="p95", target=Target("<", 0.100, "< 100 ms")),
+        Row(case, "floor: one tmux capture-pane call during the burst", samples=floor),
+    ]
+    counted = [b for b in bursts if b.file_lines]
+    if not counted:
+        return rows + [Row(case, "viewer's record count == file's line count", text="not measured", ok=False)]
+    missed = [b for b in counted if b.file_lines not in b.shown]
+    last = missed[0] if missed else counted[-1]
+    shown = ", ".join(f"{n:,}" for n in last.shown) or "no count"
+    catch_up = [b.catch_up for b in counted if b.catch_up is not None]
+    lines = f"{last.file_lines:,}"
+    rows.append(Row(case, "viewer's record count == file's line count, after the burst",
+                    text=f"{lines} == {lines}" if not missed else f"shows {shown}, file {lines}", ok=not missed,
+                    note=(f"{len(counted)} burst(s); status caught up {max(catch_up):.2f} s after the last writer "
+                          "at the latest") if catch_up else ""))
+    return rows
+
+
+def _calibrate(pane: Pane, visible: tuple, idle: list[float]) -> tuple | str:
+    """Press p twice before the burst: the panel's hidden state as drawn (the panel's place is not
+    assumed), and back to the visible one. Their answer times go to `idle`."""
+    if not visible:
+        return "the first screen shows no parameter panel"
+    t0 = time.perf_counter()
+    pane.send("p")
+    seen = pane.wait(lambda s: _panel_signature(s) != visible, t0, timeout=5, interval=0.005)
+    if seen.elapsed is None:
+        return "key p before the burst: " + seen.describe()
+    idle.append(seen.elapsed)
+    time.sleep(0.3)  # the whole hidden state is drawn
+    hidden = _panel_signature(pane.capture())
+    t0 = time.perf_counter()
+    pane.send("p")
+    seen = pane.wait(lambda s: _panel_signature(s) == visible, t0, timeout=5, interval=0.005)
+    if seen.elapsed is None or hidden == visible:
+        return "key p before the burst does not bring the panel back: " + seen.describe()
+    idle.append(seen.elapsed)
+    time.sleep(0.2)
+    return hidden
+
+
+def _burst_once(ctx: Context, per_writer: int) -> Burst:
+    folder = ctx.data_dir / "burst"  # its own folder: the viewer watches the directory
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "burst.jsonl"
+    path.write_bytes(b"".join(b'{"w":0,"s":%d}\n' % n for n in range(BURST_INITIAL)))
+    result = Burst()
+    argv = [*ctx.sv, str(path), "--map", "fields", "-e", "drop=s"]
+    first = lambda s: f"{BURST_INITIAL} records" in s and "keep (str)" in s  # noqa: E731
+    pane, error = open_viewer(ctx, argv, first, 30)
+    if pane is None:
+        result.failure = "viewer not available: " + error
+        return result
+    writers: list[subprocess.Popen] = []
+    try:
+        time.sleep(0.3)  # the first screen settles and following starts
+        visible = _panel_signature(pane.capture())
+        hidden = _calibrate(pane, visible, result.idle)
+        if isinstance(hidden, str):
+            result.failure = hidden
+            return result
+        writers = [subprocess.Popen([sys.executable, "-c", BURST_WRITER, str(path), str(w), str(per_writer)],
+                                    env=clean_env(), stderr=subprocess.PIPE)
+                   for w in range(BURST_WRITERS)]
+        started = time.perf_counter()
+        states = {True: visible, False: hidden}
+        showing = True
+        while any(w.poll() is None for w in writers):
+            showing = not showing
+            ready = lambda s, want=states[showing]: _panel_signature(s) == want  # noqa: E731
+            t0 = time.perf_counter()
+            pane.send("p")
+            seen = pane.wait(ready, t0, timeout=10, interval=0.005)
+            if seen.elapsed is None:
+                result.failure = f"press {len(result.answers) + 1} not answered: " + seen.describe()
+                break
+            result.answers.append(seen.elapsed)
+            before = time.perf_counter()
+            pane.capture()
+            result.captures.append(time.perf_counter() - before)
+            time.sleep(max(0.0, 0.15 - (time.perf_counter() - t0)))
+        for w in writers:
+            if w.wait(timeout=300) != 0:
+                tail = w.stderr.read().decode(errors="replace").strip()[-200:]
+                result.failure = result.failure or f"a writer exited {w.returncode}: {tail}"
+        finished = time.perf_counter()
+        result.burst_seconds = finished - started
+        result.file_lines = path.read_bytes().count(b"\n")
+        seen = pane.wait(lambda s: result.file_lines in _records_shown(s), finished, timeout=60, interval=0.02)
+        result.shown = _records_shown(seen.screen)
+        result.catch_up = seen.elapsed
+        if seen.elapsed is None and seen.dead:
+            result.failure = result.failure or seen.describe()
+    finally:
+        for w in writers:
+            if w.poll() is None:
+                w.kill()
+                w.wait()
+        pane.kill()
+        path.unlink(missing_ok=True)
+    return result
+
+
 CASES = {
     "print": case_print,
     "startup": case_startup,
@@ -588,4 +763,5 @@ CASES = {
     "toggle": case_toggle,
     "follow": case_follow,
     "index": case_index,
+    "burst": case_burst,
 }

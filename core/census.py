@@ -3,8 +3,9 @@
 A viewer needs figures that cover every record (how many fail) without making the visible rows wait.
 Mapping millions of records in a thread would share the GIL with the user interface and make every
 key press slow, so the pass runs as its own Python process (`python -m smartview.core.census`, which
-imports only the core) and reports progress as lines on a pipe. A new parameter value kills the pass
-and starts another.
+imports only the core) and reports progress as lines on a pipe. Once it has caught up it keeps
+following the file, so appended records are counted without starting anything new. A new parameter
+value, or a truncated or replaced file, kills the pass and starts another.
 """
 
 from __future__ import annotations
@@ -12,12 +13,15 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 REPORT_EVERY = 8192
+FOLLOW_EVERY = 0.2  # seconds between looks at the file once the pass has caught up
 
 
 @dataclass(frozen=True)
@@ -64,6 +68,10 @@ class Census:
             self.latest = Progress(**json.loads(lines[-1]))
         return self.latest
 
+    @property
+    def running(self) -> bool:
+        return self._process.poll() is None
+
     def cancel(self) -> None:
         if self._process.poll() is None:
             self._process.kill()
@@ -86,6 +94,8 @@ def main(topic: str, module_path: str, start: str, values: str) -> None:
     from .record import Record
     from .runner import Failure, Mapper
 
+    # Background work: the viewer (and the writers it watches) come first for the processor.
+    os.nice(10)
     # Progress goes to the real stdout; whatever the module prints goes nowhere.
     out = os.dup(1)
     os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
@@ -98,20 +108,26 @@ def main(topic: str, module_path: str, start: str, values: str) -> None:
     except Exception as exc:  # the module changed on disk since the viewer loaded it
         _report(out, Progress(offset, 0, None, True, str(exc)))
         return
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # the viewer went away: end quietly
+    viewer = os.getppid()
     failures = 0
     first = None
-    end = index.count
-    while offset < end:
-        last = min(offset + REPORT_EVERY, end)
-        for i, value in enumerate(index.read(offset, last)):
-            if isinstance(mapper.apply(Record(offset + i, None, value)), Failure):
-                failures += 1
-                if first is None:
-                    first = offset + i
-        offset = last
-        _report(out, Progress(offset, failures, first, offset >= end))
-    if int(start) >= end:
-        _report(out, Progress(offset, 0, None, True))
+    while True:
+        end = index.count
+        while offset < end:
+            last = min(offset + REPORT_EVERY, end)
+            for i, value in enumerate(index.read(offset, last)):
+                if isinstance(mapper.apply(Record(offset + i, None, value)), Failure):
+                    failures += 1
+                    if first is None:
+                        first = offset + i
+            offset = last
+            _report(out, Progress(offset, failures, first))
+        _report(out, Progress(offset, failures, first))
+        while not index.update():  # caught up: follow the file until there is more
+            if os.getppid() != viewer:  # the viewer ended without stopping us
+                return
+            time.sleep(FOLLOW_EVERY)
 
 
 if __name__ == "__main__":

@@ -13,9 +13,12 @@ from dataclasses import dataclass
 
 from .index import LineIndex
 from .record import Record
+from .rowprocess import RowProcess
 from .runner import Failure, Identity, Mapper, Output
 
 CACHE_ROWS = 8192
+# A child process still busy with stale work after this long is taken to be stuck, and replaced.
+STUCK_AFTER = 0.1
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,9 +36,20 @@ class Row:
 class MappedTopic:
     """A topic's index and the mapper currently applied to it."""
 
-    def __init__(self, index: LineIndex, mapper: Mapper | Identity, cache_rows: int = CACHE_ROWS) -> None:
+    def __init__(
+        self,
+        index: LineIndex,
+        mapper: Mapper | Identity,
+        values: dict[str, str] | None = None,
+        cache_rows: int = CACHE_ROWS,
+        isolate: bool = True,
+    ) -> None:
         self.index = index
         self.mapper = mapper
+        self.values = dict(values or {})
+        # With `isolate`, screen rows are mapped in a child process (see rowprocess.py): a module stuck
+        # in C code, or one that ends its process, cannot freeze or end the viewer.
+        self.isolate = isolate
         self.generation = 0
         # Called from a helper thread when rows that were not ready in time have been mapped.
         self.on_ready: Callable[[], None] | None = None
@@ -46,15 +60,30 @@ class MappedTopic:
         self._lock = threading.Lock()
         self._jobs: dict[tuple[int, int, int], threading.Event] = {}
         self._late = False
+        self._process: RowProcess | None = None
+        self._process_lock = threading.Lock()
+        self._process_generation = -1
+        self._closed = False
+        if isolate and isinstance(mapper, Mapper):
+            self._process = RowProcess()  # started now, so it is ready by the first screen
 
     @property
     def count(self) -> int:
         return self.index.count
 
-    def set_mapper(self, mapper: Mapper | Identity) -> None:
+    def close(self) -> None:
+        """Stop mapping for good: helpers still running see a new generation and start nothing more."""
+        with self._lock:
+            self._closed = True
+            self.generation += 1
+            if self._process is not None:
+                self._process.kill()
+
+    def set_mapper(self, mapper: Mapper | Identity, values: dict[str, str] | None = None) -> None:
         """Apply other parameters or another module: every later row reflects it, none of the old ones stay."""
         with self._lock:
             self.mapper = mapper
+            self.values = dict(values or {})
             self.generation += 1
             self._cache.clear()
 
@@ -94,20 +123,20 @@ class MappedTopic:
         generation, first, last = key
         mapper = self.mapper
         values = self.index.read(first, last)
-        for i, value in enumerate(values):
-            offset = first + i
-            if generation != self.generation:
-                break
-            with self._lock:
-                known = offset in self._cache
-            if known:
-                continue
-            self.busy_offset = offset
-            try:
-                result = mapper.apply(Record(offset, None, value))
-            except KeyboardInterrupt as exc:  # no Ctrl-C reaches this thread: the module raised it
-                result = mapper.failure(offset, value, exc)  # type: ignore[union-attr]
-            self._store(generation, [Row(offset, result)])
+        with self._lock:
+            todo = [(first + i, value) for i, value in enumerate(values) if first + i not in self._cache]
+        if self.isolate and isinstance(mapper, Mapper):
+            self._map_in_process(generation, mapper, todo)
+        else:
+            for offset, value in todo:
+                if generation != self.generation:
+                    break
+                self.busy_offset = offset
+                try:
+                    result = mapper.apply(Record(offset, None, value))
+                except KeyboardInterrupt as exc:  # no Ctrl-C reaches this thread: the module raised it
+                    result = mapper.failure(offset, value, exc)  # type: ignore[union-attr]
+                self._store(generation, [Row(offset, result)])
         self.busy_offset = None
         with self._lock:
             self._jobs.pop(key, None)
@@ -115,6 +144,49 @@ class MappedTopic:
         if self._late and self.on_ready is not None:
             self._late = False
             self.on_ready()
+
+    def _map_in_process(self, generation: int, mapper: Mapper, todo: list[tuple[int, bytes]]) -> None:
+        """Map `todo` in the child process, one reply per record, replacing a child stuck on stale work."""
+        if not todo:
+            return
+        while not self._process_lock.acquire(timeout=STUCK_AFTER):
+            if generation != self.generation:
+                return
+            with self._lock:
+                holder_is_stale = self._process_generation != self.generation
+                if holder_is_stale and self._process is not None:
+                    self._process.kill()  # its user gets EOFError and lets go
+        try:
+            self._process_generation = generation
+            remaining = todo
+            while remaining:
+                with self._lock:
+                    if self._closed or generation != self.generation:
+                        return
+                    if self._process is None or self._process.exit_status() is not None:
+                        self._process = RowProcess()
+                process = self._process
+                process.send(mapper.module.path, self.values, remaining)
+                answered = 0
+                for offset, value in remaining:
+                    self.busy_offset = offset
+                    answered += 1
+                    try:
+                        result = process.receive()
+                    except EOFError:
+                        if generation != self.generation:  # replaced by newer work while stuck
+                            return
+                        # The module ended the process: that record fails, the rest go to a new one.
+                        status = process.exit_status(wait=1.0)
+                        result = Failure(offset, f"{mapper.module.kind} ended its process (exit status {status})",
+                                         str(mapper.module.path), "", value)
+                        self._process = None
+                        self._store(generation, [Row(offset, result)])
+                        break
+                    self._store(generation, [Row(offset, result)])
+                remaining = remaining[answered:]
+        finally:
+            self._process_lock.release()
 
     def _store(self, generation: int, rows: list[Row]) -> None:
         with self._lock:

@@ -152,14 +152,9 @@ def _view(selection: Selection) -> int:
     os.environ.setdefault("TEXTUAL_FPS", "120")
     from .tui.app import run_viewer  # Textual costs ~0.2 s to import: only the viewer pays it
 
-    # Textual draws on stderr; a module writing to descriptor 1 (os.write) must not paint over it.
-    saved = os.dup(1)
-    os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
-    try:
-        return run_viewer(selection, index=(index, indexed))
-    finally:
-        os.dup2(saved, 1)
-        os.close(saved)
+    # Descriptor 1 stays the terminal: Textual asks it for the screen size. Module code runs in a child
+    # process whose descriptor 1 goes nowhere (core/rowprocess.py), so it cannot paint over the screen.
+    return run_viewer(selection, index=(index, indexed))
 
 
 def _select(args: argparse.Namespace) -> Selection:

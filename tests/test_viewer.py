@@ -308,3 +308,28 @@ def test_an_unfinished_last_line_is_reported_then_shown_when_it_ends(tmp_path: P
             await wait_for(pilot, lambda: screen_text(app).splitlines()[1].split() == ["1", "second!"])
 
     run(scenario())
+
+
+def test_module_code_cannot_freeze_or_end_the_viewer(tmp_path: Path) -> None:
+    topic = tmp_path / "six.jsonl"
+    topic.write_text("".join(f"{n}\n" for n in range(6)))
+    (tmp_path / "hostile.py").write_text(
+        "import os, re\n\ndef map(record, params):\n"
+        "    if record.offset == 1:\n        os._exit(7)\n"
+        "    if record.offset == 4:\n        re.match(r'(a+)+$', 'a' * 40 + 'b')  # holds the GIL for hours\n"
+        "    return record.value\n"
+    )
+
+    async def scenario():
+        app = make_app(topic, module="hostile", modules_dirs=[tmp_path])
+        async with app.run_test(size=(120, 30)) as pilot:
+            await wait_for(pilot, lambda: "mapping offset 4" in app.status.busy)
+            lines = screen_text(app).splitlines()
+            assert lines[0].split() == ["0", "0"]
+            assert "map ended its process (exit status 7)" in lines[1]
+            assert lines[2].split() == ["2", "2"] and lines[3].split() == ["3", "3"]
+            assert "… mapping" in lines[4]
+            await pilot.press("p")  # the viewer answers while the module is stuck in C code
+            assert not app.panel.display
+
+    run(scenario())

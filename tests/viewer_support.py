@@ -36,7 +36,7 @@ async def settle(pilot, timeout: float = 10) -> None:
         assert time.monotonic() < deadline, "the index was not built in time"
         await pilot.pause(0.01)
     await pilot.pause()
-    while app._pass_running() or app.checked < app.index.count:
+    while app.checked < app.index.count or (app.module is not None and app._census is None):
         assert time.monotonic() < deadline, "the error pass did not finish in time"
         await pilot.pause(0.02)
     await pilot.pause()

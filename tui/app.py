@@ -11,6 +11,7 @@ import asyncio
 import gc
 import shlex
 import threading
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -45,9 +46,8 @@ if TYPE_CHECKING:
     from ..cli import Selection
 
 FIND_BATCH = 2048
-# Appended records up to this many are checked for failures in the viewer itself (about 1 µs each);
-# more go to a child process, like the first pass over the whole topic.
-INLINE_COUNT = 5000
+BURST_RECORDS = 1000
+BURST_PAUSE = 0.05
 
 
 class SmartviewApp(App[int]):
@@ -95,14 +95,13 @@ class SmartviewApp(App[int]):
             built = LineIndex(selection.topic.path)
             index = (built, built.build_in_background())
         self.index, self._indexed = index
-        self.mapped = MappedTopic(self.index, self._mapper())
+        self.mapped = MappedTopic(self.index, self._mapper(), self.values)
         self.status = Status(self.topic_name, self._module_label())
         self.failures = 0
         self.checked = 0
         self.find_text: str | None = None
         self._rate_count = 0
         self._census: Census | None = None
-        self._census_base = 0
         self._missing = False
 
     # -- layout -------------------------------------------------------------------------------------
@@ -126,7 +125,12 @@ class SmartviewApp(App[int]):
 
     def on_mount(self) -> None:
         loop = asyncio.get_running_loop()
-        self.mapped.on_ready = lambda: loop.call_soon_threadsafe(self._rows_ready)
+
+        def rows_ready() -> None:  # called from a helper thread, possibly after the app has ended
+            if not loop.is_closed():
+                loop.call_soon_threadsafe(self._rows_ready)
+
+        self.mapped.on_ready = rows_ready
         self.stream.empty_message = f"Waiting for records in {self.topic_name}…"
         self.stream.focus()
         self._show_status()
@@ -136,6 +140,8 @@ class SmartviewApp(App[int]):
 
     def _rows_ready(self) -> None:
         """Rows that a slow module held back are mapped now."""
+        if not self.query("#stream"):  # the app is closing
+            return
         self.stream.refresh()
         self._show_busy()
 
@@ -149,6 +155,7 @@ class SmartviewApp(App[int]):
 
     def on_unmount(self) -> None:
         self._stop_error_pass()
+        self.mapped.close()
 
     # -- the topic ----------------------------------------------------------------------------------
 
@@ -162,6 +169,7 @@ class SmartviewApp(App[int]):
         self._index_timer.stop()
         self._rate_count = self.index.count
         self._records_changed()
+        self.call_after_refresh(self._start_error_pass)  # the first rows never wait for the count
         # The app's objects are built by now: freezing them keeps full garbage collections (tens of
         # milliseconds over a Textual app's heap) out of the path of each appended record.
         gc.freeze()
@@ -175,24 +183,8 @@ class SmartviewApp(App[int]):
         self.stream.unfinished = self.index.unfinished()
         self.stream.update_count()
         self.status.records = self.index.count
-        if self.checked < self.index.count and not self._pass_running():
-            # After the next paint: the rows on screen never wait for the whole-topic pass.
-            self.call_after_refresh(self._count_new_records)
-        self._show_status()
-
-    def _count_new_records(self) -> None:
-        """Extend the error count over appended records: a few here, a large burst in a child process."""
-        if self._pass_running() or self.checked >= self.index.count:
-            return
-        if self.module is None or self.index.count - self.checked > INLINE_COUNT:
-            self._start_error_pass(resume=True)
-            return
-        rows = self.mapped.window(self.checked, self.index.count, wait=0.02)
-        if any(row is None for row in rows):  # a slow module: leave it to a child process
-            self._start_error_pass(resume=True)
-            return
-        self.failures += sum(row.failed for row in rows if row is not None)
-        self.checked += len(rows)
+        if self.module is None:
+            self.checked = self.index.count  # records shown as they are cannot fail
         self._show_status()
 
     @work(exclusive=True, group="follow")
@@ -208,12 +200,16 @@ class SmartviewApp(App[int]):
             if change is not None:
                 self.index.reset()
                 self.mapped.forget()
-                self._stop_error_pass()
-                self.failures = self.checked = 0
+                self._start_error_pass()
                 self.notify(f"{self.topic_name} was {change}; showing it again from offset 0", severity="warning")
                 self.stream.action_follow()
-            if self.index.update() or change is not None or self.index.unfinished() != self.stream.unfinished:
+            added = self.index.update()
+            if added or change is not None or self.index.unfinished() != self.stream.unfinished:
                 self._records_changed()
+            if added > BURST_RECORDS:
+                # A burst: take in what arrived at most every BURST_PAUSE seconds, so that drawing the
+                # newest rows never crowds out the keys; a single record is still shown at once.
+                await asyncio.sleep(BURST_PAUSE)
 
     def _sample_rate(self) -> None:
         count = self.index.count
@@ -243,7 +239,7 @@ class SmartviewApp(App[int]):
 
     def _remap(self) -> None:
         """Map every row again with the current module and values, and restart the error count."""
-        self.mapped.set_mapper(self._mapper())
+        self.mapped.set_mapper(self._mapper(), self.values)
         self.stream.remap()
         self.status.module = self._module_label()
         self._start_error_pass()
@@ -338,19 +334,21 @@ class SmartviewApp(App[int]):
             self._census.cancel()
             self._census = None
 
-    def _start_error_pass(self, resume: bool = False) -> None:
-        """Count failures over the whole topic in a child process; a new one replaces any running one."""
+    def _start_error_pass(self) -> None:
+        """Count failures over the whole topic in a child process that then follows the file.
+
+        A new one replaces any running one (new parameters, another module, a rewritten file).
+        """
         self._stop_error_pass()
-        if not resume:
-            self.failures = 0
-            self.checked = 0
-        self._census_base = self.failures
-        if self.module is None or self.checked >= self.index.count:
-            self.checked = max(self.checked, self.index.count)
+        self.failures = 0
+        self.checked = 0
+        if self.module is None:
+            self.checked = self.index.count
             self._show_status()
             return
-        self._census = Census(self.index.path, self.module.path, self.values, self.checked)
+        self._census = Census(self.index.path, self.module.path, self.values)
         self._census_timer.resume()
+        self._show_status()
 
     def _poll_census(self) -> None:
         census = self._census
@@ -358,15 +356,13 @@ class SmartviewApp(App[int]):
             self._census_timer.pause()
             return
         progress = census.poll()
-        self.failures = self._census_base + progress.failures
+        self.failures = progress.failures
         self.checked = progress.done
-        if progress.finished:
+        if progress.finished:  # it ended: the module no longer loads from disk, or it crashed
             census.cancel()
             self._census = None
-            if progress.error:
-                self.notify(progress.error, title="the error count is incomplete", severity="warning")
-            elif self.checked < self.index.count:
-                self._start_error_pass(resume=True)
+            self.notify(progress.error or "the counting process ended", title="the error count is incomplete",
+                        severity="warning")
         self._show_status()
 
     def _show_status(self) -> None:
