@@ -260,8 +260,8 @@ def _viewer_argv(ctx: Context, path: Path) -> list[str]:
 @dataclass
 class Opened:
     seconds: float | None
-    rss_mb: float = 0.0
-    peak_mb: float = 0.0
+    rss_mb: float = 0.0  # the PSS of the process tree (the figure)
+    peak_mb: float = 0.0  # its summed RSS (for comparison)
     error: str = ""
 
 
@@ -272,13 +272,14 @@ def open_once(ctx: Context, argv: list[str], ready, timeout: float, settle: floa
         seen = pane.wait(ready, pane.t0, timeout, interval=0.01)
         if seen.elapsed is None:
             return Opened(None, error=seen.describe())
-        rss = 0
+        pss = rss = 0
         end = time.perf_counter() + settle
         while time.perf_counter() < end:
-            rss = max(rss, pane.memory()[0])
+            now_pss, now_rss = pane.memory()
+            pss, rss = max(pss, now_pss), max(rss, now_rss)
             time.sleep(0.05)
-        current, peak = pane.memory()
-        return Opened(seen.elapsed, megabytes(max(rss, current)), megabytes(peak))
+        now_pss, now_rss = pane.memory()
+        return Opened(seen.elapsed, megabytes(max(pss, now_pss)), megabytes(max(rss, now_rss)))
     finally:
         pane.kill()
 
@@ -321,8 +322,8 @@ def case_open(ctx: Context) -> list[Row]:
             rows.append(Row(case, "smartview: resident memory", text="viewer not available", ok=False))
         else:
             rows.append(Row(case, "smartview: launch -> first screen of mapped rows", samples=sv[0], target=time_target))
-            rows.append(Row(case, f"smartview: max RSS within {settle:g} s of first screen", "MB", sv[1],
-                            target=memory_target, note=f"peak (VmHWM) median {sv[2].median:.1f} MB"))
+            rows.append(Row(case, f"smartview: max memory (PSS, all its processes) within {settle:g} s", "MB", sv[1],
+                            target=memory_target, note=f"summed RSS, which counts shared pages per process: median {sv[2].median:.1f} MB"))
         if tl is None:
             rows.append(Row(case, "toolong: launch -> last line visible", text=missing("toolong")))
             continue
@@ -333,8 +334,8 @@ def case_open(ctx: Context) -> list[Row]:
             rows.append(Row(case, "toolong: launch -> last line visible", text="failed", note=peer or ""))
             continue
         rows.append(Row(case, "toolong: launch -> last line visible", samples=peer[0]))
-        rows.append(Row(case, f"toolong: max RSS within {settle:g} s of first screen", "MB", peer[1],
-                        note=f"peak (VmHWM) median {peer[2].median:.1f} MB"))
+        rows.append(Row(case, f"toolong: max memory (PSS, all its processes) within {settle:g} s", "MB", peer[1],
+                        note=f"summed RSS median {peer[2].median:.1f} MB"))
         if not isinstance(sv, str) and sv is not None:
             rows.append(Row(case, "open time toolong / smartview", "x", paired_ratios(peer[0], sv[0])))
     return rows

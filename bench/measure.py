@@ -146,19 +146,24 @@ def process_tree(pid: int) -> list[int]:
 
 
 def memory_kib(pids: list[int]) -> tuple[int, int]:
-    """Summed VmRSS and VmHWM (peak resident) of the processes, in KiB."""
-    rss = hwm = 0
+    """Summed PSS and summed RSS of the processes, in KiB.
+
+    PSS (proportional set size) counts a page shared by several processes once, split between them;
+    summing RSS would count the Python runtime and its libraries again for every helper process, so
+    PSS is the memory a multi-process program really holds. RSS is kept for comparison.
+    """
+    pss = rss = 0
     for pid in pids:
         try:
-            with open(f"/proc/{pid}/status") as f:
+            with open(f"/proc/{pid}/smaps_rollup") as f:
                 for line in f:
-                    if line.startswith("VmRSS:"):
+                    if line.startswith("Rss:"):
                         rss += int(line.split()[1])
-                    elif line.startswith("VmHWM:"):
-                        hwm += int(line.split()[1])
+                    elif line.startswith("Pss:"):
+                        pss += int(line.split()[1])
         except OSError:
             continue
-    return rss, hwm
+    return pss, rss
 
 
 def megabytes(kib: int) -> float:
