@@ -198,29 +198,6 @@ class MappedTopic:
             while len(self._cache) > self._cache_rows:
                 self._cache.popitem(last=False)
 
-    def rows(self, first: int, last: int) -> list[Row]:
-        """Rows `first` to `last` (exclusive), mapping the ones not cached with one read of the file."""
-        last = min(last, self.count)
-        if first >= last:
-            return []
-        with self._lock:
-            cached = [self._cache.get(offset) for offset in range(first, last)]
-            generation = self.generation
-            mapper = self.mapper
-        if all(row is not None for row in cached):
-            return cached  # type: ignore[return-value]
-        values = self.index.read(first, last)
-        rows = [
-            row if row is not None else Row(first + i, mapper.apply(Record(first + i, None, values[i])))
-            for i, row in enumerate(cached[: len(values)])
-        ]
-        self._store(generation, rows)
-        return rows
-
-    def row(self, offset: int) -> Row | None:
-        rows = self.rows(offset, offset + 1)
-        return rows[0] if rows else None
-
     def value(self, offset: int) -> bytes:
         """The whole input record, for the detail view."""
         return self.index.read_one(offset)

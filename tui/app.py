@@ -11,7 +11,6 @@ import asyncio
 import gc
 import shlex
 import threading
-import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
