@@ -136,10 +136,30 @@ def _jobs(text: str) -> int | None:
 
 def _run_topic(argv: list[str]) -> int:
     args = _topic_parser().parse_args(argv)
+    if not args.print:
+        _check_viewer_flags(args)
     selection = _select(args)
     if not args.print:
         return _view(selection)
     return _print(args, selection)
+
+
+PRINT_ONLY = {
+    "beginning": "-B", "start": "--start", "head": "-H", "tail": "-T", "end": "--end", "follow": "--follow",
+    "key_value": "-k", "format": "-F", "jobs": "--jobs", "timeout": "--timeout",
+}
+
+
+def _check_viewer_flags(args: argparse.Namespace) -> None:
+    """Flags that shape --print output mean nothing to the viewer: say so rather than ignore them."""
+    given = [flag for name, flag in PRINT_ONLY.items() if getattr(args, name) not in (None, False)]
+    if args.on_error != "continue":
+        given.append("--on-error")
+    if given:
+        raise SmartviewError(
+            f"{', '.join(given)} {'applies' if len(given) == 1 else 'apply'} only with --print; "
+            "the viewer shows the whole topic and follows it"
+        )
 
 
 def _view(selection: Selection) -> int:

@@ -175,3 +175,7 @@ def test_binary_file_by_path_is_shown_escaped_or_reported(events: Workspace) -> 
     mapped = events.run(str(binary), "--map", "user_events", "--print")
     assert mapped.code == 1 and mapped.out == ""
     assert mapped.err.count("map raised JSONDecodeError") == 5  # every record reported with its offset
+
+
+def test_print_flags_without_print_are_refused(events: Workspace) -> None:
+    expect_usage_error(events.run("user-events", "-T", "3", "-k"), "-T, -k apply only with --print")
