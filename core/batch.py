@@ -51,6 +51,8 @@ def run_block(
 
     With a `watch`, each record's offset is published so a stuck record can be timed out.
     """
+    if mapper.module.kind != "map":
+        return _run_block_any_kind(mapper, data, first_offset, fmt, stop_on_error, watch)
     lines = split_lines(data)
     # Appending each output to one buffer at once (rather than keeping a list of them) lets the
     # allocator reuse the same memory for every record: orjson's results are 1 KiB allocations, and
@@ -90,6 +92,33 @@ def run_block(
             if stop_on_error:
                 stopped = True
                 break
+        offset += 1
+    if watch is not None:
+        watch.offset = -1
+    return BlockResult(bytes(out), offset - first_offset + stopped, failures, stopped)
+
+
+def _run_block_any_kind(
+    mapper: Mapper, data: bytes, first_offset: int, fmt: LineFormat, stop_on_error: bool, watch: Watchdog | None
+) -> BlockResult:
+    """The general path for filter, filter_map, array_map and aggregate: zero or more outputs a record."""
+    out = bytearray()
+    failures: list[Failure] = []
+    offset = first_offset
+    stopped = False
+    for line in split_lines(data):
+        if watch is not None:
+            watch.offset = offset
+        results = mapper.apply_many(Record(offset, None, line))
+        if isinstance(results, Failure):
+            failures.append(results)
+            if stop_on_error:
+                stopped = True
+                break
+        else:
+            for output in results:
+                out += fmt.line(offset, output.key, output.value)
+                out += b"\n"
         offset += 1
     if watch is not None:
         watch.offset = -1

@@ -21,7 +21,12 @@ from . import params as params_mod
 from .errors import ModuleError, SmartviewError
 from .params import ParamSpec
 
-KINDS = ("map",)
+# The SmartModule kinds. A module defines exactly one of these functions:
+#   map(record, params) -> value            filter(record, params) -> bool
+#   filter_map(record, params) -> value | None
+#   array_map(record, params) -> list of values
+#   aggregate(acc, record, params) -> new acc (emitted after each record; starts from INITIAL)
+KINDS = ("map", "filter", "filter_map", "array_map", "aggregate")
 _load_counter = itertools.count()
 
 
@@ -37,6 +42,7 @@ class Module:
     params_class: type | None
     specs: tuple[ParamSpec, ...]
     doc: str
+    initial: Any = b""  # an aggregate's starting accumulator (the module's INITIAL)
 
     @property
     def summary(self) -> str:
@@ -92,7 +98,11 @@ def load(path: Path) -> Module:
     namespace = _execute(path)
     functions = [kind for kind in KINDS if callable(getattr(namespace, kind, None))]
     if not functions:
-        raise ModuleError(f"{path}: defines no map(record, params) function")
+        raise ModuleError(
+            f"{path}: defines no map(record, params) function (nor filter, filter_map, array_map or aggregate)"
+        )
+    if len(functions) > 1:
+        raise ModuleError(f"{path}: defines {' and '.join(functions)}; a module has exactly one kind")
     kind = functions[0]
     function = getattr(namespace, kind)
     params_class = getattr(namespace, "Params", None)
@@ -105,10 +115,11 @@ def load(path: Path) -> Module:
         path=path,
         kind=kind,
         function=function,
-        takes_params=_takes_two_arguments(function),
+        takes_params=_takes_params(function, 3 if kind == "aggregate" else 2),
         params_class=params_class,
         specs=tuple(specs),
         doc=namespace.__doc__ or "",
+        initial=getattr(namespace, "INITIAL", b""),
     )
 
 
@@ -139,7 +150,7 @@ def _execute(path: Path) -> ModuleType:
     return module
 
 
-def _takes_two_arguments(function: Callable[..., Any]) -> bool:
+def _takes_params(function: Callable[..., Any], with_params: int) -> bool:
     """Whether to pass params: `map(record)` is allowed for modules without parameters.
 
     Read from the code object rather than `inspect.signature`: importing inspect costs 5 ms of start-up.
@@ -148,7 +159,7 @@ def _takes_two_arguments(function: Callable[..., Any]) -> bool:
     if code is None:
         return True
     takes_varargs = bool(code.co_flags & 0x04)  # CO_VARARGS
-    return code.co_argcount >= 2 or takes_varargs
+    return code.co_argcount >= with_params or takes_varargs
 
 
 def describe_exception(exc: BaseException) -> str:

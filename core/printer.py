@@ -122,7 +122,8 @@ class Printer:
         time, and one process answers them fastest.
         """
         jobs = 1
-        if self.mapper is not None and backlog:
+        # An aggregate carries its accumulator from record to record: it needs one process.
+        if self.mapper is not None and backlog and self.mapper.module.kind != "aggregate":
             jobs = self.jobs if self.jobs is not None else _auto_jobs(self._pending_bytes(reader))
         if jobs > 1:
             return self._write_parallel(reader.blocks(limit, final, with_data=False), jobs, limit)

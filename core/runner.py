@@ -96,11 +96,13 @@ def to_output(offset: int, result: Any) -> Output:
 class Mapper:
     """A module bound to parameter values: turns records into outputs or failures."""
 
-    def __init__(self, module: Module, params: Any) -> None:
+    def __init__(self, module: Module, params: Any, initial: Any = None) -> None:
         self.module = module
         self.params = params
         self._function = module.function
         self._takes_params = module.takes_params
+        # An aggregate's accumulator: the state it carries from one record to the next.
+        self.acc = module.initial if initial is None else initial
 
     def apply(self, record: Record) -> Output | Failure:
         offset, value = record.offset, record.value  # as read: the module may change the record
@@ -113,6 +115,37 @@ class Mapper:
         except KeyboardInterrupt:
             raise
         except BaseException as exc:  # SystemExit too: a module's sys.exit() fails its record, not the run
+            return self.failure(offset, value, exc)
+
+    def apply_many(self, record: Record) -> list[Output] | Failure:
+        """What any kind of module makes of one record: no output, one, or several.
+
+        filter keeps the record when it returns True; filter_map drops it on None; array_map returns
+        a list of values; aggregate returns the new accumulator, which is emitted after each record.
+        """
+        kind = self.module.kind
+        if kind == "map":
+            result = self.apply(record)
+            return result if isinstance(result, Failure) else [result]
+        offset, key, value = record.offset, record.key, record.value
+        try:
+            if kind == "aggregate":
+                args = (self.acc, record, self.params) if self._takes_params else (self.acc, record)
+                self.acc = self._function(*args)
+                return [to_output(offset, self.acc)]
+            result = self._function(record, self.params) if self._takes_params else self._function(record)
+            if kind == "filter":
+                if type(result) is not bool:
+                    raise WrongReturn(f"returned {type(result).__name__}; expected True or False")
+                return [Output(offset, key, value)] if result else []
+            if kind == "filter_map":
+                return [] if result is None else [to_output(offset, result)]
+            if not isinstance(result, list):  # array_map
+                raise WrongReturn(f"returned {type(result).__name__}; expected a list of values")
+            return [to_output(offset, item) for item in result]
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:
             return self.failure(offset, value, exc)
 
     def failure(self, offset: int, value: bytes, exc: BaseException) -> Failure:

@@ -28,7 +28,7 @@ from .core.printer import Printer, Range, stdout_is_terminal
 from .core.runner import Mapper
 from .core.topic import Topic, count_records, list_topics, path_for_new, resolve
 
-COMMANDS = ("topics", "modules", "produce")
+COMMANDS = ("topics", "modules", "produce", "test", "new")
 USAGE_ERROR = 2
 
 
@@ -75,7 +75,7 @@ def _topic_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="smartview",
         description="View a topic through a Python map module with live parameters. "
-        "Other commands: smartview topics | modules | produce TOPIC.",
+        "Other commands: smartview topics | modules | produce TOPIC | test MODULE | new NAME.",
         epilog="Exit status: 0 ok, 1 some records failed, 2 bad usage (topic, module or parameter).",
     )
     parser.add_argument("topic", metavar="TOPIC", help="a topic name, or the path of a JSONL file")
@@ -95,6 +95,9 @@ def _topic_parser() -> argparse.ArgumentParser:
     parser.add_argument("-F", "--format", metavar="TEMPLATE", help="e.g. '{{offset}} {{value}}' (also {{key}})")
     parser.add_argument(
         "--on-error", choices=("continue", "stop"), default="continue", help="what a failing record does"
+    )
+    parser.add_argument(
+        "--aggregate-initial", metavar="VALUE", help="an aggregate's starting accumulator (else its INITIAL)"
     )
     parser.add_argument("--jobs", type=_jobs, default=None, metavar="N|auto", help="worker processes for --print")
     parser.add_argument(
@@ -140,6 +143,11 @@ def _run_topic(argv: list[str]) -> int:
         _check_viewer_flags(args)
     selection = _select(args)
     if not args.print:
+        if selection.module is not None and selection.module.kind != "map":
+            raise SmartviewError(
+                f"{selection.module.name} is a {selection.module.kind} module; the viewer shows map modules "
+                "for now: run it with --print"
+            )
         return _view(selection)
     return _print(args, selection)
 
@@ -147,6 +155,7 @@ def _run_topic(argv: list[str]) -> int:
 PRINT_ONLY = {
     "beginning": "-B", "start": "--start", "head": "-H", "tail": "-T", "end": "--end", "follow": "--follow",
     "key_value": "-k", "format": "-F", "jobs": "--jobs", "timeout": "--timeout",
+    "aggregate_initial": "--aggregate-initial",
 }
 
 
@@ -203,7 +212,8 @@ def _print(args: argparse.Namespace, selection: Selection) -> int:
     fmt = LineFormat(args.key_value, args.format)
     mapper = None
     if selection.module is not None:
-        mapper = Mapper(selection.module, selection.module.make_params(selection.values))
+        params = selection.module.make_params(selection.values)
+        mapper = Mapper(selection.module, params, args.aggregate_initial)
     escape = stdout_is_terminal()
     with _records_only_on_stdout() as out:
         printer = Printer(
@@ -269,12 +279,41 @@ def _run_command(name: str, argv: list[str]) -> int:
         parser.description = "Append one record per input line to a topic, creating it if needed."
         parser.add_argument("topic", metavar="TOPIC")
         parser.add_argument("-f", "--file", metavar="FILE", help="read records from FILE instead of stdin")
+    if name == "test":
+        parser.description = "Run a module on inline input and print each output; failures show their traceback."
+        parser.add_argument("module", metavar="MODULE", help="module name or path.py")
+        source = parser.add_mutually_exclusive_group()
+        source.add_argument("--text", action="append", metavar="VALUE", help="a record (repeatable)")
+        source.add_argument("--file", metavar="FILE", help="one record per line of FILE")
+        source.add_argument("--stdin", action="store_true", help="one record per line of standard input")
+        parser.add_argument("-e", "--params", metavar="KEY=VALUE", action="append", default=[])
+        parser.add_argument("--aggregate-initial", metavar="VALUE")
+    if name == "new":
+        parser.description = "Write a new module from a template, with a test file beside it."
+        parser.add_argument("name", metavar="NAME")
+        parser.add_argument("--kind", default="map", choices=module_mod.KINDS)
+        parser.add_argument("--params", action="store_true", help="add a Params dataclass")
+        parser.add_argument("--dir", default=".", metavar="DIR", help="where to write it (default: here)")
     args = parser.parse_args(argv)
+    if name == "new":
+        from .workbench import new_module
+
+        for path in new_module(args.name, args.kind, args.params, Path(args.dir)):
+            print(f"wrote {path}")
+        return 0
     config = config_mod.load_config()
     if name == "topics":
         return _list_topics(config_mod.topics_dir(args.topics_dir, config))
     if name == "modules":
         return _list_modules(config_mod.modules_dirs(args.modules_dir, config))
+    if name == "test":
+        from .workbench import read_inputs, run_test
+
+        with contextlib.redirect_stdout(sys.stderr):
+            module = module_mod.load(module_mod.find(args.module, config_mod.modules_dirs(args.modules_dir, config)))
+        values = parse_assignments(args.params)
+        module.make_params(values)
+        return run_test(module, values, read_inputs(args.text, args.file, args.stdin), args.aggregate_initial)
     return _produce(path_for_new(args.topic, config_mod.topics_dir(args.topics_dir, config)), args.file)
 
 

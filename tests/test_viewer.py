@@ -185,7 +185,7 @@ def test_find_moves_to_the_next_match(tmp_path: Path) -> None:
     run(scenario())
 
 
-@pytest.mark.parametrize("choice, expected", [(0, '"account_id":"1", "timestamp": 1640878631'), (3, None)])
+@pytest.mark.parametrize("choice, expected", [(0, '"account_id":"1", "timestamp": 1640878631'), (5, None)])
 def test_module_picker_switches_module(choice: int, expected: str | None) -> None:
     async def scenario():
         app = make_app(SAMPLE, module="user_events")

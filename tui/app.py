@@ -282,9 +282,15 @@ class SmartviewApp(App[int]):
             self._use_module(None)
             return
         try:
-            self._use_module(module_mod.load(Path(choice)))
+            module = module_mod.load(Path(choice))
         except SmartviewError as exc:
             self.notify(exc.message, severity="error", title="module does not load")
+            return
+        if module.kind != "map":
+            self.notify(f"{module.name} is a {module.kind} module: run it with --print", severity="warning",
+                        title="the viewer shows map modules for now")
+            return
+        self._use_module(module)
 
     def _use_module(self, module: Module | None) -> None:
         self.module = module
@@ -365,6 +371,8 @@ class SmartviewApp(App[int]):
         self._show_status()
 
     def _show_status(self) -> None:
+        if not self.query("#stream"):  # a timer firing while the app closes
+            return
         self.status.records = self.index.count
         self.status.errors = self.failures
         self.status.checked = self.checked

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from rich.markup import escape
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -46,10 +47,11 @@ class ModulePicker(ModalScreen[Path | str | None]):
     def _describe(self, path: Path) -> str:
         mark = "● " if self.current is not None and path.resolve() == self.current.resolve() else "  "
         try:
-            summary = module_mod.load(path).summary
+            module = module_mod.load(path)
         except SmartviewError as exc:
-            summary = f"(does not load: {exc.message})"
-        return f"{mark}[b]{path.stem}[/b]  [dim]{summary}[/dim]"
+            return f"{mark}[b]{path.stem}[/b]  [dim](does not load: {exc.message})[/dim]"
+        kind = "" if module.kind == "map" else escape(f" [{module.kind}, --print only]")
+        return f"{mark}[b]{path.stem}[/b]{kind}  [dim]{module.summary}[/dim]"
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         chosen = event.option.id
