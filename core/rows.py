@@ -159,6 +159,7 @@ class MappedTopic:
         try:
             self._process_generation = generation
             remaining = todo
+            attempts = 0
             while remaining:
                 with self._lock:
                     if self._closed or generation != self.generation:
@@ -166,7 +167,16 @@ class MappedTopic:
                     if self._process is None or self._process.exit_status() is not None:
                         self._process = RowProcess()
                 process = self._process
-                process.send(mapper.module.path, self.values, remaining)
+                try:
+                    process.send(mapper.module.path, self.values, remaining)
+                except OSError:  # it ended before taking the request: start another
+                    process.kill()
+                    self._process = None
+                    attempts += 1
+                    if attempts > 3:
+                        self._fail_all(generation, mapper, remaining, "the mapping process could not be started")
+                        return
+                    continue
                 answered = 0
                 for offset, value in remaining:
                     self.busy_offset = offset
@@ -187,6 +197,10 @@ class MappedTopic:
                 remaining = remaining[answered:]
         finally:
             self._process_lock.release()
+
+    def _fail_all(self, generation: int, mapper: Mapper, items: list[tuple[int, bytes]], reason: str) -> None:
+        path = str(mapper.module.path)
+        self._store(generation, [Row(offset, Failure(offset, reason, path, "", value)) for offset, value in items])
 
     def _store(self, generation: int, rows: list[Row]) -> None:
         with self._lock:
