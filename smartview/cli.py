@@ -139,17 +139,16 @@ def _jobs(text: str) -> int | None:
 
 def _run_topic(argv: list[str]) -> int:
     args = _topic_parser().parse_args(argv)
-    if not args.print:
-        _check_viewer_flags(args)
+    if args.print:
+        return _print(args, _select(args))
+    _check_viewer_flags(args)
     selection = _select(args)
-    if not args.print:
-        if selection.module is not None and selection.module.kind != "map":
-            raise SmartviewError(
-                f"{selection.module.name} is a {selection.module.kind} module; the viewer shows map modules "
-                "for now: run it with --print"
-            )
-        return _view(selection)
-    return _print(args, selection)
+    module = selection.module
+    if module is not None and module.kind != "map":
+        raise SmartviewError(
+            f"{module.name} is a {module.kind} module; the viewer shows map modules for now: run it with --print"
+        )
+    return _view(selection)
 
 
 PRINT_ONLY = {
