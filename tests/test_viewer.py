@@ -333,3 +333,20 @@ def test_module_code_cannot_freeze_or_end_the_viewer(tmp_path: Path) -> None:
             assert not app.panel.display
 
     run(scenario())
+
+
+def test_the_error_count_follows_appended_records(tmp_path: Path) -> None:
+    topic = tmp_path / "live.jsonl"
+    topic.write_text(EVENT.format(n=1) + "broken\n")
+
+    async def scenario():
+        app = make_app(topic, watch=True)
+        async with app.run_test(size=(120, 30)) as pilot:
+            await settle(pilot)
+            assert app.failures == 1
+            with open(topic, "a") as out:
+                out.write("also broken\n" + EVENT.format(n=2) + "{}\n")
+            await wait_for(pilot, lambda: app.index.count == 5 and app.checked == 5 and app.failures == 3)
+            assert "3 errors" in str(app.query_one("#status-text").render())
+
+    run(scenario())
