@@ -7,12 +7,16 @@ one list append; the output of a block is joined once and written once.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import orjson
 
 from .formats import LineFormat
 from .record import Record
 from .runner import Failure, Mapper, WrongReturn, to_output
+
+if TYPE_CHECKING:
+    from .chain import Chain
 from .watchdog import Watchdog
 
 
@@ -40,7 +44,7 @@ def split_lines(data: bytes) -> list[bytes]:
 
 
 def run_block(
-    mapper: Mapper,
+    mapper: Mapper | Chain,
     data: bytes,
     first_offset: int,
     fmt: LineFormat,
@@ -51,7 +55,7 @@ def run_block(
 
     With a `watch`, each record's offset is published so a stuck record can be timed out.
     """
-    if mapper.module.kind != "map":
+    if not isinstance(mapper, Mapper) or mapper.module.kind != "map":  # other kinds, and chains
         return _run_block_any_kind(mapper, data, first_offset, fmt, stop_on_error, watch)
     lines = split_lines(data)
     # Appending each output to one buffer at once (rather than keeping a list of them) lets the
@@ -99,7 +103,7 @@ def run_block(
 
 
 def _run_block_any_kind(
-    mapper: Mapper, data: bytes, first_offset: int, fmt: LineFormat, stop_on_error: bool, watch: Watchdog | None
+    mapper: Mapper | Chain, data: bytes, first_offset: int, fmt: LineFormat, stop_on_error: bool, watch: Watchdog | None
 ) -> BlockResult:
     """The general path for filter, filter_map, array_map and aggregate: zero or more outputs a record."""
     out = bytearray()

@@ -24,7 +24,7 @@ from .batch import BlockResult, run_block
 from .formats import LineFormat
 from .module import load
 from .reader import Block
-from .runner import Mapper
+from .chain import build
 from .watchdog import Watchdog
 
 MAX_AUTO_JOBS = 4
@@ -41,14 +41,14 @@ class Job:
     """Everything a worker needs, passed once at start-up."""
 
     path: str
-    module_path: str
-    values: dict[str, str]
+    stages: list[tuple[str, dict[str, str]]]  # (module path, parameter values) for each module
     fmt: tuple[bool, str | None]
     stop_on_error: bool
     topic: str
     escape: bool
     timeout: float | None = None
-    out_fd: int = 1  # where records go (inherited by the workers)
+    out_fd: int = 1
+    initial: str | None = None  # where records go (inherited by the workers)
 
 
 @dataclass(frozen=True)
@@ -77,11 +77,11 @@ _state: dict[str, Any] = {}
 def _init_worker(job: Job, turns: _Turns) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     sys.stdout = sys.stderr  # what a module prints must not land among the records
-    module = load(Path(job.module_path))
+    stages = [(load(Path(path)), values) for path, values in job.stages]
     _state.update(
         job=job,
         turns=turns,
-        mapper=Mapper(module, module.make_params(job.values)),
+        mapper=build(stages, job.initial),
         fmt=LineFormat(*job.fmt),
         fd=os.open(job.path, os.O_RDONLY),
         watch=Watchdog(job.timeout).__enter__() if job.timeout else None,  # lives as long as the worker

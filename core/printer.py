@@ -16,7 +16,9 @@ from typing import BinaryIO, TextIO
 from .batch import BlockResult, run_block, split_lines
 from .formats import LineFormat
 from .reader import Block, TopicReader
-from .runner import Failure, Mapper
+from .chain import build
+from .module import Module
+from .runner import Failure
 from .topic import Topic
 from .watchdog import Watchdog
 
@@ -53,8 +55,7 @@ class Printer:
     def __init__(
         self,
         topic: Topic,
-        mapper: Mapper | None,
-        values: dict[str, str],
+        stages: list[tuple[Module, dict[str, str]]],
         fmt: LineFormat,
         out: BinaryIO,
         err: TextIO,
@@ -62,10 +63,13 @@ class Printer:
         jobs: int | None = None,
         escape: bool = False,
         timeout: float | None = None,
+        initial: str | None = None,
     ) -> None:
         self.topic = topic
-        self.mapper = mapper
-        self.values = values
+        self.stages = stages
+        self.initial = initial
+        # No stages: records as they are. One: that module. Several: a chain.
+        self.mapper = build(stages, initial) if stages else None
         self.fmt = fmt
         self.out = out
         self.err = err
@@ -123,7 +127,8 @@ class Printer:
         """
         jobs = 1
         # An aggregate carries its accumulator from record to record: it needs one process.
-        if self.mapper is not None and backlog and self.mapper.module.kind != "aggregate":
+        stateful = any(module.kind == "aggregate" for module, _ in self.stages)
+        if self.mapper is not None and backlog and not stateful:
             jobs = self.jobs if self.jobs is not None else _auto_jobs(self._pending_bytes(reader))
         if jobs > 1:
             return self._write_parallel(reader.blocks(limit, final, with_data=False), jobs, limit)
@@ -154,8 +159,8 @@ class Printer:
         self.out.flush()
         job = Job(
             path=str(self.topic.path),
-            module_path=str(self.mapper.module.path),
-            values=self.values,
+            stages=[(str(module.path), values) for module, values in self.stages],
+            initial=self.initial,
             fmt=self.fmt.spec(),
             stop_on_error=self.stop_on_error,
             topic=self.topic.name,

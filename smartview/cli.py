@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
+from .core import chain as chain_mod
 from .core import config as config_mod
 from .core import module as module_mod
 from .core.errors import SmartviewError
@@ -25,7 +26,6 @@ from .core.formats import LineFormat
 from .core.module import Module
 from .core.params import format_value, parse_assignments
 from .core.printer import Printer, Range, stdout_is_terminal
-from .core.runner import Mapper
 from .core.topic import Topic, count_records, list_topics, path_for_new, resolve
 
 COMMANDS = ("topics", "modules", "produce", "test", "new")
@@ -34,12 +34,16 @@ USAGE_ERROR = 2
 
 @dataclass(frozen=True)
 class Selection:
-    """What to open: the topic, the module (or None), and the parameter values as given (strings)."""
+    """What to open: the topic, the module (or None), and the parameter values as given (strings).
+
+    `stages` lists every module of a chain with its own values; `module` and `values` are its first.
+    """
 
     topic: Topic
     module: Module | None
     values: dict[str, str]
     modules_dirs: list[Path]
+    stages: tuple[tuple[Module, dict[str, str]], ...] = ()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -79,7 +83,11 @@ def _topic_parser() -> argparse.ArgumentParser:
         epilog="Exit status: 0 ok, 1 some records failed, 2 bad usage (topic, module or parameter).",
     )
     parser.add_argument("topic", metavar="TOPIC", help="a topic name, or the path of a JSONL file")
-    parser.add_argument("--map", metavar="MODULE", help="module name (from the modules folders) or path.py")
+    parser.add_argument(
+        "--map", metavar="MODULE", action="append",
+        help="module name (from the modules folders) or path.py; repeat it to chain modules",
+    )
+    parser.add_argument("--transforms", metavar="FILE", help="a TOML file listing modules to chain, with parameters")
     parser.add_argument(
         "-e", "--params", metavar="KEY=VALUE", action="append", default=[], help="set a parameter (repeatable)"
     )
@@ -143,6 +151,8 @@ def _run_topic(argv: list[str]) -> int:
         return _print(args, _select(args))
     _check_viewer_flags(args)
     selection = _select(args)
+    if len(selection.stages) > 1:
+        raise SmartviewError("the viewer shows one module for now: run a chain with --print")
     module = selection.module
     if module is not None and module.kind != "map":
         raise SmartviewError(
@@ -191,34 +201,42 @@ def _select(args: argparse.Namespace) -> Selection:
     topic = resolve(args.topic, topics_dir)
     dirs = config_mod.modules_dirs(args.modules_dir, config)
     values = parse_assignments(args.params)
-    module_arg = args.map
-    if module_arg is None:
-        defaults = config.for_topic(args.topic)
-        if defaults.map:
-            module_arg = defaults.map
-            values = {**defaults.params, **values}
-    module = None
-    if module_arg is not None:
-        with contextlib.redirect_stdout(sys.stderr):  # a module printing at import must not reach stdout
-            module = module_mod.load(module_mod.find(module_arg, dirs))
-        module.make_params(values)  # parse now: bad parameters stop the run before any record is read
-    elif values:
-        raise SmartviewError("parameters given with -e but no module selected; add --map MODULE")
-    return Selection(topic, module, values, dirs)
+    wanted = _wanted_modules(args, config, values)
+    if not wanted:
+        if values:
+            raise SmartviewError("parameters given with -e but no module selected; add --map MODULE")
+        return Selection(topic, None, {}, dirs)
+    with contextlib.redirect_stdout(sys.stderr):  # a module printing at import must not reach stdout
+        modules = [module_mod.load(module_mod.find(name, dirs)) for name, _ in wanted]
+    given = chain_mod.split_values(modules, values)
+    stages = tuple((m, {**base, **extra}) for m, (_, base), extra in zip(modules, wanted, given))
+    for module, module_values in stages:
+        try:
+            module.make_params(module_values)  # parse now: bad values stop the run before any record
+        except SmartviewError as exc:
+            raise SmartviewError(f"{module.name}: {exc.message}" if len(stages) > 1 else exc.message) from None
+    return Selection(topic, stages[0][0], stages[0][1], dirs, stages)
+
+
+def _wanted_modules(args: argparse.Namespace, config: config_mod.Config, values: dict[str, str]):
+    """The modules to apply, each with its base values: --map, else --transforms, else the config's."""
+    if args.map and args.transforms:
+        raise SmartviewError("give modules with --map or with --transforms, not both")
+    if args.transforms:
+        return chain_mod.read_transforms(Path(args.transforms))
+    if args.map:
+        return [(name, {}) for name in args.map]
+    defaults = config.for_topic(args.topic)
+    return [(defaults.map, dict(defaults.params))] if defaults.map else []
 
 
 def _print(args: argparse.Namespace, selection: Selection) -> int:
     fmt = LineFormat(args.key_value, args.format)
-    mapper = None
-    if selection.module is not None:
-        params = selection.module.make_params(selection.values)
-        mapper = Mapper(selection.module, params, args.aggregate_initial)
     escape = stdout_is_terminal()
     with _records_only_on_stdout() as out:
         printer = Printer(
             selection.topic,
-            mapper,
-            selection.values,
+            list(selection.stages),
             fmt,
             out,
             sys.stderr,
@@ -226,6 +244,7 @@ def _print(args: argparse.Namespace, selection: Selection) -> int:
             jobs=args.jobs,
             escape=escape,
             timeout=args.timeout,
+            initial=args.aggregate_initial,
         )
         stop = threading.Event()
         if args.follow:

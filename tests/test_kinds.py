@@ -84,3 +84,55 @@ def test_workbench_test_shows_failures_with_their_traceback(ws: Workspace) -> No
     assert piped.code == 1 and piped.out == "a\n"
     missing = ws.run("test", str(module))
     assert missing.code == 2 and "--text VALUE" in missing.err
+
+
+CHAIN = ["--map", "where", "--map", "user_events", "-e", "where.equals=login", "-e", "show_account_id=false"]
+
+
+def test_a_chain_applies_modules_in_order_with_their_own_parameters(events: Workspace) -> None:
+    result = events.run("user-events", *CHAIN, "--print")
+    assert result.code == 0, result.err
+    assert result.out == '{"type":"login","timestamp":1640878631,"user_client":"safari"}\n'
+
+
+def test_a_transforms_file_gives_the_same_chain(events: Workspace) -> None:
+    transforms = events.root / "transforms.toml"
+    transforms.write_text(
+        '[[transforms]]\nuses = "where"\nwith = { equals = "login" }\n\n'
+        '[[transforms]]\nuses = "user_events"\nwith = { show_account_id = false }\n'
+    )
+    by_file = events.run("user-events", "--transforms", str(transforms), "--print")
+    assert by_file.out == events.run("user-events", *CHAIN, "--print").out
+    both = events.run("user-events", "--transforms", str(transforms), "--map", "double", "--print")
+    assert both.code == 2 and "not both" in both.err
+
+
+def test_chain_parameters_must_name_their_module_when_ambiguous(events: Workspace) -> None:
+    twice = events.run("user-events", "--map", "where", "--map", "where", "-e", "equals=x", "--print")
+    assert twice.code == 2 and "parameter 'equals' is ambiguous in this chain" in twice.err
+    unknown = events.run("user-events", "--map", "where", "--map", "user_events", "-e", "nope=1", "--print")
+    assert unknown.code == 2 and "'nope' is unknown" in unknown.err and "where.field" in unknown.err
+    bad = events.run("user-events", "--map", "where", "--map", "user_events", "-e", "user_events.show_timestamp=maybe", "--print")
+    assert bad.code == 2 and "user_events: parameter 'show_timestamp'" in bad.err
+
+
+def test_a_failure_names_the_module_of_the_chain_that_failed(ws: Workspace) -> None:
+    ws.topic("mixed", '{"type":"login","account_id":"1","timestamp":1,"user_client":"x"}\n{"type":"logout"}\n')
+    result = ws.run("mixed", "--map", "fields", "--map", "user_events", "-e", "drop=zzz", "--print")
+    assert result.code == 1 and result.out.count("\n") == 1
+    assert "offset 1: user_events (module 2 of 2): map raised ValueError: missing field `account_id`" in result.err
+
+
+def test_a_chain_in_parallel_matches_one_process(ws: Workspace) -> None:
+    events = [f'{{"type":"{t}","account_id":"{n}","timestamp":{n},"user_client":"c"}}'
+              for n in range(40_000) for t in ("login",)] + ['{"type":"logout"}']
+    ws.topic("many", "\n".join(events) + "\n")
+    args = ["many", "--map", "where", "--map", "user_events", "-e", "where.equals=login", "--print"]
+    one, two = ws.run(*args, "--jobs", "1"), ws.run(*args, "--jobs", "2")
+    assert one.out == two.out and one.out.count("\n") == 40_000
+    assert one.code == two.code == 0
+
+
+def test_the_viewer_refuses_a_chain_with_a_clear_message(events: Workspace) -> None:
+    result = events.run("user-events", "--map", "where", "--map", "user_events")
+    assert result.code == 2 and "the viewer shows one module for now: run a chain with --print" in result.err
