@@ -26,11 +26,10 @@ FOLLOW_EVERY = 0.2  # seconds between looks at the file once the pass has caught
 
 @dataclass(frozen=True)
 class Progress:
-    """How far the pass has got: records mapped up to `done`, failures among them, the first failure."""
+    """How far the pass has got: records mapped up to `done`, and the failures among them."""
 
     done: int
     failures: int
-    first_failure: int | None
     finished: bool = False
     error: str | None = None
 
@@ -39,7 +38,7 @@ class Census:
     """One pass over records [start, end of the file now) of a topic, with a module and parameter values."""
 
     def __init__(self, topic: Path, module_path: Path, values: dict[str, str], start: int = 0) -> None:
-        self.latest = Progress(start, 0, None)
+        self.latest = Progress(start, 0)
         self._buffer = b""
         self._process = subprocess.Popen(
             [sys.executable, "-m", "smartview.core.census", str(topic), str(module_path), str(start), json.dumps(values)],
@@ -68,10 +67,6 @@ class Census:
             self.latest = Progress(**json.loads(lines[-1]))
         return self.latest
 
-    @property
-    def running(self) -> bool:
-        return self._process.poll() is None
-
     def cancel(self) -> None:
         if self._process.poll() is None:
             self._process.kill()
@@ -81,7 +76,7 @@ class Census:
 
 
 def _ended_early(latest: Progress) -> Progress:
-    return Progress(latest.done, latest.failures, latest.first_failure, True, "the counting process ended early")
+    return Progress(latest.done, latest.failures, True, "the counting process ended early")
 
 
 def _report(out: int, progress: Progress) -> None:
@@ -106,12 +101,11 @@ def main(topic: str, module_path: str, start: str, values: str) -> None:
         index = LineIndex(Path(topic))
         index.update()
     except Exception as exc:  # the module changed on disk since the viewer loaded it
-        _report(out, Progress(offset, 0, None, True, str(exc)))
+        _report(out, Progress(offset, 0, True, str(exc)))
         return
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # the viewer went away: end quietly
     viewer = os.getppid()
     failures = 0
-    first = None
     while True:
         end = index.count
         while offset < end:
@@ -119,11 +113,9 @@ def main(topic: str, module_path: str, start: str, values: str) -> None:
             for i, value in enumerate(index.read(offset, last)):
                 if isinstance(mapper.apply(Record(offset + i, None, value)), Failure):
                     failures += 1
-                    if first is None:
-                        first = offset + i
             offset = last
-            _report(out, Progress(offset, failures, first))
-        _report(out, Progress(offset, failures, first))
+            _report(out, Progress(offset, failures))
+        _report(out, Progress(offset, failures))
         while not index.update():  # caught up: follow the file until there is more
             if os.getppid() != viewer:  # the viewer ended without stopping us
                 return

@@ -185,11 +185,6 @@ def build(params_class: type | None, specs: list[ParamSpec], values: dict[str, s
     return params_class(**parsed)
 
 
-def current_values(params: Any, specs: list[ParamSpec]) -> dict[str, Any]:
-    """The values of a Params instance by name, in declaration order."""
-    return {spec.name: getattr(params, spec.name) for spec in specs}
-
-
 def changed_from_default(params: Any, specs: list[ParamSpec]) -> dict[str, str]:
     """The parameters that differ from their defaults, as the strings `-e` takes."""
     return {

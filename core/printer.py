@@ -44,7 +44,6 @@ class Range:
 
 @dataclass
 class PrintResult:
-    printed: int = 0
     failed: int = 0
     stopped: bool = False
 
@@ -169,7 +168,6 @@ class Printer:
             out_fd=self.out.fileno(),
         )
         for written in map_parallel(blocks, job, jobs):
-            self.result.printed += written.count - written.failed
             self.result.failed += written.failed
             if limit is not None:
                 limit -= written.count
@@ -182,7 +180,6 @@ class Printer:
     def _write(self, result: BlockResult) -> None:
         data = escape_controls(result.data) if self.escape else result.data
         self.out.write(data)
-        self.result.printed += result.count - len(result.failures)
         for failure in result.failures:
             self._report(failure)
         if result.stopped:

@@ -42,14 +42,10 @@ class MappedTopic:
         mapper: Mapper | Identity,
         values: dict[str, str] | None = None,
         cache_rows: int = CACHE_ROWS,
-        isolate: bool = True,
     ) -> None:
         self.index = index
         self.mapper = mapper
         self.values = dict(values or {})
-        # With `isolate`, screen rows are mapped in a child process (see rowprocess.py): a module stuck
-        # in C code, or one that ends its process, cannot freeze or end the viewer.
-        self.isolate = isolate
         self.generation = 0
         # Called from a helper thread when rows that were not ready in time have been mapped.
         self.on_ready: Callable[[], None] | None = None
@@ -64,7 +60,7 @@ class MappedTopic:
         self._process_lock = threading.Lock()
         self._process_generation = -1
         self._closed = False
-        if isolate and isinstance(mapper, Mapper):
+        if isinstance(mapper, Mapper):
             self._process = RowProcess()  # started now, so it is ready by the first screen
 
     @property
@@ -125,7 +121,9 @@ class MappedTopic:
         values = self.index.read(first, last)
         with self._lock:
             todo = [(first + i, value) for i, value in enumerate(values) if first + i not in self._cache]
-        if self.isolate and isinstance(mapper, Mapper):
+        if isinstance(mapper, Mapper):
+            # A module's rows are mapped in a child process (see rowprocess.py): a module stuck in C
+            # code, or one that ends its process, cannot freeze or end the viewer.
             self._map_in_process(generation, mapper, todo)
         else:
             for offset, value in todo:

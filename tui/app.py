@@ -331,9 +331,6 @@ class SmartviewApp(App[int]):
 
     # -- the whole-topic error count ----------------------------------------------------------------
 
-    def _pass_running(self) -> bool:
-        return self._census is not None
-
     def _stop_error_pass(self) -> None:
         if self._census is not None:
             self._census.cancel()

@@ -23,7 +23,6 @@ class Status:
     checked: int = 0  # records the background pass has mapped so far
     following: bool = True
     new: int = 0
-    rate: float = 0.0
     busy: str = ""
 
 
