@@ -16,6 +16,11 @@ SAMPLE = REPO / "sample-topics" / "user-events.jsonl"
 EVENT = '{{"type":"login","account_id":"{n}","timestamp":{n},"user_client":"safari"}}\n'
 
 
+def append(path: Path, text: str) -> None:
+    with open(path, "a") as out:
+        out.write(text)
+
+
 def run(coro):
     return asyncio.run(coro)
 
@@ -113,13 +118,11 @@ def test_appended_records_appear_and_scrolling_up_pauses(tmp_path: Path) -> None
         app = make_app(topic, watch=True)
         async with app.run_test(size=(120, 30)) as pilot:
             await settle(pilot)
-            with open(topic, "a") as out:
-                out.write(EVENT.format(n=100))
+            append(topic, EVENT.format(n=100))
             await wait_for(pilot, lambda: app.index.count == 101 and '"account_id":"100"' in screen_text(app))
             await pilot.press("pageup")
             assert not app.stream.following
-            with open(topic, "a") as out:
-                out.write(EVENT.format(n=101) + EVENT.format(n=102))
+            append(topic, EVENT.format(n=101) + EVENT.format(n=102))
             await wait_for(pilot, lambda: app.stream.new_while_paused == 2)
             assert '"account_id":"102"' not in screen_text(app)
             await pilot.press("f")
@@ -303,8 +306,7 @@ def test_an_unfinished_last_line_is_reported_then_shown_when_it_ends(tmp_path: P
             lines = screen_text(app).splitlines()
             assert lines[0].split() == ["0", "first"]
             assert lines[1].startswith("1 ⋯ 6 bytes without a newline yet")
-            with open(topic, "a") as out:
-                out.write("!\n")
+            append(topic, "!\n")
             await wait_for(pilot, lambda: screen_text(app).splitlines()[1].split() == ["1", "second!"])
 
     run(scenario())
@@ -344,8 +346,7 @@ def test_the_error_count_follows_appended_records(tmp_path: Path) -> None:
         async with app.run_test(size=(120, 30)) as pilot:
             await settle(pilot)
             assert app.failures == 1
-            with open(topic, "a") as out:
-                out.write("also broken\n" + EVENT.format(n=2) + "{}\n")
+            append(topic, "also broken\n" + EVENT.format(n=2) + "{}\n")
             await wait_for(pilot, lambda: app.index.count == 5 and app.checked == 5 and app.failures == 3)
             assert "3 errors" in str(app.query_one("#status-text").render())
 

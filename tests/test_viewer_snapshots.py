@@ -23,6 +23,20 @@ MIXED = (
 )
 
 
+def after(*keys: str, remapped: bool = True):
+    """A run_before that waits for the first screen, presses `keys`, then waits for the new screen."""
+
+    async def run_before(pilot) -> None:
+        await settle(pilot)
+        await pilot.press(*keys)
+        if remapped:
+            await settle(pilot)
+        else:
+            await pilot.pause()
+
+    return run_before
+
+
 @pytest.fixture
 def mixed(tmp_path: Path) -> Path:
     path = tmp_path / "mixed-events.jsonl"
@@ -35,21 +49,11 @@ def test_first_view(snap_compare) -> None:
 
 
 def test_after_toggling_account_id(snap_compare) -> None:
-    async def run_before(pilot):
-        await settle(pilot)
-        await pilot.press("1")
-        await settle(pilot)
-
-    assert snap_compare(make_app(SAMPLE), run_before=run_before, terminal_size=(120, 30))
+    assert snap_compare(make_app(SAMPLE), run_before=after("1"), terminal_size=(120, 30))
 
 
 def test_after_toggling_account_id_and_user_client(snap_compare) -> None:
-    async def run_before(pilot):
-        await settle(pilot)
-        await pilot.press("1", "3")
-        await settle(pilot)
-
-    assert snap_compare(make_app(SAMPLE), run_before=run_before, terminal_size=(120, 30))
+    assert snap_compare(make_app(SAMPLE), run_before=after("1", "3"), terminal_size=(120, 30))
 
 
 def test_error_rows(snap_compare, mixed: Path) -> None:
@@ -57,30 +61,15 @@ def test_error_rows(snap_compare, mixed: Path) -> None:
 
 
 def test_detail_view(snap_compare) -> None:
-    async def run_before(pilot):
-        await settle(pilot)
-        await pilot.press("1", "up", "enter")
-        await pilot.pause()
-
-    assert snap_compare(make_app(SAMPLE), run_before=run_before, terminal_size=(120, 30))
+    assert snap_compare(make_app(SAMPLE), run_before=after("1", "up", "enter", remapped=False), terminal_size=(120, 30))
 
 
 def test_detail_of_an_error_row(snap_compare, mixed: Path) -> None:
-    async def run_before(pilot):
-        await settle(pilot)
-        await pilot.press("home", "down", "enter")
-        await pilot.pause()
-
-    assert snap_compare(make_app(mixed), run_before=run_before, terminal_size=(120, 30))
+    assert snap_compare(make_app(mixed), run_before=after("home", "down", "enter", remapped=False), terminal_size=(120, 30))
 
 
 def test_module_picker(snap_compare) -> None:
-    async def run_before(pilot):
-        await settle(pilot)
-        await pilot.press("m")
-        await pilot.pause()
-
-    assert snap_compare(make_app(SAMPLE), run_before=run_before, terminal_size=(120, 30))
+    assert snap_compare(make_app(SAMPLE), run_before=after("m", remapped=False), terminal_size=(120, 30))
 
 
 def test_no_module_selected(snap_compare) -> None:
@@ -94,9 +83,4 @@ def test_empty_topic(snap_compare, tmp_path: Path) -> None:
 
 
 def test_small_terminal(snap_compare) -> None:
-    async def run_before(pilot):
-        await settle(pilot)
-        await pilot.press("1")
-        await settle(pilot)
-
-    assert snap_compare(make_app(SAMPLE), run_before=run_before, terminal_size=(80, 24))
+    assert snap_compare(make_app(SAMPLE), run_before=after("1"), terminal_size=(80, 24))
