@@ -15,6 +15,8 @@ import threading
 from array import array
 from pathlib import Path
 
+from .topic import how_changed
+
 BLOCK = 64 << 10
 READ = 16 * BLOCK
 MARK = 32
@@ -160,22 +162,8 @@ class LineIndex:
         return max(0, self._scanned - end)
 
     def change(self) -> str | None:
-        """'deleted', 'replaced' (new inode) or 'truncated' (shorter than what was read), else None."""
-        try:
-            info = os.stat(self.path)
-        except FileNotFoundError:
-            return "deleted"
-        if info.st_ino != self.inode:
-            return "replaced"
-        if info.st_size < self._scanned or not self._unchanged():
-            return "truncated"
-        return None
-
-    def _unchanged(self) -> bool:
-        """Whether the last bytes counted are still there (a truncated file may already be longer again)."""
-        if not self._mark:
-            return True
-        return os.pread(self._fd, len(self._mark), self._scanned - len(self._mark)) == self._mark
+        """How the file changed under the index (see `topic.how_changed`); the caller then resets."""
+        return how_changed(self.path, self.inode, self._fd, self._scanned, self._mark)
 
     def reset(self) -> None:
         """Start over on the file now at the path (after truncation or replacement)."""

@@ -12,6 +12,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from .topic import how_changed
+
 BLOCK_SIZE = 1 << 20
 MARK = 32  # bytes remembered from the end of what was read, to notice a rewritten file
 
@@ -119,27 +121,8 @@ class TopicReader:
         return block
 
     def change(self) -> str | None:
-        """How the file changed under the reader: 'deleted', 'replaced', 'truncated', or None.
-
-        A replacement (a new inode: rotation, rename over, delete and recreate) and a truncation both
-        mean the records read so far are gone; the caller reports it and calls `restart`.
-        """
-        try:
-            info = os.stat(self.path)
-        except FileNotFoundError:
-            return "deleted"
-        if info.st_ino != self.inode:
-            return "replaced"
-        if info.st_size < self.byte or not self._unchanged():
-            return "truncated"
-        return None
-
-    def _unchanged(self) -> bool:
-        """Whether the bytes last read are still there: a file truncated and at once written past its
-        old size keeps its inode and its size grows, so only its content tells."""
-        if not self._mark:
-            return True
-        return os.pread(self._file.fileno(), len(self._mark), self.byte - len(self._mark)) == self._mark
+        """How the file changed under the reader (see `topic.how_changed`); the caller then restarts."""
+        return how_changed(self.path, self.inode, self._file.fileno(), self.byte, self._mark)
 
     def restart(self) -> None:
         """Read the file at the path again from its beginning (it may be a new file)."""

@@ -121,3 +121,24 @@ def count_records(path: Path) -> int:
             lines += block.count(b"\n")
             last = block[-1:]
     return lines + (last != b"\n")
+
+
+def how_changed(path: Path, inode: int, fd: int, position: int, mark: bytes) -> str | None:
+    """How a topic file changed under a reader that has read `position` bytes through descriptor `fd`.
+
+    'deleted' (nothing at the path), 'replaced' (a new inode: rotation, rename over, delete and
+    recreate), 'truncated' (shorter than what was read, or the last bytes read, `mark`, are not there
+    any more: a file truncated and at once written past its old size keeps its inode and grows), or
+    None. After any of them the records read so far are gone from the path.
+    """
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        return "deleted"
+    if info.st_ino != inode:
+        return "replaced"
+    if info.st_size < position:
+        return "truncated"
+    if mark and os.pread(fd, len(mark), position - len(mark)) != mark:
+        return "truncated"
+    return None

@@ -178,8 +178,8 @@ class SmartviewApp(App[int]):
             if self.module is not None:
                 self._watch_module()
 
-    def _records_changed(self) -> None:
-        self.stream.unfinished = self.index.unfinished()
+    def _records_changed(self, unfinished: int | None = None) -> None:
+        self.stream.unfinished = self.index.unfinished() if unfinished is None else unfinished
         self.stream.update_count()
         self.status.records = self.index.count
         if self.module is None:
@@ -203,8 +203,9 @@ class SmartviewApp(App[int]):
                 self.notify(f"{self.topic_name} was {change}; showing it again from offset 0", severity="warning")
                 self.stream.action_follow()
             added = self.index.update()
-            if added or change is not None or self.index.unfinished() != self.stream.unfinished:
-                self._records_changed()
+            unfinished = self.index.unfinished()
+            if added or change is not None or unfinished != self.stream.unfinished:
+                self._records_changed(unfinished)
             if added > BURST_RECORDS:
                 # A burst: take in what arrived at most every BURST_PAUSE seconds, so that drawing the
                 # newest rows never crowds out the keys; a single record is still shown at once.
