@@ -54,3 +54,12 @@ async def achanges(path: Path, stop: object | None = None) -> AsyncIterator[bool
     folder = os.path.dirname(os.path.abspath(path))
     async for events in awatch(folder, stop_event=stop, **_watch_args(path)):
         yield bool(events)
+
+
+async def achanges_of(paths: list[Path]) -> AsyncIterator[set[Path]]:
+    """Yields the set of `paths` that changed, for watching several module files at once."""
+    targets = {os.path.abspath(path): path for path in paths}
+    folders = sorted({os.path.dirname(target) for target in targets})
+    args = _watch_args(paths[0]) | {"watch_filter": lambda change, changed: os.path.abspath(changed) in targets}
+    async for events in awatch(*folders, **args):
+        yield {targets[os.path.abspath(changed)] for _, changed in events}

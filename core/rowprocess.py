@@ -5,9 +5,9 @@ runs in; one that calls `os._exit` would end it. The viewer therefore sends the 
 child (`python -m smartview.core.rowprocess`) and reads back one result per record as it is made. A
 child that is stuck when new work arrives is killed and replaced.
 
-The protocol is length-prefixed pickles over the child's stdin and stdout: a request is
-`(module path, module stamp, parameter values, [(offset, value), ...])`, each reply one `Output` or
-`Failure`. Only the viewer talks to the child, and only the viewer's own objects cross the pipe.
+The protocol is length-prefixed pickles over the child's stdin and stdout: a request is a `Request`,
+each reply one `Output` or `Failure` per record (for `many`, a list of outputs or a `Failure`). Only
+the viewer talks to the child, and only the viewer's own objects cross the pipe.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import pickle
 import struct
 import subprocess
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -47,6 +48,21 @@ def module_stamp(path: Path) -> tuple[int, int]:
     return info.st_mtime_ns, info.st_size
 
 
+@dataclass(frozen=True)
+class Request:
+    """Records to map with modules (module path, its stamp, its values), in chain order.
+
+    With `many`, the stages run as a pipeline of any kinds and each record's reply is a list of outputs;
+    `state` is the pickled accumulators (outputs.state_of) to start from, for aggregates.
+    """
+
+    stages: list[tuple[str, tuple[int, int], dict[str, str]]]
+    items: list[tuple[int, bytes]]
+    many: bool = False
+    initial: str | None = None
+    state: bytes | None = field(default=None, repr=False)
+
+
 class RowProcess:
     """One child process and the pipes to it."""
 
@@ -58,9 +74,17 @@ class RowProcess:
             stderr=subprocess.DEVNULL,
         )
 
-    def send(self, module_path: Path, values: dict[str, str], items: list[tuple[int, bytes]]) -> None:
+    def send(
+        self,
+        stages: list[tuple[Path, dict[str, str]]],
+        items: list[tuple[int, bytes]],
+        many: bool = False,
+        initial: str | None = None,
+        state: bytes | None = None,
+    ) -> None:
         assert self._process.stdin is not None
-        write_frame(self._process.stdin, (str(module_path), module_stamp(module_path), values, items))
+        stamped = [(str(path), module_stamp(path), values) for path, values in stages]
+        write_frame(self._process.stdin, Request(stamped, items, many, initial, state))
 
     def receive(self) -> Any:
         assert self._process.stdout is not None
@@ -86,41 +110,69 @@ class RowProcess:
 
 
 def main() -> None:
-    from .errors import SmartviewError
-    from .module import load
-    from .record import Record
-    from .runner import Failure, Mapper
-
     requests = sys.stdin.buffer
     replies = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # whatever a module prints goes where stderr goes (nowhere, for the viewer)
-    loaded: dict[str, tuple[Any, Any]] = {}  # path -> (stamp, module): the last version that loaded
+    modules = _Modules()
     while True:
         try:
-            path, stamp, values, items = read_frame(requests)
+            request: Request = read_frame(requests)
         except EOFError:
             return
-        previous = loaded.get(path)
+        for reply in _answer(request, modules):
+            write_frame(replies, reply)
+
+
+class _Modules:
+    """The last version of each module file that loaded, reloaded when the file is saved."""
+
+    def __init__(self) -> None:
+        self._loaded: dict[str, tuple[Any, Any]] = {}  # path -> (stamp, module)
+
+    def get(self, path: str, stamp: tuple[int, int]) -> Any:
+        from .errors import SmartviewError
+        from .module import load
+
+        previous = self._loaded.get(path)
         if previous is None or previous[0] != stamp:
             try:
-                loaded[path] = (stamp, load(Path(path)))
-            except SmartviewError as exc:
+                self._loaded[path] = (stamp, load(Path(path)))
+            except SmartviewError:
                 if previous is None:
-                    for offset, value in items:
-                        write_frame(replies, Failure(offset, f"module does not load: {exc.message}", path, "", value))
-                    continue
+                    raise
+        return self._loaded[path][1]
+
+
+def _answer(request: Request, modules: _Modules):
+    """One reply per record of the request."""
+    from .chain import build
+    from .errors import SmartviewError
+    from .outputs import restore
+    from .record import Record
+    from .runner import Failure
+
+    first_path = request.stages[0][0]
+    try:
+        loaded = [(modules.get(path, stamp), values) for path, stamp, values in request.stages]
+    except SmartviewError as exc:
+        for offset, value in request.items:
+            yield Failure(offset, f"module does not load: {exc.message}", first_path, "", value)
+        return
+    try:
+        mapper = build(loaded, request.initial)
+    except SmartviewError as exc:  # the module on disk no longer takes these parameters
+        for offset, value in request.items:
+            yield Failure(offset, exc.message, first_path, "", value)
+        return
+    if request.state is not None:
+        restore(mapper, pickle.loads(request.state))
+    apply = mapper.apply_many if request.many else mapper.apply
+    for offset, value in request.items:
         try:
-            mapper = Mapper(loaded[path][1], loaded[path][1].make_params(values))
-        except SmartviewError as exc:  # the module on disk no longer takes these parameters
-            for offset, value in items:
-                write_frame(replies, Failure(offset, exc.message, path, "", value))
-            continue
-        for offset, value in items:
-            try:
-                result = mapper.apply(Record(offset, None, value))
-            except KeyboardInterrupt as exc:  # no Ctrl-C reaches this process from the viewer
-                result = mapper.failure(offset, value, exc)
-            write_frame(replies, result)
+            yield apply(Record(offset, None, value))
+        except KeyboardInterrupt as exc:  # no Ctrl-C reaches this process from the viewer
+            stage = getattr(mapper, "stages", [mapper])[0]
+            yield stage.failure(offset, value, exc)
 
 
 if __name__ == "__main__":

@@ -1,57 +1,75 @@
-"""Mapped records by offset, for a viewer: only what is asked for is read and mapped, then cached.
+"""Mapped records by row, for a viewer: only what is asked for is read and mapped, then cached.
 
-The cache belongs to one set of parameter values. Changing the mapper starts a new generation and
-drops every cached result at once, so a screen can never mix rows mapped with old and new values.
+With no module or one map module, row N is record N. Modules of other kinds, and chains, may give no
+row or several for a record: an `OutputIndex` (outputs.py) counts them in a background pass, and row N
+is found through it. Either way only the rows asked for are mapped, in a child process.
+
+The cache belongs to one set of parameter values. Changing them starts a new generation and drops
+every cached result at once, so a screen can never mix rows mapped with old and new values.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from .index import LineIndex
-from .record import Record
+from .module import Module
+from .outputs import OutputIndex
 from .rowprocess import RowProcess
-from .runner import Failure, Identity, Mapper, Output
+from .runner import Failure, Output
 
 CACHE_ROWS = 8192
 # A child process still busy with stale work after this long is taken to be stuck, and replaced.
 STUCK_AFTER = 0.1
 
+Stages = Sequence[tuple[Module, dict[str, str]]]
+# What a record gave: one output (one-to-one), a list of outputs (other kinds and chains), or a failure.
+Result = Output | Failure | list[Output]
+
 
 @dataclass(frozen=True, slots=True)
 class Row:
-    """One record as a viewer shows it: its offset and what the module made of it."""
+    """One row as a viewer shows it: the record it came from, which of that record's outputs, and the output."""
 
     offset: int
     result: Output | Failure
+    sub: int | None = None  # set when a record may give several rows
 
     @property
     def failed(self) -> bool:
         return isinstance(self.result, Failure)
 
 
+def is_one_to_one(stages: Stages) -> bool:
+    """No module, or a single map module: row N is record N and needs no counting pass."""
+    return not stages or (len(stages) == 1 and stages[0][0].kind == "map")
+
+
 class MappedTopic:
-    """A topic's index and the mapper currently applied to it."""
+    """A topic's index and the modules currently applied to it, in chain order (none: records as they are)."""
 
     def __init__(
         self,
         index: LineIndex,
-        mapper: Mapper | Identity,
-        values: dict[str, str] | None = None,
+        stages: Stages = (),
+        initial: str | None = None,
         cache_rows: int = CACHE_ROWS,
     ) -> None:
         self.index = index
-        self.mapper = mapper
-        self.values = dict(values or {})
+        self.stages = [(module, dict(values)) for module, values in stages]
+        self.initial = initial
         self.generation = 0
         # Called from a helper thread when rows that were not ready in time have been mapped.
         self.on_ready: Callable[[], None] | None = None
+        # Called from a helper thread when the counting pass of a non-one-to-one chain has news.
+        self.on_progress: Callable[[], None] | None = None
         # The record a helper thread is mapping right now, if any: a viewer shows it when it takes long.
         self.busy_offset: int | None = None
-        self._cache: OrderedDict[int, Row] = OrderedDict()
+        self.outputs: OutputIndex | None = None
+        self._results: OrderedDict[int, Result] = OrderedDict()
         self._cache_rows = cache_rows
         self._lock = threading.Lock()
         self._jobs: dict[tuple[int, int, int], threading.Event] = {}
@@ -60,12 +78,27 @@ class MappedTopic:
         self._process_lock = threading.Lock()
         self._process_generation = -1
         self._closed = False
-        if isinstance(mapper, Mapper):
+        self._start_pass()
+        if self.stages:
             self._process = RowProcess()  # started now, so it is ready by the first screen
 
     @property
+    def one_to_one(self) -> bool:
+        return is_one_to_one(self.stages)
+
+    @property
+    def numbers_outputs(self) -> bool:
+        """Rows are labelled `offset.index`: some module gives several rows per record."""
+        return any(module.kind == "array_map" for module, _ in self.stages)
+
+    @property
+    def stateful(self) -> bool:
+        return any(module.kind == "aggregate" for module, _ in self.stages)
+
+    @property
     def count(self) -> int:
-        return self.index.count
+        """Rows to show: records for one-to-one modules, else the rows counted so far."""
+        return self.index.count if self.outputs is None else self.outputs.count
 
     def close(self) -> None:
         """Stop mapping for good: helpers still running see a new generation and start nothing more."""
@@ -74,24 +107,61 @@ class MappedTopic:
             self.generation += 1
             if self._process is not None:
                 self._process.kill()
+            if self.outputs is not None:
+                self.outputs.cancel()
 
-    def set_mapper(self, mapper: Mapper | Identity, values: dict[str, str] | None = None) -> None:
-        """Apply other parameters or another module: every later row reflects it, none of the old ones stay."""
+    def set_stages(self, stages: Stages, initial: str | None = None) -> None:
+        """Apply other parameters or modules: every later row reflects them, none of the old ones stay."""
         with self._lock:
-            self.mapper = mapper
-            self.values = dict(values or {})
+            self.stages = [(module, dict(values)) for module, values in stages]
+            self.initial = initial
             self.generation += 1
-            self._cache.clear()
+            self._results.clear()
+        self._start_pass()
 
     def forget(self) -> None:
-        """Drop cached rows after the file was truncated or replaced."""
+        """Drop cached rows (and count again) after the file was truncated or replaced."""
         with self._lock:
             self.generation += 1
-            self._cache.clear()
+            self._results.clear()
+        self._start_pass()
+
+    def _start_pass(self) -> None:
+        if self.outputs is not None:
+            self.outputs.cancel()
+            self.outputs = None
+        if not self.one_to_one and not self._closed:
+            stages = [(module.path, values) for module, values in self.stages]
+            self.outputs = OutputIndex(self.index.path, stages, self.initial, on_progress=self._progress)
+
+    def _progress(self) -> None:
+        if self.on_progress is not None:
+            self.on_progress()
+
+    def _spans(self, first: int, last: int) -> list[tuple[int, int | None]]:
+        """(record offset, output number) of rows [first, last); the number is None for one-to-one rows."""
+        last = min(last, self.count)
+        if self.outputs is None:
+            return [(offset, None) for offset in range(first, last)]
+        outputs = self.outputs
+        return [outputs.locate(row) for row in range(first, last)]
 
     def cached(self, first: int, last: int) -> list[Row | None]:
+        spans = self._spans(first, last)
         with self._lock:
-            return [self._cache.get(offset) for offset in range(first, min(last, self.count))]
+            return [self._row(offset, sub) for offset, sub in spans]
+
+    def _row(self, offset: int, sub: int | None) -> Row | None:
+        result = self._results.get(offset)
+        if result is None:
+            return None
+        if not isinstance(result, list):
+            return Row(offset, result, sub)
+        if sub is not None and sub < len(result):
+            return Row(offset, result[sub], sub)
+        gone = Failure(offset, f"the record gives {len(result)} rows now, fewer than when it was counted "
+                       "(the module is not deterministic)", "", "", b"")
+        return Row(offset, gone, sub)
 
     def window(self, first: int, last: int, wait: float) -> list[Row | None]:
         """Rows for a screen, mapped in a helper thread so that a slow module cannot freeze the caller.
@@ -117,24 +187,13 @@ class MappedTopic:
 
     def _map_window(self, key: tuple[int, int, int], done: threading.Event) -> None:
         generation, first, last = key
-        mapper = self.mapper
-        values = self.index.read(first, last)
-        with self._lock:
-            todo = [(first + i, value) for i, value in enumerate(values) if first + i not in self._cache]
-        if isinstance(mapper, Mapper):
-            # A module's rows are mapped in a child process (see rowprocess.py): a module stuck in C
-            # code, or one that ends its process, cannot freeze or end the viewer.
-            self._map_in_process(generation, mapper, todo)
+        todo, state = self._todo(first, last)
+        if not self.stages:
+            self._store(generation, [(offset, Output(offset, None, value)) for offset, value in todo])
         else:
-            for offset, value in todo:
-                if generation != self.generation:
-                    break
-                self.busy_offset = offset
-                try:
-                    result = mapper.apply(Record(offset, None, value))
-                except KeyboardInterrupt as exc:  # no Ctrl-C reaches this thread: the module raised it
-                    result = mapper.failure(offset, value, exc)  # type: ignore[union-attr]
-                self._store(generation, [Row(offset, result)])
+            # Module code runs in a child process (see rowprocess.py): a module stuck in C code, or
+            # one that ends its process, cannot freeze or end the viewer.
+            self._map_in_process(generation, todo, state)
         self.busy_offset = None
         with self._lock:
             self._jobs.pop(key, None)
@@ -143,7 +202,26 @@ class MappedTopic:
             self._late = False
             self.on_ready()
 
-    def _map_in_process(self, generation: int, mapper: Mapper, todo: list[tuple[int, bytes]]) -> None:
+    def _todo(self, first: int, last: int) -> tuple[list[tuple[int, bytes]], bytes | None]:
+        """The records to map for rows [first, last), and the accumulators to start from (aggregates)."""
+        spans = self._spans(first, last)
+        if not spans:
+            return [], None
+        low, high = spans[0][0], spans[-1][0] + 1
+        with self._lock:
+            missing = [offset for offset in range(low, high) if offset not in self._results]
+        if not missing:
+            return [], None
+        state = None
+        if self.stateful and self.outputs is not None:
+            # Accumulators carry from record to record: start at the checkpoint before the first one needed.
+            low, state = self.outputs.checkpoint(missing[0])
+            missing = list(range(low, high))
+        values = self.index.read(missing[0], missing[-1] + 1)
+        wanted = set(missing)
+        return [(missing[0] + i, value) for i, value in enumerate(values) if missing[0] + i in wanted], state
+
+    def _map_in_process(self, generation: int, todo: list[tuple[int, bytes]], state: bytes | None) -> None:
         """Map `todo` in the child process, one reply per record, replacing a child stuck on stale work."""
         if not todo:
             return
@@ -158,6 +236,8 @@ class MappedTopic:
             self._process_generation = generation
             remaining = todo
             attempts = 0
+            stages = [(module.path, values) for module, values in self.stages]
+            many = not self.one_to_one
             while remaining:
                 with self._lock:
                     if self._closed or generation != self.generation:
@@ -166,13 +246,13 @@ class MappedTopic:
                         self._process = RowProcess()
                 process = self._process
                 try:
-                    process.send(mapper.module.path, self.values, remaining)
+                    process.send(stages, remaining, many, self.initial, state)
                 except OSError:  # it ended before taking the request: start another
                     process.kill()
                     self._process = None
                     attempts += 1
                     if attempts > 3:
-                        self._fail_all(generation, mapper, remaining, "the mapping process could not be started")
+                        self._fail_all(generation, remaining, "the mapping process could not be started")
                         return
                     continue
                 answered = 0
@@ -186,30 +266,41 @@ class MappedTopic:
                             return
                         # The module ended the process: that record fails, the rest go to a new one.
                         status = process.exit_status(wait=1.0)
-                        result = Failure(offset, f"{mapper.module.kind} ended its process (exit status {status})",
-                                         str(mapper.module.path), "", value)
+                        module = self.stages[0][0]
+                        who = module.kind if len(self.stages) == 1 else "a module of the chain"
+                        result = Failure(offset, f"{who} ended its process (exit status {status})",
+                                         str(module.path), "", value)
                         self._process = None
-                        self._store(generation, [Row(offset, result)])
+                        self._store(generation, [(offset, result)])
                         break
-                    self._store(generation, [Row(offset, result)])
+                    self._store(generation, [(offset, result)])
                 remaining = remaining[answered:]
+                if remaining and self.stateful:
+                    # The accumulators died with the process: later records cannot be mapped from here.
+                    self._fail_all(generation, remaining, f"not mapped: the module ended its process at "
+                                   f"offset {remaining[0][0] - 1}")
+                    return
         finally:
             self._process_lock.release()
 
-    def _fail_all(self, generation: int, mapper: Mapper, items: list[tuple[int, bytes]], reason: str) -> None:
-        path = str(mapper.module.path)
-        self._store(generation, [Row(offset, Failure(offset, reason, path, "", value)) for offset, value in items])
+    def _fail_all(self, generation: int, items: list[tuple[int, bytes]], reason: str) -> None:
+        path = str(self.stages[0][0].path)
+        self._store(generation, [(offset, Failure(offset, reason, path, "", value)) for offset, value in items])
 
-    def _store(self, generation: int, rows: list[Row]) -> None:
+    def _store(self, generation: int, results: list[tuple[int, Result]]) -> None:
         with self._lock:
             if generation != self.generation:
                 return
-            for row in rows:
-                self._cache[row.offset] = row
-                self._cache.move_to_end(row.offset)
-            while len(self._cache) > self._cache_rows:
-                self._cache.popitem(last=False)
+            for offset, result in results:
+                self._results[offset] = result
+                self._results.move_to_end(offset)
+            while len(self._results) > self._cache_rows:
+                self._results.popitem(last=False)
 
-    def value(self, offset: int) -> bytes:
-        """The whole input record, for the detail view."""
-        return self.index.read_one(offset)
+    def offset_of(self, row: int) -> int:
+        """The record a row came from."""
+        return row if self.outputs is None else self.outputs.locate(row)[0]
+
+    def value(self, row: int) -> bytes:
+        """The whole input record of a row, for the detail view."""
+        return self.index.read_one(self.offset_of(row))

@@ -59,7 +59,7 @@ def test_command_line_values_are_the_starting_values() -> None:
         async with app.run_test(size=(120, 30)) as pilot:
             await settle(pilot)
             assert '"timestamp"' not in screen_text(app)
-            checkbox = app.query_one("#param-show_timestamp")
+            checkbox = app.query_one("#param-0-show_timestamp")
             assert checkbox.value is False and checkbox.has_class("-changed")
 
     run(scenario())
@@ -97,7 +97,7 @@ def test_invalid_input_is_marked_and_not_applied(tmp_path: Path) -> None:
         app = make_app(topic, module="knobs", modules_dirs=[tmp_path])
         async with app.run_test(size=(120, 30)) as pilot:
             await settle(pilot)
-            field = app.query_one("#param-factor")
+            field = app.query_one("#param-0-factor")
             field.value = "1x"
             await pilot.pause()
             assert field.has_class("-invalid")
@@ -247,16 +247,16 @@ def test_panel_has_a_control_for_every_kind_of_parameter(tmp_path: Path) -> None
             await settle(pilot)
             from textual.widgets import Checkbox, Input, Select
 
-            assert isinstance(app.query_one("#param-shout"), Checkbox)
-            assert isinstance(app.query_one("#param-repeat"), Input)
-            assert isinstance(app.query_one("#param-case"), Select)
-            assert isinstance(app.query_one("#param-joiner"), Select)
-            assert isinstance(app.query_one("#param-prefix"), Input)
+            assert isinstance(app.query_one("#param-0-shout"), Checkbox)
+            assert isinstance(app.query_one("#param-0-repeat"), Input)
+            assert isinstance(app.query_one("#param-0-case"), Select)
+            assert isinstance(app.query_one("#param-0-joiner"), Select)
+            assert isinstance(app.query_one("#param-0-prefix"), Input)
             assert screen_text(app).split() == ["0", "ab"]
-            app.query_one("#param-case", Select).value = app.query_one("#param-case", Select)._options[0][1]
-            app.query_one("#param-repeat", Input).value = "2"
-            app.query_one("#param-joiner", Select).value = "+"
-            app.query_one("#param-prefix", Input).value = "> "
+            app.query_one("#param-0-case", Select).value = app.query_one("#param-0-case", Select)._options[0][1]
+            app.query_one("#param-0-repeat", Input).value = "2"
+            app.query_one("#param-0-joiner", Select).value = "+"
+            app.query_one("#param-0-prefix", Input).value = "> "
             await pilot.press("1")
             await pilot.pause()
             assert screen_text(app).split() == ["0", ">", "AB+AB!"]

@@ -36,8 +36,11 @@ async def settle(pilot, timeout: float = 10) -> None:
         assert time.monotonic() < deadline, "the index was not built in time"
         await pilot.pause(0.01)
     await pilot.pause()
-    while app.checked < app.index.count or (app.module is not None and app._census is None):
+    while app.checked < app.index.count or (app.mapped.one_to_one and app.module is not None and app._census is None):
         assert time.monotonic() < deadline, "the error pass did not finish in time"
+        await pilot.pause(0.02)
+    while app.stream._count != app.mapped.count:  # rows counted by a filter's pass, not yet taken in
+        assert time.monotonic() < deadline, "the counted rows were not shown in time"
         await pilot.pause(0.02)
     await pilot.pause()
 

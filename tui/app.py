@@ -30,10 +30,9 @@ from ..core.errors import SmartviewError
 from ..core.index import LineIndex
 from ..core.module import Module
 from ..core.params import changed_from_default, format_value
-from ..core.record import Record
 from ..core.census import Census
-from ..core.rows import MappedTopic
-from ..core.runner import Failure, Identity, Mapper
+from ..core.rows import MappedTopic, Row
+from ..core.runner import Failure
 from .detail import DetailScreen
 from .panel import ParamPanel
 from .picker import NO_MODULE, ModulePicker
@@ -88,16 +87,18 @@ class SmartviewApp(App[int]):
         self.selection = selection
         self.topic_name = selection.topic.name
         self.watch = watch
-        self.module: Module | None = selection.module
-        self.values: dict[str, str] = dict(selection.values)
+        stages = selection.stages or ([(selection.module, selection.values)] if selection.module else [])
+        # The modules applied, in chain order, each with its parameter values as `-e` strings.
+        self.stages: list[tuple[Module, dict[str, str]]] = [(module, dict(values)) for module, values in stages]
         if index is None:
             built = LineIndex(selection.topic.path)
             index = (built, built.build_in_background())
         self.index, self._indexed = index
-        self.mapped = MappedTopic(self.index, self._mapper(), self.values)
+        self.mapped = MappedTopic(self.index, self.stages)
         self.status = Status(self.topic_name, self._module_label())
         self.failures = 0
         self.checked = 0
+        self._outputs_news = False
         self.find_text: str | None = None
         self._rate_count = 0
         self._census: Census | None = None
@@ -109,7 +110,7 @@ class SmartviewApp(App[int]):
         yield Static(id="banner")
         with Horizontal(id="main"):
             yield StreamView(self.mapped, id="stream")
-            yield ParamPanel(self.module, self._parsed_values(), id="panel")
+            yield ParamPanel(self._groups(), id="panel")
         yield Input(placeholder="find in mapped output (enter searches, esc closes)", id="find")
         yield StatusBar()
         yield Footer()
@@ -129,7 +130,13 @@ class SmartviewApp(App[int]):
             if not loop.is_closed():
                 loop.call_soon_threadsafe(self._rows_ready)
 
+        def outputs_progressed() -> None:  # from the counting pass's reader thread: coalesced
+            if not self._outputs_news and not loop.is_closed():
+                self._outputs_news = True
+                loop.call_soon_threadsafe(self._outputs_changed)
+
         self.mapped.on_ready = rows_ready
+        self.mapped.on_progress = outputs_progressed
         self.stream.empty_message = f"Waiting for records in {self.topic_name}…"
         self.stream.focus()
         self._show_status()
@@ -175,15 +182,24 @@ class SmartviewApp(App[int]):
         if self.watch:
             self.set_interval(1.0, self._sample_rate, name="rate")
             self._follow_topic()
-            if self.module is not None:
-                self._watch_module()
+            if self.stages:
+                self._watch_modules()
 
     def _records_changed(self, unfinished: int | None = None) -> None:
         self.stream.unfinished = self.index.unfinished() if unfinished is None else unfinished
         self.stream.update_count()
         self.status.records = self.index.count
-        if self.module is None:
+        if not self.stages:
             self.checked = self.index.count  # records shown as they are cannot fail
+        self._show_status()
+
+    def _outputs_changed(self) -> None:
+        """The counting pass of a filter, array_map, aggregate or chain has counted more rows."""
+        self._outputs_news = False
+        if not self.query("#stream"):  # the app is closing
+            return
+        self.stream.update_count()
+        self._take_outputs_figures()
         self._show_status()
 
     @work(exclusive=True, group="follow")
@@ -218,58 +234,72 @@ class SmartviewApp(App[int]):
 
     # -- the module and its parameters --------------------------------------------------------------
 
+    @property
+    def module(self) -> Module | None:
+        """The first (usually the only) module, or None when records are shown as they are."""
+        return self.stages[0][0] if self.stages else None
+
+    @property
+    def values(self) -> dict[str, str]:
+        """The first module's parameter values."""
+        return self.stages[0][1] if self.stages else {}
+
     def _module_label(self) -> str:
-        return self.module.name if self.module else "no module"
+        if not self.stages:
+            return "no module"
+        return " → ".join(module.name if module.kind == "map" else f"{module.name} ({module.kind})"
+                          for module, _ in self.stages)
 
-    def _parsed_values(self) -> dict[str, Any]:
-        if self.module is None:
-            return {}
-        params = self.module.make_params(self.values)
-        return {spec.name: getattr(params, spec.name) for spec in self.module.specs}
+    def _parsed(self) -> list[dict[str, Any]]:
+        parsed = []
+        for module, values in self.stages:
+            params = module.make_params(values)
+            parsed.append({spec.name: getattr(params, spec.name) for spec in module.specs})
+        return parsed
 
-    def _mapper(self) -> Mapper | Identity:
-        if self.module is None:
-            return Identity()
-        return Mapper(self.module, self.module.make_params(self.values))
+    def _groups(self) -> list[tuple[Module, dict[str, Any]]]:
+        return [(module, values) for (module, _), values in zip(self.stages, self._parsed())]
 
     def _apply(self) -> None:
         """New values: re-map everything from the start, keeping the scroll position."""
         self._remap()
-        self.panel.show_values(self._parsed_values())
+        self.panel.show_values(self._parsed())
 
     def _remap(self) -> None:
-        """Map every row again with the current module and values, and restart the error count."""
-        self.mapped.set_mapper(self._mapper(), self.values)
+        """Map every row again with the current modules and values, and restart the error count."""
+        self.mapped.set_stages(self.stages)
         self.stream.remap()
+        self.stream.update_count()
         self.status.module = self._module_label()
         self._start_error_pass()
 
     def on_param_panel_changed(self, event: ParamPanel.Changed) -> None:
-        assert self.module is not None
-        spec = next(s for s in self.module.specs if s.name == event.name)
+        module, values = self.stages[event.stage]
+        spec = next(s for s in module.specs if s.name == event.name)
         try:
             value = spec.parse(event.text)
         except SmartviewError:
-            self.panel.mark_invalid(event.name, True)
+            self.panel.mark_invalid(event.stage, event.name, True)
             return
-        self.panel.mark_invalid(event.name, False)
+        self.panel.mark_invalid(event.stage, event.name, False)
         if value == spec.default:
-            self.values.pop(event.name, None)
+            values.pop(event.name, None)
         else:
-            self.values[event.name] = format_value(value)
+            values[event.name] = format_value(value)
         self._apply()
 
     def action_toggle(self, number: int) -> None:
         names = self.panel.bool_names()
         if 0 < number <= len(names):
-            self.panel.toggle(names[number - 1])
+            self.panel.toggle(*names[number - 1])
 
     def action_reset(self) -> None:
-        if self.module is None or not self.values:
+        if not any(values for _, values in self.stages):
             return
-        self.values.clear()
-        for spec in self.module.specs:
-            self.panel.mark_invalid(spec.name, False)
+        for stage, (module, values) in enumerate(self.stages):
+            values.clear()
+            for spec in module.specs:
+                self.panel.mark_invalid(stage, spec.name, False)
         self._apply()
 
     def action_pick_module(self) -> None:
@@ -287,48 +317,47 @@ class SmartviewApp(App[int]):
         except SmartviewError as exc:
             self.notify(exc.message, severity="error", title="module does not load")
             return
-        if module.kind != "map":
-            self.notify(f"{module.name} is a {module.kind} module: run it with --print", severity="warning",
-                        title="the viewer shows map modules for now")
-            return
         self._use_module(module)
 
     def _use_module(self, module: Module | None) -> None:
-        self.module = module
-        self.values = {}
+        """Show the topic through this one module (replacing a whole chain), from its defaults."""
+        self.stages = [(module, {})] if module is not None else []
         self.query_one("#banner").remove_class("-shown")
-        self.panel.show_module(module, self._parsed_values())
+        self.panel.show_modules(self._groups())
         self._remap()
         if self.watch and module is not None:
-            self._watch_module()
+            self._watch_modules()
 
     @work(exclusive=True, group="module-watch")
-    async def _watch_module(self) -> None:
-        """Reload the module when its file changes; a broken edit keeps the last good version running."""
-        assert self.module is not None
-        path = self.module.path
-        async for changed in follow.achanges(path):
-            if not changed or self.module is None or self.module.path != path or not path.exists():
-                continue
-            try:
-                module = module_mod.load(path)
-                module.make_params({k: v for k, v in self.values.items() if k in {s.name for s in module.specs}})
-            except SmartviewError as exc:
-                banner = self.query_one("#banner", Static)
-                banner.update(f"{exc.message}\nStill running the last version that loaded.")
-                banner.add_class("-shown")
-                continue
-            self.query_one("#banner").remove_class("-shown")
-            names = {s.name for s in module.specs}
-            same_params = [s.name for s in module.specs] == [s.name for s in self.module.specs]
-            self.module = module
-            self.values = {k: v for k, v in self.values.items() if k in names}
-            if same_params:
-                self._apply()
-            else:
-                self.panel.show_module(module, self._parsed_values())
-                self._remap()
-            self.notify(f"reloaded {path.name}")
+    async def _watch_modules(self) -> None:
+        """Reload a module when its file changes; a broken edit keeps the last good version running."""
+        paths = [module.path for module, _ in self.stages]
+        async for changed in follow.achanges_of(paths):
+            for path in changed:
+                if path.exists() and [module.path for module, _ in self.stages] == paths:
+                    self._reload(paths.index(path), path)
+
+    def _reload(self, stage: int, path: Path) -> None:
+        module, values = self.stages[stage]
+        try:
+            reloaded = module_mod.load(path)
+            names = {s.name for s in reloaded.specs}
+            kept = {k: v for k, v in values.items() if k in names}
+            reloaded.make_params(kept)
+        except SmartviewError as exc:
+            banner = self.query_one("#banner", Static)
+            banner.update(f"{exc.message}\nStill running the last version that loaded.")
+            banner.add_class("-shown")
+            return
+        self.query_one("#banner").remove_class("-shown")
+        same_params = [s.name for s in reloaded.specs] == [s.name for s in module.specs]
+        self.stages[stage] = (reloaded, kept)
+        if same_params:
+            self._apply()
+        else:
+            self.panel.show_modules(self._groups())
+            self._remap()
+        self.notify(f"reloaded {path.name}")
 
     # -- the whole-topic error count ----------------------------------------------------------------
 
@@ -345,15 +374,38 @@ class SmartviewApp(App[int]):
         self._stop_error_pass()
         self.failures = 0
         self.checked = 0
-        if self.module is None:
+        if not self.stages:
             self.checked = self.index.count
-            self._show_status()
-            return
-        self._census = Census(self.index.path, self.module.path, self.values)
-        self._census_timer.resume()
+        elif self.mapped.outputs is not None:
+            # Not one row per record: the pass that counts rows counts failures too.
+            self._census_timer.resume()
+        else:
+            self._census = Census(self.index.path, self.module.path, self.values)
+            self._census_timer.resume()
         self._show_status()
 
+    def _take_outputs_figures(self) -> None:
+        outputs = self.mapped.outputs
+        if outputs is None:
+            return
+        self.failures = outputs.failures
+        self.checked = outputs.done
+        kinds = {module.kind for module, _ in self.stages}
+        self.status.passed = outputs.passed if kinds & {"filter", "filter_map"} else None
+        self.status.rows = outputs.count if "array_map" in kinds else None
+        self.query_one(StatusBar).progress(None if self.checked >= self.index.count else
+                                           self.checked / max(self.index.count, 1))
+        if outputs.error is not None and outputs.finished:
+            self.notify(outputs.error, title="rows are not being counted", severity="error")
+            outputs.error = None
+
     def _poll_census(self) -> None:
+        if self.mapped.outputs is not None:
+            self._take_outputs_figures()
+            self._show_status()
+            if self.mapped.outputs.finished or self.checked >= self.index.count:
+                self._census_timer.pause()
+            return
         census = self._census
         if census is None:
             self._census_timer.pause()
@@ -384,11 +436,11 @@ class SmartviewApp(App[int]):
     # -- detail, find, copy, panel ------------------------------------------------------------------
 
     def on_stream_view_selected(self, event: StreamView.Selected) -> None:
-        rows = self.mapped.window(event.offset, event.offset + 1, wait=0.2)
+        rows = self.mapped.window(event.row, event.row + 1, wait=0.2)
         if not rows or rows[0] is None:
-            self.notify(f"offset {event.offset} is still being mapped", severity="warning")
+            self.notify(f"offset {self.mapped.offset_of(event.row)} is still being mapped", severity="warning")
             return
-        self.push_screen(DetailScreen(rows[0], self.mapped.value(event.offset), self.topic_name))
+        self.push_screen(DetailScreen(rows[0], self.mapped.value(event.row), self.topic_name))
 
     def action_toggle_panel(self) -> None:
         self.panel.display = not self.panel.display
@@ -422,54 +474,57 @@ class SmartviewApp(App[int]):
 
     @work(thread=True, exclusive=True, group="find")
     def _find(self, text: str, origin: int, direction: int, include_start: bool = False) -> None:
-        """Search the mapped output record by record from the cursor, in a thread; wraps around once."""
+        """Search the mapped rows from the cursor, wrapping around once.
+
+        Rows are mapped by the same child process as the screen's, a batch at a time, so module code
+        never runs in the viewer's process, even while finding.
+        """
         worker = get_current_worker()
-        mapper = self.mapped.mapper
-        count = self.index.count
+        count = self.mapped.count
         if count == 0:
             return
         needle = text.lower()
-        offset = origin if include_start else origin + direction
-        for step in range(0, count, FIND_BATCH):
-            if worker.is_cancelled:
-                return
-            batch = [(offset + direction * i) % count for i in range(min(FIND_BATCH, count - step))]
-            offset = (batch[-1] + direction) % count
-            for candidate in batch:
-                if needle in self._searchable(mapper, candidate):
-                    self.call_from_thread(self.stream.move_to, candidate)
-                    self.call_from_thread(self._show_status)
+        first = (origin if include_start else origin + direction) % count
+        if direction > 0:
+            spans = [range(first, count), range(0, first)]
+        else:
+            spans = [range(first, -1, -1), range(count - 1, first, -1)]
+        for span in spans:
+            for start in range(0, len(span), FIND_BATCH):
+                chunk = span[start : start + FIND_BATCH]
+                low = min(chunk[0], chunk[-1])
+                rows = self._mapped_rows(worker, low, max(chunk[0], chunk[-1]) + 1)
+                if rows is None:
                     return
+                for number in chunk:
+                    row = rows[number - low]
+                    if row is not None and needle in searchable(row):
+                        self.call_from_thread(self.stream.move_to, number)
+                        self.call_from_thread(self._show_status)
+                        return
         self.call_from_thread(self.notify, f"{text!r} not found", severity="warning")
 
-    def _searchable(self, mapper: Mapper | Identity, offset: int) -> str:
-        value = self.index.read(offset, offset + 1)
-        if not value:
-            return ""
-        result = mapper.apply(Record(offset, None, value[0]))
-        if isinstance(result, Failure):
-            return result.error.lower()
-        return decode(result.value, None).lower()
+    def _mapped_rows(self, worker, first: int, last: int) -> list[Row | None] | None:
+        """Rows [first, last) once all are mapped; None if the search was cancelled meanwhile."""
+        generation = self.mapped.generation
+        while not worker.is_cancelled and generation == self.mapped.generation:
+            rows = self.mapped.window(first, last, wait=0.5)
+            if all(row is not None for row in rows):
+                return rows
+        return None
 
     def headless_command(self) -> str:
         """The `--print` command that gives what the screen shows."""
         words = ["smartview", self.topic_name]
-        if self.module is not None:
-            words += ["--map", self.module.name if self._module_is_found_by_name() else str(self.module.path)]
-            params = self.module.make_params(self.values)
-            for name, text in changed_from_default(params, list(self.module.specs)).items():
-                words += ["-e", f"{name}={text}"]
+        for module, _ in self.stages:
+            words += ["--map", module.name if _found_by_name(module) else str(module.path)]
+        for module, values in self.stages:
+            params = module.make_params(values)
+            prefix = f"{module.name}." if len(self.stages) > 1 else ""
+            for name, text in changed_from_default(params, list(module.specs)).items():
+                words += ["-e", f"{prefix}{name}={text}"]
         words.append("--print")
         return shlex.join(words)
-
-    def _module_is_found_by_name(self) -> bool:
-        """Whether `--map NAME` finds this module without the --modules-dir flags this run was given."""
-        assert self.module is not None
-        try:
-            dirs = config_mod.modules_dirs(None, config_mod.load_config())
-            return module_mod.find(self.module.name, dirs).resolve() == self.module.path.resolve()
-        except SmartviewError:
-            return False
 
     def action_copy_command(self) -> None:
         command = self.headless_command()
@@ -484,6 +539,22 @@ class SmartviewApp(App[int]):
         yield SystemCommand("Toggle panel", "Show or hide the parameter panel", self.action_toggle_panel)
         yield SystemCommand("Follow", "Jump to the end and follow new records", self.stream.action_follow)
         yield SystemCommand("Find", "Find text in the mapped output", self.action_find)
+
+
+def _found_by_name(module: Module) -> bool:
+    """Whether `--map NAME` finds this module without the --modules-dir flags this run was given."""
+    try:
+        dirs = config_mod.modules_dirs(None, config_mod.load_config())
+        return module_mod.find(module.name, dirs).resolve() == module.path.resolve()
+    except SmartviewError:
+        return False
+
+
+def searchable(row: Row) -> str:
+    """What find looks in: the mapped value, or the error of a failed row."""
+    if isinstance(row.result, Failure):
+        return row.result.error.lower()
+    return decode(row.result.value, None).lower()
 
 
 def run_viewer(selection: Selection, index: tuple[LineIndex, threading.Event] | None = None) -> int:

@@ -1,7 +1,9 @@
 """The parameter panel: one control per module parameter, each showing its default.
 
 The panel only reports what the person typed or toggled (as the string `-e` would take); the app
-parses it with the core and tells the panel whether it was applied or invalid.
+parses it with the core and tells the panel whether it was applied or invalid. For a chain, each
+module's parameters form a group under its name, numbered in chain order; the number keys toggle the
+booleans of all groups, counted from the top.
 """
 
 from __future__ import annotations
@@ -19,13 +21,16 @@ from ..core.params import ParamSpec, format_value
 
 TOGGLE_KEYS = 9
 
+# Each module's values as parsed (name -> value), in chain order, alongside the modules themselves.
+Groups = list[tuple[Module, dict[str, Any]]]
 
-def control_id(name: str) -> str:
-    return f"param-{name}"
+
+def control_id(stage: int, name: str) -> str:
+    return f"param-{stage}-{name}"
 
 
 class ParamPanel(VerticalScroll, can_focus=False):
-    """Form controls for a module's parameters, in declaration order."""
+    """Form controls for the parameters of each module in the chain, grouped by module, in declaration order."""
 
     DEFAULT_CSS = """
     ParamPanel {
@@ -35,6 +40,7 @@ class ParamPanel(VerticalScroll, can_focus=False):
         background: $panel;
     }
     ParamPanel .panel-title { text-style: bold; color: $text-primary; }
+    ParamPanel .panel-kind { color: $text-muted; }
     ParamPanel .panel-summary { color: $text-muted; margin-bottom: 1; }
     ParamPanel .param-default { color: $text-muted; margin-bottom: 1; padding-left: 1; }
     ParamPanel .param-default.-changed { color: $text-warning; }
@@ -48,104 +54,104 @@ class ParamPanel(VerticalScroll, can_focus=False):
 
     @dataclass
     class Changed(Message):
-        """A control changed: `text` is the new value as `-e NAME=TEXT` would give it."""
+        """A control changed: `text` is the new value as `-e NAME=TEXT` would give it, for module `stage`."""
 
+        stage: int
         name: str
         text: str
 
-    def __init__(self, module: Module | None, values: dict[str, Any], *, id: str | None = None) -> None:
+    def __init__(self, groups: Groups, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self.module = module
-        self.values = values
+        self.groups = groups
 
     def compose(self) -> ComposeResult:
-        if self.module is None:
+        if not self.groups:
             yield Label("No module selected", classes="panel-title")
             yield Static("Records are shown as they are.\nPress m to pick a module.", classes="panel-empty")
             return
-        yield Label(self.module.name, classes="panel-title")
-        if self.module.summary:
-            yield Static(self.module.summary, classes="panel-summary")
-        if not self.module.specs:
-            yield Static("This module takes no parameters.", classes="panel-empty")
         toggle = 0
-        for spec in self.module.specs:
-            value = self.values.get(spec.name, spec.default)
-            if spec.kind == "bool":
-                toggle += 1
-                digit = f"{toggle} " if toggle <= TOGGLE_KEYS else ""
-                yield Checkbox(f"{digit}{spec.name}", value=bool(value), id=control_id(spec.name))
-            else:
-                yield Label(f"{spec.name} ({spec.kind})", classes="param-label")
-                yield self._input_for(spec, value)
-            shown = format_value(spec.default) or '""'
-            yield Static(f"default: {shown}", classes="param-default", id=f"default-{spec.name}")
+        chained = len(self.groups) > 1
+        for stage, (module, values) in enumerate(self.groups):
+            title = f"{stage + 1}. {module.name}" if chained else module.name
+            yield Label(title, classes="panel-title")
+            if module.kind != "map":
+                yield Label(f"({module.kind})", classes="panel-kind")
+            if module.summary:
+                yield Static(module.summary, classes="panel-summary")
+            if not module.specs:
+                yield Static("This module takes no parameters.", classes="panel-empty")
+            for spec in module.specs:
+                value = values.get(spec.name, spec.default)
+                if spec.kind == "bool":
+                    toggle += 1
+                    digit = f"{toggle} " if toggle <= TOGGLE_KEYS else ""
+                    yield Checkbox(f"{digit}{spec.name}", value=bool(value), id=control_id(stage, spec.name))
+                else:
+                    yield Label(f"{spec.name} ({spec.kind})", classes="param-label")
+                    yield self._input_for(stage, spec, value)
+                shown = format_value(spec.default) or '""'
+                yield Static(f"default: {shown}", classes="param-default", id=f"default-{stage}-{spec.name}")
 
-    def _input_for(self, spec: ParamSpec, value: Any):
+    def _input_for(self, stage: int, spec: ParamSpec, value: Any):
         if spec.kind == "choice":
             options = [(format_value(choice), choice) for choice in spec.choices]
-            return Select(options, value=value, allow_blank=False, id=control_id(spec.name))
+            return Select(options, value=value, allow_blank=False, id=control_id(stage, spec.name))
         kind = {"int": "integer", "float": "number"}.get(spec.kind, "text")
-        return Input(format_value(value), type=kind, id=control_id(spec.name), valid_empty=spec.kind == "str")
+        return Input(format_value(value), type=kind, id=control_id(stage, spec.name), valid_empty=spec.kind == "str")
 
     def on_mount(self) -> None:
-        self.show_values(self.values)
+        self.show_values([values for _, values in self.groups])
 
-    def show_module(self, module: Module | None, values: dict[str, Any]) -> None:
-        """Replace the controls with those of another module (or of a reloaded one)."""
-        self.module = module
-        self.values = values
+    def show_modules(self, groups: Groups) -> None:
+        """Replace the controls with those of other modules (or of a reloaded one)."""
+        self.groups = groups
         self.refresh(recompose=True)
-        self.call_after_refresh(self.show_values, values)
+        self.call_after_refresh(self.show_values, [values for _, values in groups])
 
-    def show_values(self, values: dict[str, Any]) -> None:
+    def show_values(self, values: list[dict[str, Any]]) -> None:
         """Reflect applied values in the controls (after `r` or a key toggle) and mark non-defaults."""
-        if self.module is None:
-            return
-        for spec in self.module.specs:
-            value = values.get(spec.name, spec.default)
-            control = self.query_one(f"#{control_id(spec.name)}")
-            with self.prevent(Checkbox.Changed, Input.Changed, Select.Changed):
-                if isinstance(control, Checkbox) and control.value != value:
-                    control.value = bool(value)
-                elif isinstance(control, Select) and control.value != value:
-                    control.value = value
-                elif isinstance(control, Input) and not control.has_class("-invalid"):
-                    if control.value != format_value(value):
-                        control.value = format_value(value)
-            changed = value != spec.default
-            control.set_class(changed, "-changed")
-            self.query_one(f"#default-{spec.name}").set_class(changed, "-changed")
+        for stage, ((module, _), stage_values) in enumerate(zip(self.groups, values)):
+            for spec in module.specs:
+                value = stage_values.get(spec.name, spec.default)
+                control = self.query_one(f"#{control_id(stage, spec.name)}")
+                with self.prevent(Checkbox.Changed, Input.Changed, Select.Changed):
+                    if isinstance(control, Checkbox) and control.value != value:
+                        control.value = bool(value)
+                    elif isinstance(control, Select) and control.value != value:
+                        control.value = value
+                    elif isinstance(control, Input) and not control.has_class("-invalid"):
+                        if control.value != format_value(value):
+                            control.value = format_value(value)
+                changed = value != spec.default
+                control.set_class(changed, "-changed")
+                self.query_one(f"#default-{stage}-{spec.name}").set_class(changed, "-changed")
 
-    def mark_invalid(self, name: str, invalid: bool) -> None:
-        self.query_one(f"#{control_id(name)}").set_class(invalid, "-invalid")
+    def mark_invalid(self, stage: int, name: str, invalid: bool) -> None:
+        self.query_one(f"#{control_id(stage, name)}").set_class(invalid, "-invalid")
 
-    def bool_names(self) -> list[str]:
-        """The boolean parameters that the number keys toggle, in order."""
-        if self.module is None:
-            return []
-        return [spec.name for spec in self.module.specs if spec.kind == "bool"][:TOGGLE_KEYS]
+    def bool_names(self) -> list[tuple[int, str]]:
+        """The boolean parameters that the number keys toggle, in order: (module number, name)."""
+        found = [(stage, spec.name) for stage, (module, _) in enumerate(self.groups)
+                 for spec in module.specs if spec.kind == "bool"]
+        return found[:TOGGLE_KEYS]
 
-    def toggle(self, name: str) -> None:
-        checkbox = self.query_one(f"#{control_id(name)}", Checkbox)
+    def toggle(self, stage: int, name: str) -> None:
+        checkbox = self.query_one(f"#{control_id(stage, name)}", Checkbox)
         checkbox.toggle()
 
-    def _name_of(self, control_id_: str | None) -> str | None:
+    def _changed(self, control_id_: str | None, text: str) -> None:
         if control_id_ and control_id_.startswith("param-"):
-            return control_id_[len("param-") :]
-        return None
+            stage, name = control_id_[len("param-") :].split("-", 1)
+            self.post_message(self.Changed(int(stage), name, text))
 
     def on_checkbox_changed(self, event: Checkbox.Changed) -> None:
         event.stop()
-        if name := self._name_of(event.checkbox.id):
-            self.post_message(self.Changed(name, format_value(event.value)))
+        self._changed(event.checkbox.id, format_value(event.value))
 
     def on_input_changed(self, event: Input.Changed) -> None:
         event.stop()
-        if name := self._name_of(event.input.id):
-            self.post_message(self.Changed(name, event.value))
+        self._changed(event.input.id, event.value)
 
     def on_select_changed(self, event: Select.Changed) -> None:
         event.stop()
-        if name := self._name_of(event.select.id):
-            self.post_message(self.Changed(name, format_value(event.value)))
+        self._changed(event.select.id, format_value(event.value))

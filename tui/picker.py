@@ -50,7 +50,7 @@ class ModulePicker(ModalScreen[Path | str | None]):
             module = module_mod.load(path)
         except SmartviewError as exc:
             return f"{mark}[b]{path.stem}[/b]  [dim](does not load: {exc.message})[/dim]"
-        kind = "" if module.kind == "map" else escape(f" [{module.kind}, --print only]")
+        kind = "" if module.kind == "map" else escape(f" [{module.kind}]")
         return f"{mark}[b]{path.stem}[/b]{kind}  [dim]{module.summary}[/dim]"
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:

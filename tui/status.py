@@ -21,6 +21,8 @@ class Status:
     records: int = 0
     errors: int = 0
     checked: int = 0  # records the background pass has mapped so far
+    passed: int | None = None  # records a filter let through (filters only)
+    rows: int | None = None  # rows of output, when a record may give several (array_map)
     following: bool = True
     new: int = 0
     busy: str = ""
@@ -57,6 +59,10 @@ class StatusBar(Horizontal):
         if not self.is_mounted or not self.query("#status-text"):
             return
         parts = [f"[b]{status.topic}[/b]", status.module, f"{status.records:,} records"]
+        if status.passed is not None:
+            parts.append(f"{status.passed:,} passed")
+        if status.rows is not None:
+            parts.append(f"{status.rows:,} rows")
         if status.checked < status.records:
             percent = 100 * status.checked // max(status.records, 1)
             parts.append(f"[$text-error]{status.errors:,} errors[/] (checking {percent}%)")

@@ -65,9 +65,9 @@ class StreamView(ScrollView, can_focus=True):
 
     @dataclass
     class Selected(Message):
-        """Enter was pressed on a record."""
+        """Enter was pressed on a row."""
 
-        offset: int
+        row: int
 
     @dataclass
     class FollowChanged(Message):
@@ -131,48 +131,54 @@ class StreamView(ScrollView, can_focus=True):
         width = self.size.width
         if self._height() == 0:
             return self._empty_line(y, width)
-        offset = int(self.scroll_y) + y
-        if offset == self._count and self.unfinished:
-            return self._unfinished_line(offset, width)
-        if offset >= self._count:
+        number = int(self.scroll_y) + y
+        if number == self._count and self.unfinished:
+            return self._unfinished_line(width)
+        if number >= self._count:
             return Strip.blank(width, self.rich_style)
-        key = (self.topic.generation, offset, width, offset == self.cursor, self.search)
+        key = (self.topic.generation, number, width, number == self.cursor, self.search)
         strip = self._lines.get(key)
         if strip is None:
             top = int(self.scroll_y)
             # The whole visible window in one request; a slow module leaves rows pending, not the screen.
             self.topic.window(top, top + self.size.height + 1, wait=ROW_WAIT)
-            row = self.topic.cached(offset, offset + 1)
+            row = self.topic.cached(number, number + 1)
             if not row or row[0] is None:
-                return self._pending_line(offset, width)
-            strip = self._draw(row[0], width)
+                return self._pending_line(width)
+            strip = self._draw(row[0], number, width)
             self._lines[key] = strip
         return strip
 
-    def _pending_line(self, offset: int, width: int) -> Strip:
-        digits = len(str(max(self._count - 1, 0)))
+    def _label_width(self) -> int:
+        """Room for the offset column: the widest record offset, and `.N` when records give several rows."""
+        width = len(str(max(self.topic.index.count - 1, 0)))
+        return width + 3 if self.topic.numbers_outputs else width
+
+    def _label(self, row: Row) -> str:
+        if self.topic.numbers_outputs:
+            return f"{row.offset}.{row.sub or 0}".rjust(self._label_width())
+        return f"{row.offset:>{self._label_width()}}"
+
+    def _pending_line(self, width: int) -> Strip:
         style = self.rich_style + self.get_component_rich_style("stream--empty")
-        text = f"{offset:>{digits}} … mapping"
+        text = f"{'':>{self._label_width()}} … mapping"
         return Strip([Segment(text[:width], style)]).adjust_cell_length(width, self.rich_style)
 
-    def _unfinished_line(self, offset: int, width: int) -> Strip:
-        digits = len(str(max(self._count, 0)))
+    def _unfinished_line(self, width: int) -> Strip:
         style = self.rich_style + self.get_component_rich_style("stream--empty")
-        text = f"{offset:>{digits}} ⋯ {self.unfinished:,} bytes without a newline yet: shown once the line ends"
+        text = f"{self.topic.index.count:>{self._label_width()}} ⋯ {self.unfinished:,} bytes without a newline yet: shown once the line ends"
         return Strip([Segment(text[:width], style)]).adjust_cell_length(width, self.rich_style)
 
-    def _draw(self, row: Row, width: int) -> Strip:
-        offset = row.offset
-        digits = len(str(max(self._count - 1, 0)))
+    def _draw(self, row: Row, number: int, width: int) -> Strip:
         offset_color = self.get_component_rich_style("stream--offset").color
-        text = Text(f"{offset:>{digits}} ", style=Style(color=offset_color), no_wrap=True)
+        text = Text(f"{self._label(row)} ", style=Style(color=offset_color), no_wrap=True)
         text.append_text(self._body(row))
         if self.search:
             text.highlight_words([self.search], self.get_component_rich_style("stream--match"), case_sensitive=False)
         text.truncate(width, overflow="ellipsis", pad=True)
         base = self.rich_style
         # The cursor's background goes on last so it shows over error rows and highlighted JSON alike.
-        cursor = Style(bgcolor=self.get_component_rich_style("stream--cursor").bgcolor) if offset == self.cursor else None
+        cursor = Style(bgcolor=self.get_component_rich_style("stream--cursor").bgcolor) if number == self.cursor else None
         segments = []
         for segment_text, style, _ in text.render(self.app.console):
             combined = base + style if style else base

@@ -1,0 +1,207 @@
+"""The output index of modules that are not one record in, one record out: which record each row came from.
+
+A filter drops records, an array_map turns one into several, a chain may do both. To show such output
+by row number, a viewer must know how many rows every record gives, and for an aggregate what the
+accumulator held along the way. That takes mapping every record once, from the beginning, so it runs as
+a background pass in a child process (`python -m smartview.core.outputs`, importing only the core) that
+reports, in frames on a pipe, how many outputs each record gave (-1 for a failure) and, for stateful
+chains, a checkpoint of the accumulators every `CHECKPOINT_EVERY` records. The viewer's own side keeps
+one 8-byte number per row (the record it came from) and shows rows as soon as they are counted, long
+before the pass ends. Once caught up, the pass follows the file, so appended records get their rows
+without starting anything new. New parameter values or a rewritten file start a new pass.
+"""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+import os
+import pickle
+import subprocess
+import sys
+import threading
+from array import array
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from .rowprocess import read_frame, write_frame
+
+CHECKPOINT_EVERY = 1024  # records between accumulator checkpoints: scrolling back re-maps at most this many
+FIRST_REPORT = 256  # the first frame comes quickly, so the first rows show at once
+REPORT_EVERY = 8192
+
+
+class OutputIndex:
+    """Rows of a pipeline's output, each tied to the record it came from, filled in by a background pass.
+
+    `on_progress` is called from a reader thread after each frame: more rows, or the pass ended.
+    """
+
+    def __init__(
+        self,
+        topic: Path,
+        stages: list[tuple[Path, dict[str, str]]],
+        initial: str | None = None,
+        on_progress: Callable[[], None] | None = None,
+    ) -> None:
+        self.on_progress = on_progress
+        self.offsets = array("q")  # offsets[row] = the record row `row` came from
+        self.done = 0  # records mapped so far, from offset 0
+        self.failures = 0
+        self.passed = 0  # records that gave at least one row
+        self.error: str | None = None  # set when the pass could not run (the module changed on disk...)
+        self.finished = False
+        self._checkpoints: list[tuple[int, bytes]] = []
+        self._lock = threading.Lock()
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "smartview.core.outputs"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        )
+        assert self._process.stdin is not None
+        write_frame(self._process.stdin, (str(topic), [(str(p), v) for p, v in stages], initial))
+        self._process.stdin.close()
+        threading.Thread(target=self._read, name="smartview-outputs", daemon=True).start()
+
+    @property
+    def count(self) -> int:
+        return len(self.offsets)
+
+    def locate(self, row: int) -> tuple[int, int]:
+        """(record offset, which of its outputs) for a row."""
+        with self._lock:
+            offset = self.offsets[row]
+            return offset, row - bisect.bisect_left(self.offsets, offset)
+
+    def checkpoint(self, offset: int) -> tuple[int, bytes | None]:
+        """The nearest saved accumulators at or before `offset`: (their offset, pickled state); (0, None) is the start."""
+        with self._lock:
+            k = bisect.bisect_right(self._checkpoints, offset, key=lambda item: item[0]) - 1
+            return self._checkpoints[k] if k >= 0 else (0, None)
+
+    def cancel(self) -> None:
+        if self._process.poll() is None:
+            self._process.kill()
+        self._process.wait()
+
+    def _read(self) -> None:
+        assert self._process.stdout is not None
+        source = self._process.stdout
+        while True:
+            try:
+                frame = read_frame(source)
+            except (EOFError, OSError, ValueError):
+                break
+            if frame[0] == "error":
+                self.error = frame[1]
+                break
+            _, first, counts, checkpoints = frame
+            self._absorb(first, array("i", counts), checkpoints)
+            self._notify()
+        self.finished = True
+        if self.error is None and self._process.poll() not in (None, -9):
+            self.error = "the pass that counts output rows ended early"
+        self._notify()
+
+    def _absorb(self, first: int, counts: array, checkpoints: list[tuple[int, bytes]]) -> None:
+        records = range(first, first + len(counts))
+        failures = counts.count(-1)
+        if max(counts, default=0) <= 1:  # filters and maps: at most one row a record, done in C
+            rows = array("q", itertools.compress(records, counts))
+        else:
+            rows = array("q", itertools.chain.from_iterable(
+                itertools.repeat(offset, 1 if n < 0 else n) for offset, n in zip(records, counts)))
+        with self._lock:
+            self.offsets.extend(rows)
+            self._checkpoints.extend(checkpoints)
+            self.failures += failures
+            self.passed += len(counts) - counts.count(0) - failures
+            self.done = first + len(counts)
+
+    def _notify(self) -> None:
+        if self.on_progress is not None:
+            self.on_progress()
+
+
+# -- the pass, in the child process -----------------------------------------------------------------
+
+
+def state_of(mapper: Any) -> list[Any]:
+    """The accumulators of a Mapper or a Chain, in stage order."""
+    stages = getattr(mapper, "stages", [mapper])
+    return [stage.acc for stage in stages]
+
+
+def restore(mapper: Any, state: list[Any]) -> None:
+    for stage, acc in zip(getattr(mapper, "stages", [mapper]), state):
+        stage.acc = acc
+
+
+def build_pipeline(stages: list[tuple[str, dict[str, str]]], initial: str | None) -> Any:
+    """The Mapper or Chain for (module path, values) stages, as --print would build it."""
+    from .chain import build
+    from .module import load
+
+    return build([(load(Path(path)), values) for path, values in stages], initial)
+
+
+def main() -> None:
+    from . import follow
+    from .index import LineIndex
+    from .record import Record
+    from .runner import Failure
+
+    topic, stages, initial = read_frame(sys.stdin.buffer)
+    out = os.fdopen(os.dup(1), "wb")
+    os.dup2(os.open(os.devnull, os.O_WRONLY), 1)  # what a module prints goes nowhere
+    os.nice(5)  # the viewer and the writers it watches come first
+    try:
+        mapper = build_pipeline(stages, initial)
+        index = LineIndex(Path(topic))
+        index.update()
+    except Exception as exc:
+        write_frame(out, ("error", getattr(exc, "message", str(exc))))
+        return
+    stateful = any(stage.module.kind == "aggregate" for stage in getattr(mapper, "stages", [mapper]))
+    viewer = os.getppid()
+    offset = 0
+    batch = FIRST_REPORT
+    stop = threading.Event()
+    while True:
+        while offset < index.count:
+            last = min(offset + batch, index.count)
+            counts = array("i")
+            checkpoints: list[tuple[int, bytes]] = []
+            for number, value in enumerate(index.read(offset, last), offset):
+                if stateful and number % CHECKPOINT_EVERY == 0 and number:
+                    checkpoints.extend(_checkpoint(mapper, number))
+                try:
+                    result = mapper.apply_many(Record(number, None, value))
+                except KeyboardInterrupt:  # raised by the module itself: that record fails
+                    result = None
+                counts.append(-1 if result is None or isinstance(result, Failure) else len(result))
+            try:
+                write_frame(out, ("rows", offset, counts.tobytes(), checkpoints))
+            except (BrokenPipeError, OSError):
+                return  # the viewer is gone
+            offset = last
+            batch = min(batch * 2, REPORT_EVERY)
+        for _ in follow.changes(Path(topic), stop):  # caught up: wait for appended records
+            if os.getppid() != viewer:
+                return
+            if index.update():
+                break
+
+
+def _checkpoint(mapper: Any, offset: int) -> list[tuple[int, bytes]]:
+    """The accumulators before record `offset`, pickled; none when they cannot be (then rows re-map from 0)."""
+    try:
+        return [(offset, pickle.dumps(state_of(mapper), protocol=pickle.HIGHEST_PROTOCOL))]
+    except Exception:
+        return []
+
+
+if __name__ == "__main__":
+    main()
