@@ -83,6 +83,10 @@ class Printer:
 
     def run(self, selection: Range, follow: bool = False, stop: threading.Event | None = None) -> PrintResult:
         stop = stop or threading.Event()
+        if getattr(self.topic, "kafka", False):  # a Kafka topic has its own reading path; files keep theirs
+            from .kafka_print import run_kafka
+
+            return run_kafka(self, selection, follow, stop)
         # What a module prints goes to stderr: stdout carries records only.
         with contextlib.ExitStack() as stack:
             reader = stack.enter_context(TopicReader(self.topic.path))
