@@ -285,7 +285,13 @@ def new_consumer(settings: KafkaSettings, errors: BrokerErrors) -> Any:
     try:
         return Consumer(config)
     except Exception as exc:  # librdkafka rejects a bad -X property here
-        raise KafkaSourceError(f"Kafka client settings: {exc}") from None
+        raise KafkaSourceError(f"Kafka client settings: {settings_problem(exc)}") from None
+
+
+def settings_problem(exc: Exception) -> str:
+    """What librdkafka said about a configuration it refused, without the KafkaError wrapping."""
+    first = exc.args[0] if exc.args else exc
+    return describe_error(first) if hasattr(first, "str") else str(first)
 
 
 def describe_error(error: Any) -> str:

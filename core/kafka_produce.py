@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from typing import IO, Any, BinaryIO
 
 from .errors import SmartviewError
-from .kafka import CONNECT_SECONDS, BrokerErrors, KafkaSourceError, KafkaTopic, connect, describe_error
+from .kafka import CONNECT_SECONDS, BrokerErrors, KafkaSourceError, KafkaTopic, connect, describe_error, settings_problem
 
 # A record the broker has not confirmed within this time is reported as not delivered.
 DELIVERY_SECONDS = 15
@@ -43,7 +43,7 @@ def _produce(topic: KafkaTopic, source: BinaryIO, separator: bytes | None, err: 
     try:
         producer = Producer(config)
     except Exception as exc:
-        raise KafkaSourceError(f"Kafka client settings: {exc}") from None
+        raise KafkaSourceError(f"Kafka client settings: {settings_problem(exc)}") from None
     connect(topic, producer, errors, CONNECT_SECONDS)
     tally = _Tally(topic, err)
     for number, (key, value) in enumerate(_records(source, separator), 1):
