@@ -380,6 +380,19 @@ def watermarks(topic: KafkaTopic, consumer: Any, partitions: list[int]) -> dict[
     return marks
 
 
+def take(consumer: Any, seconds: float, most: int = 2000) -> list[Any]:
+    """What the consumer has, waiting at most `seconds` for the first message only.
+
+    `consume(n, timeout)` waits for the whole timeout unless n messages arrive, which would add up to
+    `timeout` to every followed record; `poll` returns as soon as one is there, and the rest that are
+    already fetched are taken without waiting.
+    """
+    first = consumer.poll(seconds)
+    if first is None:
+        return []
+    return [first, *consumer.consume(most - 1, 0)]
+
+
 def to_record(message: Any) -> KafkaRecord:
     value = message.value()
     return KafkaRecord(message.offset(), message.key(), b"" if value is None else value,
@@ -410,7 +423,7 @@ def find_ends(
     consumer.assign([TopicPartition(topic.topic, p, highs[p]) for p in highs])
     deadline = time.monotonic() + seconds
     while waiting and time.monotonic() < deadline:
-        for message in consumer.consume(1000, 0.05):
+        for message in take(consumer, 0.05):
             partition = message.partition()
             error = message.error()
             if error is None:

@@ -32,6 +32,7 @@ from .kafka import (
     describe_error,
     find_ends,
     new_consumer,
+    take,
     to_record,
     watermarks,
 )
@@ -236,7 +237,7 @@ class KafkaIndex:
             self._reader.assign([TopicPartition(self.topic.topic, self.partition, start)])
             try:
                 while reached < stop and time.monotonic() < deadline:
-                    for message in self._reader.consume(1000, 0.05):
+                    for message in take(self._reader, 0.05):
                         error = message.error()
                         if error is None:
                             if message.offset() < stop:

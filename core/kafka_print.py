@@ -31,6 +31,7 @@ from .kafka import (
     describe_error,
     find_ends,
     new_consumer,
+    take,
     to_record,
     watermarks,
 )
@@ -183,7 +184,7 @@ class _Reader:
         buffers: dict[int, deque[KafkaRecord]] = {p: deque() for p in active}
         open_ = set(active)  # partitions that may still deliver records of the range
         while open_ and not self.stop.is_set():
-            for message in self.consumer.consume(BATCH, POLL_SECONDS):
+            for message in take(self.consumer, POLL_SECONDS, BATCH):
                 partition = message.partition()
                 if partition not in open_:
                     continue
@@ -222,7 +223,7 @@ class _Reader:
         self.consumer.assign([TopicPartition(self.topic.topic, p, positions[p]) for p in sorted(stops)])
         while stops and not self.stop.is_set():
             batch: list[KafkaRecord] = []
-            for message in self.consumer.consume(BATCH, POLL_SECONDS):
+            for message in take(self.consumer, POLL_SECONDS, BATCH):
                 partition = message.partition()
                 if partition not in stops:
                     continue
