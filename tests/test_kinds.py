@@ -53,11 +53,6 @@ def test_a_module_has_exactly_one_kind(ws: Workspace) -> None:
     assert result.code == 2 and "defines map and filter; a module has exactly one kind" in result.err
 
 
-def test_the_viewer_refuses_other_kinds_with_a_clear_message(events: Workspace) -> None:
-    result = events.run("user-events", "--map", "where")
-    assert result.code == 2 and "where is a filter module; the viewer shows map modules for now" in result.err
-
-
 def test_workbench_new_writes_a_module_that_test_passes(ws: Workspace) -> None:
     for kind in ("map", "filter", "filter_map", "array_map", "aggregate"):
         made = ws.run("new", f"my_{kind}", "--kind", kind, "--params", "--dir", str(ws.modules))
@@ -131,8 +126,3 @@ def test_a_chain_in_parallel_matches_one_process(ws: Workspace) -> None:
     one, two = ws.run(*args, "--jobs", "1"), ws.run(*args, "--jobs", "2")
     assert one.out == two.out and one.out.count("\n") == 40_000
     assert one.code == two.code == 0
-
-
-def test_the_viewer_refuses_a_chain_with_a_clear_message(events: Workspace) -> None:
-    result = events.run("user-events", "--map", "where", "--map", "user_events")
-    assert result.code == 2 and "the viewer shows one module for now: run a chain with --print" in result.err

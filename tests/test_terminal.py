@@ -78,3 +78,15 @@ def test_control_sequences_in_records_do_not_reach_the_terminal(ws: Workspace, t
     screen = term.wait_for(lambda s: "after clear" in s)
     assert "\\x1b]0;pwned\\x07\\x1b[2Jafter clear" in screen
     assert "0 plain" in screen  # the first row was not cleared away
+
+
+def test_a_chain_of_a_filter_and_a_map_with_parameters_per_module(ws: Workspace, terminal) -> None:
+    types = ["login", "logout", "login", "home_page"]
+    ws.topic("user-events", "".join(EVENT.format(n=n).replace("login", t) for n, t in enumerate(types)))
+    term = terminal("user-events", "--map", "where", "--map", "user_events", "-e", "where.equals=login",
+                    "-e", "user_events.show_timestamp=false")
+    screen = term.wait_for(lambda s: "2 passed" in s and '2 {"type":"login","account_id":"2","user_client"' in s)
+    assert '0 {"type":"login","account_id":"0","user_client"' in screen
+    assert "1. where" in screen and "2. user_events" in screen
+    term.keys("1")  # the first checkbox of the chain: user_events' show_account_id
+    term.wait_for(lambda s: '2 {"type":"login","user_client":"safari"}' in s)

@@ -84,3 +84,37 @@ def test_empty_topic(snap_compare, tmp_path: Path) -> None:
 
 def test_small_terminal(snap_compare) -> None:
     assert snap_compare(make_app(SAMPLE), run_before=after("1"), terminal_size=(80, 24))
+
+
+ORDERS = (
+    '{"order":1,"customer":"ada","items":[{"sku":"pen","qty":2},{"sku":"ink","qty":1}]}\n'
+    '{"order":2,"customer":"bo","items":[]}\n'
+    '{"order":3,"customer":"cy","items":[{"sku":"pad","qty":5}]}\n'
+    "not json\n"
+    '{"order":5,"customer":"ada","items":[{"sku":"pen","qty":1},{"sku":"nib","qty":3},{"sku":"ink","qty":2}]}\n'
+)
+
+
+@pytest.fixture
+def orders(tmp_path: Path) -> Path:
+    path = tmp_path / "orders.jsonl"
+    path.write_text(ORDERS)
+    return path
+
+
+def test_filter(snap_compare) -> None:
+    app = make_app(SAMPLE, module="where", values={"equals": "login"})
+    assert snap_compare(app, run_before=settle, terminal_size=(120, 30))
+
+
+def test_array_map(snap_compare, orders: Path) -> None:
+    assert snap_compare(make_app(orders, module="explode"), run_before=settle, terminal_size=(120, 30))
+
+
+def test_aggregate(snap_compare) -> None:
+    assert snap_compare(make_app(SAMPLE, module="count_by"), run_before=settle, terminal_size=(120, 30))
+
+
+def test_chain(snap_compare, mixed: Path) -> None:
+    app = make_app(mixed, chain=[("where", {"field": "user_client", "equals": "safari"}), ("user_events", {})])
+    assert snap_compare(app, run_before=after("1"), terminal_size=(120, 30))

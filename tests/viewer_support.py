@@ -19,10 +19,14 @@ def make_app(
     watch: bool = False,
     modules_dirs: list[Path] | None = None,
     name: str | None = None,
+    chain: list[tuple[str, dict[str, str]]] | None = None,
 ) -> SmartviewApp:
+    """The app for a topic file with one module (and its values), or a `chain` of (module, values)."""
     dirs = modules_dirs or [SHIPPED_MODULES_DIR]
-    loaded = module_mod.load(module_mod.find(module, dirs)) if module else None
-    selection = Selection(Topic(name or topic.stem, topic), loaded, dict(values or {}), dirs)
+    wanted = chain if chain is not None else ([(module, dict(values or {}))] if module else [])
+    stages = tuple((module_mod.load(module_mod.find(m, dirs)), v) for m, v in wanted)
+    first, first_values = stages[0] if stages else (None, {})
+    selection = Selection(Topic(name or topic.stem, topic), first, dict(first_values), dirs, stages)
     app = SmartviewApp(selection, watch=watch)
     app.animation_level = "none"
     return app
@@ -32,7 +36,7 @@ async def settle(pilot, timeout: float = 10) -> None:
     """Wait until the index is built, the whole-topic pass is done and the screen has been drawn."""
     app = pilot.app
     deadline = time.monotonic() + timeout
-    while not (app._indexed.is_set() and app.stream._count == app.index.count):
+    while not (app._indexed.is_set() and app.status.records == app.index.count):
         assert time.monotonic() < deadline, "the index was not built in time"
         await pilot.pause(0.01)
     await pilot.pause()

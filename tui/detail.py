@@ -74,7 +74,8 @@ class DetailScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="detail") as box:
-            box.border_title = f"{self.topic} · offset {self.row.offset}"
+            number = "" if self.row.sub is None else f" · output {self.row.sub + 1} of the record"
+            box.border_title = f"{self.topic} · offset {self.row.offset}{number}"
             left, right = self._texts()
             with VerticalScroll(classes="pane", id="detail-input"):
                 yield Label("Input", classes="pane-title")

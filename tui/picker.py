@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rich.markup import escape
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -50,7 +49,7 @@ class ModulePicker(ModalScreen[Path | str | None]):
             module = module_mod.load(path)
         except SmartviewError as exc:
             return f"{mark}[b]{path.stem}[/b]  [dim](does not load: {exc.message})[/dim]"
-        kind = "" if module.kind == "map" else escape(f" [{module.kind}]")
+        kind = "" if module.kind == "map" else f" [dim]({module.kind})[/dim]"
         return f"{mark}[b]{path.stem}[/b]{kind}  [dim]{module.summary}[/dim]"
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:

@@ -65,9 +65,9 @@ class StatusBar(Horizontal):
             parts.append(f"{status.rows:,} rows")
         if status.checked < status.records:
             percent = 100 * status.checked // max(status.records, 1)
-            parts.append(f"[$text-error]{status.errors:,} errors[/] (checking {percent}%)")
+            parts.append(f"[$text-error]{_errors(status.errors)}[/] (checking {percent}%)")
         else:
-            parts.append(f"[$text-error]{status.errors:,} errors[/]" if status.errors else "0 errors")
+            parts.append(f"[$text-error]{_errors(status.errors)}[/]" if status.errors else "0 errors")
         if status.following:
             parts.append("[$text-success]following[/]")
         else:
@@ -89,3 +89,7 @@ class StatusBar(Horizontal):
         self.samples.append(per_second)
         self.query_one("#status-spark", Sparkline).data = list(self.samples)
         self.query_one("#status-rate", Static).update(f"{per_second:,.0f}/s")
+
+
+def _errors(count: int) -> str:
+    return "1 error" if count == 1 else f"{count:,} errors"
