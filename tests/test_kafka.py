@@ -234,3 +234,12 @@ def test_print_never_loads_the_kafka_client_for_files(ws: Workspace) -> None:
 
     proc = subprocess.run([_sys.executable, "-c", probe], cwd=ws.root, env=ws.env(), capture_output=True, timeout=30)
     assert proc.returncode == 0, proc.stderr.decode()
+
+
+def test_refused_credentials_fail_fast(kafka_broker: Broker, ws: Workspace) -> None:
+    topic = new_topic(kafka_broker)
+    started = time.monotonic()
+    result = ws.run(address(kafka_broker, topic), "--print", "--sasl-username", "someone",
+                    SMARTVIEW_KAFKA_SASL_PASSWORD="wrong")
+    assert result.code == 2 and time.monotonic() - started < 6
+    assert "refused the connection's credentials" in result.err and result.err.count("\n") == 1
