@@ -757,6 +757,101 @@ def _burst_once(ctx: Context, per_writer: int) -> Burst:
     return result
 
 
+# ---------------------------------------------------------------------------------------------- 8. kinds
+
+
+def _last_offset_of(path: Path, needle: bytes) -> int:
+    """The offset of the last record containing `needle`."""
+    last = -1
+    with open(path, "rb") as f:
+        for offset, line in enumerate(f):
+            if needle in line:
+                last = offset
+    return last
+
+
+def case_kinds(ctx: Context) -> list[Row]:
+    """Modules that are not one-to-one: a filter and an aggregate, whose rows a background pass counts."""
+    if ctx.tmux() is None:
+        return [Row("kinds", "filter first screen", text=missing("tmux"))]
+    rows = []
+    for count in [c for c in ctx.sizes if c >= 1_000_000] or [max(ctx.sizes)]:
+        path = ctx.topic(count)
+        case = f"kinds {label(count)}"
+        filtered = [*ctx.sv, str(path), "--map", "where", "-e", "equals=login"]
+        last_login = _last_offset_of(path, b'"type":"login"')
+        first = re.compile(r'^\s*\d+ \{"type":"login"', re.M)
+        rows += _pass_series(ctx, case, "filter where equals=login", filtered, lambda s: bool(first.search(s)),
+                             last_row_shown(last_login), count)
+        aggregate = [*ctx.sv, str(path), "--map", "count_by"]
+        counts = re.compile(r'^\s*\d+ \{"', re.M)
+        rows += _pass_series(ctx, case, "aggregate count_by", aggregate, lambda s: bool(counts.search(s)),
+                             _aggregate_done(count - 1), count)
+        rows += _page_back(ctx, case, aggregate, _aggregate_done(count - 1), count)
+    return rows
+
+
+def _aggregate_done(last: int):
+    pattern = re.compile(rf"(?<![\d,_]){last}(?![\d,_]) \{{\"")
+    return lambda screen: bool(pattern.search(screen))
+
+
+def _pass_series(ctx: Context, case: str, what: str, argv, first_ready, done_ready, count: int) -> list[Row]:
+    """Launch -> first rows, and launch -> the last row (every record counted), (1 warm-up + repeat) times."""
+    firsts, dones, failure = Samples(), Samples(), ""
+    for attempt in range(1 + ctx.repeat):
+        pane = ctx.tmux().launch(argv, cwd=ctx.data_dir)
+        try:
+            seen = pane.wait(first_ready, pane.t0, _open_timeout(count), interval=0.01)
+            done = pane.wait(done_ready, pane.t0, 10 + 15 * count / 1_000_000, interval=0.02)
+        finally:
+            pane.kill()
+        if seen.elapsed is None or done.elapsed is None:
+            failure = (seen if seen.elapsed is None else done).describe()
+            break
+        if attempt:
+            firsts.values.append(seen.elapsed)
+            dones.values.append(done.elapsed)
+    if not firsts.values:
+        return [Row(case, f"{what}: launch -> first rows", text="failed", ok=False, note=failure)]
+    return [
+        Row(case, f"{what}: launch -> first rows", samples=firsts, note=failure,
+            target=Target("<", 0.8, "< 0.8 s") if count > 1_000_000 else Target("<", 0.6, "< 0.6 s")),
+        Row(case, f"{what}: launch -> every record counted (last row shown)", samples=dones),
+    ]
+
+
+def _page_back(ctx: Context, case: str, argv, done_ready, count: int) -> list[Row]:
+    """Page up from the end of an aggregate: each page maps from the nearest accumulator checkpoint."""
+    pane, error = open_viewer(ctx, argv, done_ready, 10 + 15 * count / 1_000_000)
+    if pane is None:
+        return [Row(case, "aggregate: page up -> rows shown", text="viewer not available", ok=False, note=error)]
+    samples, failure = Samples(), ""
+    try:
+        top = lambda screen: screen.split("\n", 1)[0]  # noqa: E731  (the status bar changes by itself)
+        pane.send("PageUp")  # the first page up only moves the cursor to the top row of the screen
+        time.sleep(0.3)
+        previous = pane.capture()
+        for number in range(2 + (6 if ctx.quick else max(20, 4 * ctx.repeat))):
+            t0 = time.perf_counter()
+            pane.send("PageUp")
+            seen = pane.wait(lambda s: top(s) != top(previous) and "… mapping" not in s, t0, timeout=3,
+                             interval=0.005)
+            if seen.elapsed is None:
+                failure = f"page {number + 1}: " + seen.describe()
+                break
+            if number >= 2:
+                samples.values.append(seen.elapsed)
+            previous = seen.screen
+            time.sleep(0.1)
+    finally:
+        pane.kill()
+    if not samples.values:
+        return [Row(case, "aggregate: page up -> rows shown", text="no page seen", ok=False, note=failure)]
+    return [Row(case, "aggregate count_by: page up -> new rows shown (mapped from a checkpoint)", samples=samples,
+                target=Target("<", 0.1, "< 100 ms"), note=failure)]
+
+
 CASES = {
     "print": case_print,
     "startup": case_startup,
@@ -765,4 +860,5 @@ CASES = {
     "follow": case_follow,
     "index": case_index,
     "burst": case_burst,
+    "kinds": case_kinds,
 }

@@ -149,9 +149,8 @@ def build_pipeline(stages: list[tuple[str, dict[str, str]]], initial: str | None
 
 def main() -> None:
     from . import follow
-    from .index import LineIndex
-    from .record import Record
-    from .runner import Failure
+    from .batch import split_lines
+    from .reader import TopicReader
 
     topic, stages, initial = read_frame(sys.stdin.buffer)
     out = os.fdopen(os.dup(1), "wb")
@@ -159,40 +158,65 @@ def main() -> None:
     os.nice(5)  # the viewer and the writers it watches come first
     try:
         mapper = build_pipeline(stages, initial)
-        index = LineIndex(Path(topic))
-        index.update()
+        reader = TopicReader(Path(topic))
     except Exception as exc:
         write_frame(out, ("error", getattr(exc, "message", str(exc))))
         return
-    stateful = any(stage.module.kind == "aggregate" for stage in getattr(mapper, "stages", [mapper]))
+    counter = _Counter(mapper, out)
     viewer = os.getppid()
-    offset = 0
-    batch = FIRST_REPORT
     stop = threading.Event()
-    while True:
-        while offset < index.count:
-            last = min(offset + batch, index.count)
-            counts = array("i")
-            checkpoints: list[tuple[int, bytes]] = []
-            for number, value in enumerate(index.read(offset, last), offset):
-                if stateful and number % CHECKPOINT_EVERY == 0 and number:
-                    checkpoints.extend(_checkpoint(mapper, number))
-                try:
-                    result = mapper.apply_many(Record(number, None, value))
-                except KeyboardInterrupt:  # raised by the module itself: that record fails
-                    result = None
-                counts.append(-1 if result is None or isinstance(result, Failure) else len(result))
+    try:
+        while True:
+            # Read on from where the last look stopped; a line still being written waits for its newline.
+            for block in reader.blocks():
+                assert block.data is not None
+                counter.add(block.first_offset, split_lines(block.data))
+            counter.flush()
+            for _ in follow.changes(Path(topic), stop):  # caught up: wait for appended records
+                if os.getppid() != viewer:
+                    return
+                if os.path.getsize(topic) > reader.byte:
+                    break
+    except (BrokenPipeError, OSError):
+        return  # the viewer is gone (or the file went away: the viewer starts a new pass)
+
+
+class _Counter:
+    """Maps records and sends their row counts in frames: small at first, so the first rows show at once."""
+
+    def __init__(self, mapper: Any, out: Any) -> None:
+        self.mapper = mapper
+        self.out = out
+        self.stateful = any(stage.module.kind == "aggregate" for stage in getattr(mapper, "stages", [mapper]))
+        self.batch = FIRST_REPORT
+        self.first = 0
+        self.counts = array("i")
+        self.checkpoints: list[tuple[int, bytes]] = []
+
+    def add(self, first: int, values: list[bytes]) -> None:
+        from .record import Record
+        from .runner import Failure
+
+        apply_many = self.mapper.apply_many
+        for number, value in enumerate(values, first):
+            if self.stateful and number % CHECKPOINT_EVERY == 0 and number:
+                self.checkpoints.extend(_checkpoint(self.mapper, number))
             try:
-                write_frame(out, ("rows", offset, counts.tobytes(), checkpoints))
-            except (BrokenPipeError, OSError):
-                return  # the viewer is gone
-            offset = last
-            batch = min(batch * 2, REPORT_EVERY)
-        for _ in follow.changes(Path(topic), stop):  # caught up: wait for appended records
-            if os.getppid() != viewer:
-                return
-            if index.update():
-                break
+                result = apply_many(Record(number, None, value))
+            except KeyboardInterrupt:  # raised by the module itself: that record fails
+                result = None
+            self.counts.append(-1 if result is None or isinstance(result, Failure) else len(result))
+            if len(self.counts) >= self.batch:
+                self.flush()
+
+    def flush(self) -> None:
+        if not self.counts:
+            return
+        write_frame(self.out, ("rows", self.first, self.counts.tobytes(), self.checkpoints))
+        self.first += len(self.counts)
+        self.counts = array("i")
+        self.checkpoints = []
+        self.batch = min(self.batch * 2, REPORT_EVERY)
 
 
 def _checkpoint(mapper: Any, offset: int) -> list[tuple[int, bytes]]:

@@ -295,6 +295,31 @@ def test_a_stuck_record_leaves_the_viewer_responsive(tmp_path: Path) -> None:
     run(scenario())
 
 
+def test_find_through_a_stuck_module_leaves_the_viewer_responsive(tmp_path: Path) -> None:
+    topic = tmp_path / "numbers.jsonl"
+    topic.write_text("".join(f"{n}\n" for n in range(3000)))
+    (tmp_path / "stuck.py").write_text(
+        "import re\n\ndef map(record, params):\n    if record.offset == 5:\n"
+        "        re.match(r'(a+)+$', 'a' * 40 + 'b')  # inside C code: no signal or thread gets in\n"
+        "    return record.value\n"
+    )
+
+    async def scenario():
+        app = make_app(topic, module="stuck", modules_dirs=[tmp_path])
+        async with app.run_test(size=(120, 30)) as pilot:
+            await wait_for(pilot, lambda: app._indexed.is_set() and app.stream._count == 3000)
+            await pilot.press("slash", *"nowhere", "enter")  # searches on from the end, wraps, reaches 5
+            await wait_for(pilot, lambda: app.mapped.busy_offset == 5)
+            started = time.monotonic()
+            await pilot.press("p")
+            assert not app.panel.display
+            await pilot.press("up")
+            await wait_for(pilot, lambda: app.stream.cursor == 2998)
+            assert time.monotonic() - started < 2
+
+    run(scenario())
+
+
 def test_an_unfinished_last_line_is_reported_then_shown_when_it_ends(tmp_path: Path) -> None:
     topic = tmp_path / "nonl.jsonl"
     topic.write_text("first\nsecond")
