@@ -168,3 +168,30 @@ def test_chain_panel_groups_parameters_by_module(tmp_path: Path) -> None:
     expected = print_lines(topic, "--map", "where", "--map", "user_events", "-e", "where.equals=login",
                            "-e", "user_events.show_account_id=false", "-F", "{{offset}} {{value}}")
     assert [" ".join(row) for row in shown] == expected
+
+
+ODD = '''"""Ten times the odd numbers; the even ones are dropped (a filter_map)."""
+
+
+def filter_map(record, params):
+    n = int(record.value)
+    return str(n * 10) if n % 2 else None
+'''
+
+
+def test_filter_map_shows_mapped_survivors_at_their_offsets(tmp_path: Path) -> None:
+    topic = tmp_path / "numbers.jsonl"
+    topic.write_text("1\n2\n3\nfour\n5\n")
+    (tmp_path / "odd.py").write_text(ODD)
+
+    async def scenario():
+        app = make_app(topic, module="odd", modules_dirs=[tmp_path])
+        async with app.run_test(size=(120, 30)) as pilot:
+            await settle(pilot)
+            shown = rows(app)
+            assert [label for label, _ in shown] == ["0", "2", "3", "4"]
+            assert [shown[0][1], shown[1][1], shown[3][1]] == ["10", "30", "50"]
+            assert "filter_map raised ValueError" in shown[2][1]
+            assert app.status.passed == 3 and app.failures == 1
+
+    run(scenario())

@@ -118,3 +118,13 @@ def test_aggregate(snap_compare) -> None:
 def test_chain(snap_compare, mixed: Path) -> None:
     app = make_app(mixed, chain=[("where", {"field": "user_client", "equals": "safari"}), ("user_events", {})])
     assert snap_compare(app, run_before=after("1"), terminal_size=(120, 30))
+
+
+def test_filter_map(snap_compare, tmp_path: Path) -> None:
+    from test_viewer_kinds import ODD
+
+    (tmp_path / "odd.py").write_text(ODD)
+    topic = tmp_path / "numbers.jsonl"
+    topic.write_text("".join(f"{n}\n" for n in range(1, 12)) + "twelve\n13\n")
+    app = make_app(topic, module="odd", modules_dirs=[tmp_path])
+    assert snap_compare(app, run_before=settle, terminal_size=(120, 30))
