@@ -16,12 +16,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-REPORT_EVERY = 8192
-FOLLOW_EVERY = 0.2  # seconds between looks at the file once the pass has caught up
+from .rowprocess import read_frame, write_frame
+
 
 
 @dataclass(frozen=True)
@@ -37,16 +37,19 @@ class Progress:
 class Census:
     """One pass over records [start, end of the file now) of a topic, with a module and parameter values."""
 
-    def __init__(self, topic: Path, module_path: Path, values: dict[str, str], start: int = 0) -> None:
+    def __init__(self, source: Any, module_path: Path, values: dict[str, str], start: int = 0) -> None:
+        """`source` is what to read: a topic file's path, or a Kafka topic and partition (source.py)."""
         self.latest = Progress(start, 0)
         self._buffer = b""
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "smartview.core.census", str(topic), str(module_path), str(start), json.dumps(values)],
-            stdin=subprocess.DEVNULL,
+            [sys.executable, "-m", "smartview.core.census"],
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
         )
-        assert self._process.stdout is not None
+        assert self._process.stdin is not None and self._process.stdout is not None
+        write_frame(self._process.stdin, (source, str(module_path), start, values))
+        self._process.stdin.close()
         self._fd = self._process.stdout.fileno()
         fcntl.fcntl(self._fd, fcntl.F_SETFL, fcntl.fcntl(self._fd, fcntl.F_GETFL) | os.O_NONBLOCK)
 
@@ -83,44 +86,34 @@ def _report(out: int, progress: Progress) -> None:
     os.write(out, json.dumps(progress.__dict__).encode() + b"\n")
 
 
-def main(topic: str, module_path: str, start: str, values: str) -> None:
-    from .index import LineIndex
+def main() -> None:
     from .module import load
-    from .record import Record
     from .runner import Failure, Mapper
+    from .source import follow_records
 
+    source, module_path, offset, values = read_frame(sys.stdin.buffer)
     # Background work: the viewer (and the writers it watches) come first for the processor.
     os.nice(10)
     # Progress goes to the real stdout; whatever the module prints goes nowhere.
     out = os.dup(1)
     os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
-    offset = int(start)
-    try:
-        module = load(Path(module_path))
-        mapper = Mapper(module, module.make_params(json.loads(values)))
-        index = LineIndex(Path(topic))
-        index.update()
-    except Exception as exc:  # the module changed on disk since the viewer loaded it
-        _report(out, Progress(offset, 0, True, str(exc)))
-        return
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # the viewer went away: end quietly
     viewer = os.getppid()
     failures = 0
-    while True:
-        end = index.count
-        while offset < end:
-            last = min(offset + REPORT_EVERY, end)
-            for i, value in enumerate(index.read(offset, last)):
-                if isinstance(mapper.apply(Record(offset + i, None, value)), Failure):
+    try:
+        module = load(Path(module_path))
+        mapper = Mapper(module, module.make_params(values))
+        for next_offset, records in follow_records(source, offset):
+            for record in records:
+                if isinstance(mapper.apply(record), Failure):
                     failures += 1
-            offset = last
+            offset = records[-1].offset + 1 if records else next_offset
             _report(out, Progress(offset, failures))
-        _report(out, Progress(offset, failures))
-        while not index.update():  # caught up: follow the file until there is more
-            if os.getppid() != viewer:  # the viewer ended without stopping us
+            if not records and os.getppid() != viewer:  # the viewer ended without stopping us
                 return
-            time.sleep(FOLLOW_EVERY)
+    except Exception as exc:  # the module changed on disk since the viewer loaded it, the file went away...
+        _report(out, Progress(offset, failures, True, getattr(exc, "message", str(exc))))
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:5])
+    main()

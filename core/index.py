@@ -15,6 +15,7 @@ import threading
 from array import array
 from pathlib import Path
 
+from .record import Record
 from .topic import how_changed
 
 BLOCK = 64 << 10
@@ -150,6 +151,15 @@ class LineIndex:
         data = os.pread(self._fd, end - start, start)
         lines = data.split(b"\n")[: last - first]
         return [line[:-1] if line.endswith(b"\r") else line for line in lines]
+
+    def read_records(self, first: int, last: int) -> list[Record]:
+        """Records `first` up to `last` (file topics have no keys)."""
+        return [Record(first + i, None, value) for i, value in enumerate(self.read(first, last))]
+
+    @property
+    def source(self) -> str:
+        """What a background pass reads (see source.py): this file."""
+        return str(self.path)
 
     def read_one(self, offset: int) -> bytes:
         """One record's whole value."""

@@ -327,7 +327,7 @@ def _partition_names(partitions: list[int]) -> str:
     if not partitions:
         return "none"
     if partitions == list(range(len(partitions))):
-        return f"partition 0" if len(partitions) == 1 else f"partitions 0-{len(partitions) - 1}"
+        return "partition 0" if len(partitions) == 1 else f"partitions 0-{len(partitions) - 1}"
     return "partitions " + ", ".join(map(str, partitions))
 
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from typing import Any
 
 from .kafka import (
     ERR_ALL_BROKERS_DOWN,
@@ -144,6 +143,11 @@ class KafkaIndex:
         found = {record.offset: record.value for record in self.read_records(first, last)}
         return [found.get(offset, b"") for offset in range(first, last)]
 
+    @property
+    def source(self) -> tuple[KafkaTopic, int]:
+        """What a background pass reads (see source.py): this topic's partition."""
+        return self.topic, self.partition
+
     def read_one(self, offset: int) -> bytes:
         values = self.read(offset, offset + 1)
         return values[0] if values else b""
@@ -160,11 +164,16 @@ class KafkaIndex:
             w += 1
         return records
 
-    def update(self, budget: int | None = None) -> int:
-        """Take what was produced since the last call, without waiting; returns how many records were added."""
+    def update(self, budget: int | None = None, wait: float = 0.0) -> int:
+        """Take what was produced since the last call; returns how many records were added.
+
+        With `wait`, waits up to that many seconds for the first new record (a follower's wake-up):
+        it returns as soon as one arrives, with whatever else is there by then.
+        """
         before = self._count
         with self._tail_lock:
-            messages = self._tail.consume(budget or 10000, 0)
+            first = self._tail.poll(wait) if wait else None
+            messages = ([first] if first is not None else []) + self._tail.consume(budget or 10000, 0)
         for message in messages:
             error = message.error()
             if error is None:

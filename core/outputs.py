@@ -35,12 +35,14 @@ REPORT_EVERY = 8192
 class OutputIndex:
     """Rows of a pipeline's output, each tied to the record it came from, filled in by a background pass.
 
+    `source` is what the pass reads: a topic file's path, or a Kafka topic and partition (source.py).
+
     `on_progress` is called from a reader thread after each frame: more rows, or the pass ended.
     """
 
     def __init__(
         self,
-        topic: Path,
+        source: Any,
         stages: list[tuple[Path, dict[str, str]]],
         initial: str | None = None,
         on_progress: Callable[[], None] | None = None,
@@ -61,7 +63,7 @@ class OutputIndex:
             stderr=subprocess.DEVNULL,
         )
         assert self._process.stdin is not None
-        write_frame(self._process.stdin, (str(topic), [(str(p), v) for p, v in stages], initial))
+        write_frame(self._process.stdin, (source, [(str(p), v) for p, v in stages], initial))
         self._process.stdin.close()
         threading.Thread(target=self._read, name="smartview-outputs", daemon=True).start()
 
@@ -148,37 +150,29 @@ def build_pipeline(stages: list[tuple[str, dict[str, str]]], initial: str | None
 
 
 def main() -> None:
-    from . import follow
-    from .batch import split_lines
-    from .reader import TopicReader
+    from .source import follow_records
 
-    topic, stages, initial = read_frame(sys.stdin.buffer)
+    source, stages, initial = read_frame(sys.stdin.buffer)
     out = os.fdopen(os.dup(1), "wb")
     os.dup2(os.open(os.devnull, os.O_WRONLY), 1)  # what a module prints goes nowhere
     os.nice(5)  # the viewer and the writers it watches come first
-    try:
-        mapper = build_pipeline(stages, initial)
-        reader = TopicReader(Path(topic))
-    except Exception as exc:
-        write_frame(out, ("error", getattr(exc, "message", str(exc))))
-        return
-    counter = _Counter(mapper, out)
     viewer = os.getppid()
-    stop = threading.Event()
     try:
-        while True:
-            # Read on from where the last look stopped; a line still being written waits for its newline.
-            for block in reader.blocks():
-                assert block.data is not None
-                counter.add(block.first_offset, split_lines(block.data))
-            counter.flush()
-            for _ in follow.changes(Path(topic), stop):  # caught up: wait for appended records
+        counter = _Counter(build_pipeline(stages, initial), out)
+        for first, records in follow_records(source):
+            if records:
+                counter.add(first, records)
+            else:  # caught up (for now)
+                counter.flush()
                 if os.getppid() != viewer:
                     return
-                if os.path.getsize(topic) > reader.byte:
-                    break
-    except (BrokenPipeError, OSError):
-        return  # the viewer is gone (or the file went away: the viewer starts a new pass)
+    except (BrokenPipeError, ConnectionError):
+        return  # the viewer is gone
+    except Exception as exc:  # the module changed on disk, the file went away, the broker refused...
+        try:
+            write_frame(out, ("error", getattr(exc, "message", str(exc))))
+        except OSError:
+            pass
 
 
 class _Counter:
@@ -189,20 +183,24 @@ class _Counter:
         self.out = out
         self.stateful = any(stage.module.kind == "aggregate" for stage in getattr(mapper, "stages", [mapper]))
         self.batch = FIRST_REPORT
-        self.first = 0
+        self.first: int | None = None
         self.counts = array("i")
         self.checkpoints: list[tuple[int, bytes]] = []
 
-    def add(self, first: int, values: list[bytes]) -> None:
-        from .record import Record
+    def add(self, first: int, records: list[Any]) -> None:
         from .runner import Failure
 
+        if self.first is None:
+            self.first = first
         apply_many = self.mapper.apply_many
-        for number, value in enumerate(values, first):
+        for record in records:
+            number = record.offset
+            while self.first + len(self.counts) < number:  # an offset without a record (compacted Kafka)
+                self.counts.append(0)
             if self.stateful and number % CHECKPOINT_EVERY == 0 and number:
                 self.checkpoints.extend(_checkpoint(self.mapper, number))
             try:
-                result = apply_many(Record(number, None, value))
+                result = apply_many(record)
             except KeyboardInterrupt:  # raised by the module itself: that record fails
                 result = None
             self.counts.append(-1 if result is None or isinstance(result, Failure) else len(result))
@@ -210,7 +208,7 @@ class _Counter:
                 self.flush()
 
     def flush(self) -> None:
-        if not self.counts:
+        if not self.counts or self.first is None:
             return
         write_frame(self.out, ("rows", self.first, self.counts.tobytes(), self.checkpoints))
         self.first += len(self.counts)

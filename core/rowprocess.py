@@ -57,7 +57,7 @@ class Request:
     """
 
     stages: list[tuple[str, tuple[int, int], dict[str, str]]]
-    items: list[tuple[int, bytes]]
+    items: list[Any]  # Record objects (KafkaRecord for Kafka topics)
     many: bool = False
     initial: str | None = None
     state: bytes | None = field(default=None, repr=False)
@@ -77,7 +77,7 @@ class RowProcess:
     def send(
         self,
         stages: list[tuple[Path, dict[str, str]]],
-        items: list[tuple[int, bytes]],
+        items: list[Any],
         many: bool = False,
         initial: str | None = None,
         state: bytes | None = None,
@@ -148,31 +148,46 @@ def _answer(request: Request, modules: _Modules):
     from .chain import build
     from .errors import SmartviewError
     from .outputs import restore
-    from .record import Record
     from .runner import Failure
 
     first_path = request.stages[0][0]
     try:
         loaded = [(modules.get(path, stamp), values) for path, stamp, values in request.stages]
     except SmartviewError as exc:
-        for offset, value in request.items:
-            yield Failure(offset, f"module does not load: {exc.message}", first_path, "", value)
+        for record in request.items:
+            yield Failure(record.offset, f"module does not load: {exc.message}", first_path, "", record.value)
         return
     try:
         mapper = build(loaded, request.initial)
     except SmartviewError as exc:  # the module on disk no longer takes these parameters
-        for offset, value in request.items:
-            yield Failure(offset, exc.message, first_path, "", value)
+        for record in request.items:
+            yield Failure(record.offset, exc.message, first_path, "", record.value)
         return
     if request.state is not None:
         restore(mapper, pickle.loads(request.state))
+    stages = getattr(mapper, "stages", [mapper])
+    # An output without a key of its own keeps its record's key (Kafka), as --print shows it; an
+    # aggregate's outputs are running totals, not any one record's.
+    keep_keys = not any(stage.module.kind == "aggregate" for stage in stages)
     apply = mapper.apply_many if request.many else mapper.apply
-    for offset, value in request.items:
+    for record in request.items:
+        offset, key, value = record.offset, record.key, record.value  # as read: the module may change them
         try:
-            yield apply(Record(offset, None, value))
+            result = apply(record)
         except KeyboardInterrupt as exc:  # no Ctrl-C reaches this process from the viewer
-            stage = getattr(mapper, "stages", [mapper])[0]
-            yield stage.failure(offset, value, exc)
+            yield stages[0].failure(offset, value, exc)
+            continue
+        yield _with_key(result, key) if keep_keys and key is not None else result
+
+
+def _with_key(result: Any, key: bytes) -> Any:
+    from .runner import Output
+
+    if isinstance(result, Output):
+        return result if result.key is not None else Output(result.offset, key, result.value)
+    if isinstance(result, list):
+        return [_with_key(output, key) for output in result]
+    return result
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from .index import LineIndex
 from .module import Module
 from .outputs import OutputIndex
+from .record import Record
 from .rowprocess import RowProcess
 from .runner import Failure, Output
 
@@ -132,7 +133,7 @@ class MappedTopic:
             self.outputs = None
         if not self.one_to_one and not self._closed:
             stages = [(module.path, values) for module, values in self.stages]
-            self.outputs = OutputIndex(self.index.path, stages, self.initial, on_progress=self._progress)
+            self.outputs = OutputIndex(self.index.source, stages, self.initial, on_progress=self._progress)
 
     def _progress(self) -> None:
         if self.on_progress is not None:
@@ -189,7 +190,7 @@ class MappedTopic:
         generation, first, last = key
         todo, state = self._todo(first, last)
         if not self.stages:
-            self._store(generation, [(offset, Output(offset, None, value)) for offset, value in todo])
+            self._store(generation, [(r.offset, Output(r.offset, r.key, r.value)) for r in todo])
         else:
             # Module code runs in a child process (see rowprocess.py): a module stuck in C code, or
             # one that ends its process, cannot freeze or end the viewer.
@@ -202,7 +203,7 @@ class MappedTopic:
             self._late = False
             self.on_ready()
 
-    def _todo(self, first: int, last: int) -> tuple[list[tuple[int, bytes]], bytes | None]:
+    def _todo(self, first: int, last: int) -> tuple[list[Record], bytes | None]:
         """The records to map for rows [first, last), and the accumulators to start from (aggregates)."""
         spans = self._spans(first, last)
         if not spans:
@@ -217,11 +218,11 @@ class MappedTopic:
             # Accumulators carry from record to record: start at the checkpoint before the first one needed.
             low, state = self.outputs.checkpoint(missing[0])
             missing = list(range(low, high))
-        values = self.index.read(missing[0], missing[-1] + 1)
         wanted = set(missing)
-        return [(missing[0] + i, value) for i, value in enumerate(values) if missing[0] + i in wanted], state
+        records = self.index.read_records(missing[0], missing[-1] + 1)
+        return [record for record in records if record.offset in wanted], state
 
-    def _map_in_process(self, generation: int, todo: list[tuple[int, bytes]], state: bytes | None) -> None:
+    def _map_in_process(self, generation: int, todo: list[Record], state: bytes | None) -> None:
         """Map `todo` in the child process, one reply per record, replacing a child stuck on stale work."""
         if not todo:
             return
@@ -256,7 +257,8 @@ class MappedTopic:
                         return
                     continue
                 answered = 0
-                for offset, value in remaining:
+                for record in remaining:
+                    offset, value = record.offset, record.value
                     self.busy_offset = offset
                     answered += 1
                     try:
@@ -278,14 +280,14 @@ class MappedTopic:
                 if remaining and self.stateful:
                     # The accumulators died with the process: later records cannot be mapped from here.
                     self._fail_all(generation, remaining, f"not mapped: the module ended its process at "
-                                   f"offset {remaining[0][0] - 1}")
+                                   f"offset {remaining[0].offset - 1}")
                     return
         finally:
             self._process_lock.release()
 
-    def _fail_all(self, generation: int, items: list[tuple[int, bytes]], reason: str) -> None:
+    def _fail_all(self, generation: int, records: list[Record], reason: str) -> None:
         path = str(self.stages[0][0].path)
-        self._store(generation, [(offset, Failure(offset, reason, path, "", value)) for offset, value in items])
+        self._store(generation, [(r.offset, Failure(r.offset, reason, path, "", r.value)) for r in records])
 
     def _store(self, generation: int, results: list[tuple[int, Result]]) -> None:
         with self._lock:

@@ -181,15 +181,12 @@ def _run_topic(argv: list[str]) -> int:
     if args.print:
         return _print(args, _select(args))
     _check_viewer_flags(args)
-    if args.topic.startswith("kafka:"):
-        raise SmartviewError("the viewer does not open Kafka topics yet: add --print (see docs/kafka.md)")
-    return _view(_select(args))
+    return _view(_select(args), args.aggregate_initial)
 
 
 PRINT_ONLY = {
     "beginning": "-B", "start": "--start", "head": "-H", "tail": "-T", "end": "--end", "follow": "--follow",
     "key_value": "-k", "format": "-F", "jobs": "--jobs", "timeout": "--timeout",
-    "aggregate_initial": "--aggregate-initial",
 }
 
 
@@ -205,10 +202,15 @@ def _check_viewer_flags(args: argparse.Namespace) -> None:
         )
 
 
-def _view(selection: Selection) -> int:
-    from .core.index import LineIndex
+def _view(selection: Selection, initial: str | None = None) -> int:
+    if getattr(selection.topic, "kafka", False):
+        from .core.kafka_index import KafkaIndex
 
-    index = LineIndex(selection.topic.path)
+        index: Any = KafkaIndex(selection.topic)  # one partition, opened at its end; errors exit 2 here
+    else:
+        from .core.index import LineIndex
+
+        index = LineIndex(selection.topic.path)
     indexed = index.build_in_background()  # overlaps indexing a large topic with Textual's import
     # Textual batches screen updates at 60 per second by default, which alone adds up to 17 ms to the
     # moment an appended record shows; 120 halves that and costs nothing while the screen is still.
@@ -217,7 +219,7 @@ def _view(selection: Selection) -> int:
 
     # Descriptor 1 stays the terminal: Textual asks it for the screen size. Module code runs in a child
     # process whose descriptor 1 goes nowhere (core/rowprocess.py), so it cannot paint over the screen.
-    return run_viewer(selection, index=(index, indexed))
+    return run_viewer(selection, index=(index, indexed), initial=initial)
 
 
 def _select(args: argparse.Namespace) -> Selection:

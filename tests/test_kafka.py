@@ -9,7 +9,6 @@ import subprocess
 import time
 import uuid
 
-import orjson
 import pytest
 
 from typing import TYPE_CHECKING

@@ -82,10 +82,12 @@ class SmartviewApp(App[int]):
         selection: Selection,
         watch: bool = True,
         index: tuple[LineIndex, threading.Event] | None = None,
+        initial: str | None = None,
     ) -> None:
         super().__init__()
         self.selection = selection
         self.topic_name = selection.topic.name
+        self.kafka = getattr(selection.topic, "kafka", False)
         self.watch = watch
         stages = selection.stages or ([(selection.module, selection.values)] if selection.module else [])
         # The modules applied, in chain order, each with its parameter values as `-e` strings.
@@ -94,7 +96,8 @@ class SmartviewApp(App[int]):
             built = LineIndex(selection.topic.path)
             index = (built, built.build_in_background())
         self.index, self._indexed = index
-        self.mapped = MappedTopic(self.index, self.stages)
+        self.initial = initial  # --aggregate-initial: an aggregate's starting accumulator
+        self.mapped = MappedTopic(self.index, self.stages, initial)
         self.status = Status(self.topic_name, self._module_label())
         self.failures = 0
         self.checked = 0
@@ -181,7 +184,10 @@ class SmartviewApp(App[int]):
         gc.freeze()
         if self.watch:
             self.set_interval(1.0, self._sample_rate, name="rate")
-            self._follow_topic()
+            if self.kafka:
+                self._follow_kafka()
+            else:
+                self._follow_topic()
             if self.stages:
                 self._watch_modules()
 
@@ -227,6 +233,28 @@ class SmartviewApp(App[int]):
                 # newest rows never crowds out the keys; a single record is still shown at once.
                 await asyncio.sleep(BURST_PAUSE)
 
+    @work(thread=True, exclusive=True, group="follow")
+    def _follow_kafka(self) -> None:
+        """Take new records from the Kafka partition as they arrive (the index waits for them briefly)."""
+        worker = get_current_worker()
+        trouble = None
+        while not worker.is_cancelled:
+            added = self.index.update(wait=0.1)
+            change = self.index.change()
+            if added or change is not None or self.index.status != trouble:
+                trouble = self.index.status
+                self.call_from_thread(self._kafka_news, change, trouble)
+
+    def _kafka_news(self, change: str | None, trouble: str | None) -> None:
+        if change is not None:
+            self.index.reset()
+            self.mapped.forget()
+            self._start_error_pass()
+            self.notify(f"{self.topic_name} was {change}; showing it again from its first offset", severity="warning")
+            self.stream.action_follow()
+        self.status.trouble = trouble or ""
+        self._records_changed()
+
     def _sample_rate(self) -> None:
         count = self.index.count
         self.query_one(StatusBar).add_rate_sample(max(0, count - self._rate_count))
@@ -267,7 +295,7 @@ class SmartviewApp(App[int]):
 
     def _remap(self) -> None:
         """Map every row again with the current modules and values, and restart the error count."""
-        self.mapped.set_stages(self.stages)
+        self.mapped.set_stages(self.stages, self.initial)
         self.stream.remap()
         self.stream.update_count()
         self.status.module = self._module_label()
@@ -380,7 +408,7 @@ class SmartviewApp(App[int]):
             # Not one row per record: the pass that counts rows counts failures too.
             self._census_timer.resume()
         else:
-            self._census = Census(self.index.path, self.module.path, self.values)
+            self._census = Census(self.index.source, self.module.path, self.values)
             self._census_timer.resume()
         self._show_status()
 
@@ -515,7 +543,7 @@ class SmartviewApp(App[int]):
 
     def headless_command(self) -> str:
         """The `--print` command that gives what the screen shows."""
-        words = ["smartview", self.topic_name]
+        words = ["smartview", self.selection.topic.address if self.kafka else self.topic_name]
         for module, _ in self.stages:
             words += ["--map", module.name if _found_by_name(module) else str(module.path)]
         for module, values in self.stages:
@@ -523,6 +551,8 @@ class SmartviewApp(App[int]):
             prefix = f"{module.name}." if len(self.stages) > 1 else ""
             for name, text in changed_from_default(params, list(module.specs)).items():
                 words += ["-e", f"{prefix}{name}={text}"]
+        if self.initial is not None and any(module.kind == "aggregate" for module, _ in self.stages):
+            words += ["--aggregate-initial", self.initial]
         words.append("--print")
         return shlex.join(words)
 
@@ -557,7 +587,9 @@ def searchable(row: Row) -> str:
     return decode(row.result.value, None).lower()
 
 
-def run_viewer(selection: Selection, index: tuple[LineIndex, threading.Event] | None = None) -> int:
-    app = SmartviewApp(selection, index=index)
+def run_viewer(
+    selection: Selection, index: tuple[LineIndex, threading.Event] | None = None, initial: str | None = None
+) -> int:
+    app = SmartviewApp(selection, index=index, initial=initial)
     app.run()
     return app.return_code or 0

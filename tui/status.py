@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 
+from rich.markup import escape
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import ProgressBar, Sparkline, Static
@@ -26,6 +27,7 @@ class Status:
     following: bool = True
     new: int = 0
     busy: str = ""
+    trouble: str = ""  # a problem with the source itself: a Kafka broker that cannot be reached
 
 
 class StatusBar(Horizontal):
@@ -74,6 +76,8 @@ class StatusBar(Horizontal):
             parts.append(f"[$text-warning]paused[/], {status.new:,} new" if status.new else "[$text-warning]paused[/]")
         if status.busy:
             parts.append(status.busy)
+        if status.trouble:
+            parts.append(f"[$text-error]{escape(status.trouble)}[/]")
         self.query_one("#status-text", Static).update(" · ".join(parts))
 
     def progress(self, fraction: float | None) -> None:
