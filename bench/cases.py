@@ -861,4 +861,5 @@ CASES = {
     "index": case_index,
     "burst": case_burst,
     "kinds": case_kinds,
+    "kafka": lambda ctx: __import__("kafka_cases").case_kafka(ctx),  # imports cases itself
 }

@@ -65,3 +65,19 @@ def test_unknown_case_is_a_usage_error(tmp_path: Path) -> None:
     proc = run_bench(tmp_path, "--only", "nope")
     assert proc.returncode == 2
     assert "unknown case nope" in proc.stderr
+
+
+def test_quick_kinds_and_kafka_cases_measure_something(tmp_path: Path) -> None:
+    import shutil
+
+    import pytest
+
+    if shutil.which("tmux") is None:
+        pytest.skip("tmux is not installed")
+    proc = run_bench(tmp_path, "--only", "kinds,kafka")
+    assert "Traceback" not in proc.stderr + proc.stdout, proc.stderr
+    assert proc.returncode == 0, proc.stderr
+    for figure in ("filter where equals=login: launch -> first rows", "aggregate count_by: page up",
+                   "--print --follow: produce -> line on stdout", "viewer on kafka://…: produce -> visible"):
+        row = next(line for line in proc.stdout.splitlines() if figure in line)
+        assert " ms" in row or " s " in row, row  # a measured time, not "failed" or "not available"
