@@ -471,36 +471,37 @@ def case_follow(ctx: Context) -> list[Row]:
     return rows
 
 
-def _follow_print(ctx: Context, appends: int, initial: int) -> list[Row]:
-    case = "follow"
-    figure = "smartview --print --follow: append -> line on stdout"
-    path = _fresh_follow_file(ctx, "print", initial)
-    argv = [*ctx.sv, str(path), "--map", "user_events", "--print", "--follow"]
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=clean_env(), cwd=ctx.data_dir)
-    lines: queue.Queue = queue.Queue()
+class TimedLines:
+    """A process's stdout lines, each with the time it arrived, read by a thread as they come."""
 
-    def read() -> None:
-        for line in proc.stdout:
-            lines.put((time.perf_counter(), line))
-        lines.put((time.perf_counter(), None))
+    def __init__(self, proc: subprocess.Popen) -> None:
+        self.proc = proc
+        self.lines: queue.Queue = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
 
-    threading.Thread(target=read, daemon=True).start()
-    note = ""
-    try:
-        for _ in range(initial):
-            _, line = lines.get(timeout=20)
-            if line is None:
-                raise queue.Empty
-    except queue.Empty:
-        proc.kill()
-        err = proc.communicate(timeout=5)[1].decode(errors="replace").strip()[-300:]
-        return [Row(case, figure, text="the initial records were not printed", ok=False, note=err)]
+    def _read(self) -> None:
+        for line in self.proc.stdout:
+            self.lines.put((time.perf_counter(), line))
+        self.lines.put((time.perf_counter(), None))
 
-    def seen_after(marker: str, t0: float) -> float | None:
-        deadline = t0 + 3
+    def skip(self, count: int, timeout: float = 20) -> bool:
+        """Wait for `count` lines (the records already there); False if they did not come."""
+        try:
+            return all(self.lines.get(timeout=timeout)[1] is not None for _ in range(count))
+        except queue.Empty:
+            return False
+
+    def fail(self) -> str:
+        """Kill the process; the end of its stderr, for the report."""
+        self.proc.kill()
+        return self.proc.communicate(timeout=5)[1].decode(errors="replace").strip()[-300:]
+
+    def seen_after(self, marker: str, t0: float, timeout: float = 3) -> float | None:
+        """Seconds from `t0` until a line holding `marker` arrived, or None within `timeout`."""
+        deadline = t0 + timeout
         while True:
             try:
-                when, line = lines.get(timeout=max(0.0, deadline - time.perf_counter()))
+                when, line = self.lines.get(timeout=max(0.0, deadline - time.perf_counter()))
             except queue.Empty:
                 return None
             if line is None:
@@ -508,8 +509,19 @@ def _follow_print(ctx: Context, appends: int, initial: int) -> list[Row]:
             if marker.encode() in line:
                 return when - t0
 
+
+def _follow_print(ctx: Context, appends: int, initial: int) -> list[Row]:
+    case = "follow"
+    figure = "smartview --print --follow: append -> line on stdout"
+    path = _fresh_follow_file(ctx, "print", initial)
+    argv = [*ctx.sv, str(path), "--map", "user_events", "--print", "--follow"]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=clean_env(), cwd=ctx.data_dir)
+    lines = TimedLines(proc)
+    note = ""
+    if not lines.skip(initial):
+        return [Row(case, figure, text="the initial records were not printed", ok=False, note=lines.fail())]
     try:
-        samples, failure = _append_series(ctx, path, appends, seen_after)
+        samples, failure = _append_series(ctx, path, appends, lines.seen_after)
     finally:
         proc.send_signal(signal.SIGTERM)
         try:

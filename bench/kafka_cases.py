@@ -8,17 +8,15 @@ moment its line is on `--print --follow`'s stdout, or on the viewer's screen.
 from __future__ import annotations
 
 import importlib.util
-import queue
 import random
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 import data
-from cases import Context, _appended, last_row_shown, missing, open_viewer
+from cases import Context, TimedLines, _appended, last_row_shown, missing, open_viewer
 from measure import Samples, clean_env
 from report import Row, Target
 
@@ -81,37 +79,11 @@ def _print_follow(ctx: Context, broker, address: str, appends: int) -> list[Row]
     figure = "smartview kafka://… --print --follow: produce -> line on stdout"
     argv = [*ctx.sv, address, "--map", "user_events", "--print", "--follow"]
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=clean_env(), cwd=ctx.data_dir)
-    lines: queue.Queue = queue.Queue()
-
-    def read() -> None:
-        for line in proc.stdout:
-            lines.put((time.perf_counter(), line))
-        lines.put((time.perf_counter(), None))
-
-    threading.Thread(target=read, daemon=True).start()
+    lines = TimedLines(proc)
+    if not lines.skip(INITIAL):
+        return [Row("kafka", figure, text="the initial records were not printed", ok=False, note=lines.fail())]
     try:
-        for _ in range(INITIAL):
-            if lines.get(timeout=20)[1] is None:
-                raise queue.Empty
-    except queue.Empty:
-        proc.kill()
-        err = proc.communicate(timeout=5)[1].decode(errors="replace").strip()[-300:]
-        return [Row("kafka", figure, text="the initial records were not printed", ok=False, note=err)]
-
-    def seen_after(marker: str, t0: float) -> float | None:
-        deadline = t0 + 3
-        while True:
-            try:
-                when, line = lines.get(timeout=max(0.0, deadline - time.perf_counter()))
-            except queue.Empty:
-                return None
-            if line is None:
-                return None
-            if marker.encode() in line:
-                return when - t0
-
-    try:
-        samples, failure = _produce_series(broker, appends, seen_after, 0)
+        samples, failure = _produce_series(broker, appends, lines.seen_after, 0)
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=5)

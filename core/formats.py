@@ -6,27 +6,30 @@ from .errors import SmartviewError
 
 PLACEHOLDER = r"\{\{\s*(\w+)\s*\}\}"
 FIELDS = ("offset", "key", "value", "partition")
+KAFKA_FIELDS = (*FIELDS, "timestamp")  # Kafka records also carry a timestamp (ms since the epoch, -1 if none)
 
 
 class LineFormat:
     """Turns (offset, key, value) into one output line, without its newline.
 
     `plain` tells the block runner it may skip the per-record call and write values directly.
+    `fields` are the placeholders a template may use: KAFKA_FIELDS for Kafka topics.
     """
 
-    def __init__(self, key_value: bool = False, template: str | None = None) -> None:
+    def __init__(self, key_value: bool = False, template: str | None = None, fields: tuple[str, ...] = FIELDS) -> None:
         self.key_value = key_value
         self.template = template
         self.plain = template is None and not key_value
-        self._parts = _compile(template) if template is not None else None
+        self._parts = _compile(template, fields) if template is not None else None
 
-    def line(self, offset: int, key: bytes | None, value: bytes) -> bytes:
+    def line(self, offset: int, key: bytes | None, value: bytes, partition: int = 0, timestamp: int = -1) -> bytes:
         if self._parts is not None:
             fields = {
                 "offset": str(offset).encode(),
                 "key": b"null" if key is None else key,
                 "value": value,
-                "partition": b"0",
+                "partition": str(partition).encode(),
+                "timestamp": str(timestamp).encode(),
             }
             return b"".join(fields[part[1:]] if part[:1] == "\0" else part.encode() for part in self._parts)
         if self.key_value:
@@ -38,7 +41,7 @@ class LineFormat:
         return self.key_value, self.template
 
 
-def _compile(template: str) -> list[str]:
+def _compile(template: str, known: tuple[str, ...]) -> list[str]:
     """Split a template into literal text and `\\0name` markers, rejecting unknown placeholders."""
     import re  # templates are rare; plain runs skip the import
 
@@ -46,9 +49,9 @@ def _compile(template: str) -> list[str]:
     position = 0
     for match in re.finditer(PLACEHOLDER, template):
         name = match.group(1)
-        if name not in FIELDS:
+        if name not in known:
             raise SmartviewError(
-                f"--format: unknown placeholder {{{{{name}}}}}; use {', '.join('{{' + f + '}}' for f in FIELDS)}"
+                f"--format: unknown placeholder {{{{{name}}}}}; use {', '.join('{{' + f + '}}' for f in known)}"
             )
         parts.append(template[position : match.start()])
         parts.append("\0" + name)

@@ -22,7 +22,7 @@ from .core import chain as chain_mod
 from .core import config as config_mod
 from .core import module as module_mod
 from .core.errors import SmartviewError
-from .core.formats import LineFormat
+from .core.formats import FIELDS, KAFKA_FIELDS, LineFormat
 from .core.module import Module
 from .core.params import format_value, parse_assignments
 from .core.printer import Printer, Range, stdout_is_terminal
@@ -262,12 +262,8 @@ def _wanted_modules(args: argparse.Namespace, config: config_mod.Config, values:
 
 
 def _print(args: argparse.Namespace, selection: Selection) -> int:
-    if getattr(selection.topic, "kafka", False):
-        from .core.kafka import KafkaFormat  # adds {{partition}} and {{timestamp}}
-
-        fmt: Any = KafkaFormat(args.key_value, args.format)
-    else:
-        fmt = LineFormat(args.key_value, args.format)
+    fields = KAFKA_FIELDS if getattr(selection.topic, "kafka", False) else FIELDS  # Kafka adds {{timestamp}}
+    fmt = LineFormat(args.key_value, args.format, fields)
     escape = stdout_is_terminal()
     with _records_only_on_stdout() as out:
         printer = Printer(
