@@ -78,7 +78,9 @@ class StatusBar(Horizontal):
             parts.append(status.busy)
         if status.trouble:
             parts.append(f"[$text-error]{escape(status.trouble)}[/]")
-        self.query_one("#status-text", Static).update(" · ".join(parts))
+        # One row of fixed height: a new text never changes the layout, so none is asked for (a layout
+        # of the whole screen per appended record was most of the viewer's work during a burst).
+        self.query_one("#status-text", Static).update(" · ".join(parts), layout=False)
 
     def progress(self, fraction: float | None) -> None:
         """Show a progress bar for long work (indexing a large topic); None hides it."""
@@ -92,7 +94,7 @@ class StatusBar(Horizontal):
     def add_rate_sample(self, per_second: float) -> None:
         self.samples.append(per_second)
         self.query_one("#status-spark", Sparkline).data = list(self.samples)
-        self.query_one("#status-rate", Static).update(f"{per_second:,.0f}/s")
+        self.query_one("#status-rate", Static).update(f"{per_second:,.0f}/s", layout=False)
 
 
 def _errors(count: int) -> str:

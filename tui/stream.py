@@ -96,7 +96,7 @@ class StreamView(ScrollView, can_focus=True):
         count = self.topic.count
         added = count - self._count
         self._count = count
-        self.virtual_size = Size(self.size.width, self._height())
+        self._set_height(self._height())
         if self.following:
             self.cursor = max(0, count - 1)
             self._scroll_to_end()
@@ -110,6 +110,25 @@ class StreamView(ScrollView, can_focus=True):
     def remap(self) -> None:
         """The mapping changed: redraw every visible row from the new results, keeping the scroll position."""
         self._lines.clear()
+        self.refresh()
+
+    def _set_height(self, height: int) -> None:
+        """Grow or shrink the scrollable height without a layout of the whole screen when possible.
+
+        Setting `virtual_size` lays out every widget again: tens of milliseconds that a burst of appended
+        records would pay many times a second. Only a change in whether the rows overflow the view (the
+        scrollbar appears or goes) needs that; otherwise the scrollbar is updated and the view redrawn.
+        """
+        new = Size(self.size.width, height)
+        old = self.virtual_size
+        if new == old:
+            return
+        view = self.scrollable_content_region.height
+        if old.width != new.width or (old.height > view) != (height > view):
+            self.virtual_size = new
+            return
+        self.set_reactive(StreamView.virtual_size, new)
+        self._scroll_update(new)
         self.refresh()
 
     def _height(self) -> int:
@@ -127,6 +146,17 @@ class StreamView(ScrollView, can_focus=True):
 
     # -- drawing ------------------------------------------------------------------------------------
 
+    def render_lines(self, crop: Region) -> list[Strip]:
+        """Ask for the visible rows once per frame, waiting at most ROW_WAIT for the module.
+
+        Rows not mapped by then are drawn pending and drawn again when they are ready: a slow module (or
+        a busy processor) can delay a frame by ROW_WAIT at most, never once per line.
+        """
+        if self._count:
+            top = int(self.scroll_y)
+            self.topic.window(top, top + self.size.height + 1, wait=ROW_WAIT)
+        return super().render_lines(crop)
+
     def render_line(self, y: int) -> Strip:
         width = self.size.width
         if self._height() == 0:
@@ -139,9 +169,6 @@ class StreamView(ScrollView, can_focus=True):
         key = (self.topic.generation, number, width, number == self.cursor, self.search)
         strip = self._lines.get(key)
         if strip is None:
-            top = int(self.scroll_y)
-            # The whole visible window in one request; a slow module leaves rows pending, not the screen.
-            self.topic.window(top, top + self.size.height + 1, wait=ROW_WAIT)
             row = self.topic.cached(number, number + 1)
             if not row or row[0] is None:
                 return self._pending_line(width)
