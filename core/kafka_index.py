@@ -50,8 +50,8 @@ class KafkaIndex:
 
     - `KafkaIndex(topic, partition=None)`: connects, checks the topic and partition and finds the end;
       raises `KafkaSourceError` (a clear one-line message) within a few seconds when it cannot.
-      `partition` defaults to the address's `?partition=N`, else 0 for a one-partition topic; a topic
-      with several partitions needs one to be chosen.
+      `partition` defaults to the address's `?partition=N`, else the topic's first partition;
+      `partitions` lists them all, for a viewer that lets the person switch.
     - `count`: one past the last record (the end offset); `first`: the first offset still held.
     - `read(first, last) -> list[bytes]`: values of offsets [first, last), clipped to [self.first,
       count); one entry per offset (b"" for an offset without a record).
@@ -85,15 +85,12 @@ class KafkaIndex:
         self._open()
 
     def _choose(self, partition: int | None) -> int:
+        """The partition asked for, else the address's, else the topic's first (the viewer can switch)."""
         partitions = connect(self.topic, self._reader, self._errors)
+        self.partitions = sorted(partitions)
         wanted = partition if partition is not None else self.topic.partition
         if wanted is None:
-            if len(partitions) != 1:
-                raise KafkaSourceError(
-                    f"topic {self.topic.name!r} has {len(partitions)} partitions: the viewer shows one at a time; "
-                    f"add ?partition=N to the address (0 to {max(partitions)})"
-                )
-            return partitions[0]
+            return self.partitions[0]
         if wanted not in partitions:
             raise KafkaSourceError(f"topic {self.topic.name!r} has no partition {wanted}")
         return wanted

@@ -103,8 +103,12 @@ class OutputIndex:
             self._absorb(first, array("i", counts), checkpoints)
             self._notify()
         self.finished = True
-        if self.error is None and self._process.poll() not in (None, -9):
-            self.error = "the pass that counts output rows ended early"
+        try:
+            status = self._process.wait(timeout=1)
+        except subprocess.TimeoutExpired:
+            status = None
+        if self.error is None and status not in (0, -9):  # -9: cancelled, for new parameters
+            self.error = f"the pass that counts output rows ended early (exit status {status})"
         self._notify()
 
     def _absorb(self, first: int, counts: array, checkpoints: list[tuple[int, bytes]]) -> None:

@@ -6,7 +6,7 @@ import time
 import uuid
 from typing import TYPE_CHECKING
 
-from conftest import REPO, Workspace
+from conftest import REPO
 from smartview.cli import Selection
 from smartview.core import module as module_mod
 from smartview.core.config import SHIPPED_MODULES_DIR
@@ -121,8 +121,27 @@ def test_a_broker_that_goes_away_is_reported_and_reading_resumes(own_broker: Bro
     run(scenario())
 
 
-def test_a_topic_of_several_partitions_needs_one_chosen(kafka_broker: Broker, ws: Workspace) -> None:
-    name = topic_of(kafka_broker, [], partitions=3)
-    result = ws.run(f"kafka://{kafka_broker.bootstrap}/{name}")
-    assert result.code == 2
-    assert "has 3 partitions: the viewer shows one at a time; add ?partition=N" in result.err
+def test_partitions_are_shown_one_at_a_time_and_switched_with_brackets(kafka_broker: Broker) -> None:
+    name = f"v-{uuid.uuid4().hex[:10]}"
+    kafka_broker.create_topic(name, 3)
+    kafka_broker.produce(name, [(b"a", b'{"p":0,"n":0}'), (b"b", b'{"p":0,"n":1}')], partition=0)
+    kafka_broker.produce(name, [(b"c", b'{"p":1,"n":%d}' % n) for n in range(3)], partition=1)
+
+    async def scenario():
+        app = kafka_app(kafka_broker, name, module=None, watch=True)
+        async with app.run_test(size=(120, 30)) as pilot:
+            await settle(pilot)
+            assert app.status.topic == f"{name} · partition 0 of 0-2"
+            assert [line.split()[:3] for line in screen_text(app).splitlines()[:2]] == [
+                ["0", "[a]", '{"p":0,"n":0}'], ["1", "[b]", '{"p":0,"n":1}']]
+            await pilot.press("right_square_bracket")
+            await wait_for(pilot, lambda: '2 [c] {"p":1,"n":2}' in screen_text(app))
+            assert app.status.topic == f"{name} · partition 1 of 0-2" and app.status.records == 3
+            assert f"/{name}?partition=1' --print" in app.headless_command()  # quoted: ? is a shell glob
+            kafka_broker.produce(name, [(b"d", b'{"p":1,"n":3}')], partition=1)  # followed in the new partition
+            await wait_for(pilot, lambda: '3 [d] {"p":1,"n":3}' in screen_text(app))
+            await pilot.press("left_square_bracket")
+            await wait_for(pilot, lambda: '1 [b] {"p":0,"n":1}' in screen_text(app))
+            assert app.status.records == 2
+
+    run(scenario())

@@ -75,6 +75,8 @@ class SmartviewApp(App[int]):
         Binding("N", "find_next(-1)", "Previous", show=False),
         Binding("c", "copy_command", "Copy cmd"),
         *[Binding(str(n), f"toggle({n})", f"Toggle {n}", show=False) for n in range(1, 10)],
+        Binding("left_square_bracket", "partition(-1)", "Partition", key_display="[ ]"),
+        Binding("right_square_bracket", "partition(1)", "Next partition", show=False),
     ]
 
     def __init__(
@@ -98,7 +100,9 @@ class SmartviewApp(App[int]):
         self.index, self._indexed = index
         self.initial = initial  # --aggregate-initial: an aggregate's starting accumulator
         self.mapped = MappedTopic(self.index, self.stages, initial)
-        self.status = Status(self.topic_name, self._module_label())
+        self.status = Status(self._topic_label(), self._module_label())
+        # A Kafka topic's partitions opened so far (the viewer shows one at a time): switching back is instant.
+        self._partitions: dict[int, Any] = {self.index.partition: self.index} if self.kafka else {}
         self.failures = 0
         self.checked = 0
         self._outputs_news = False
@@ -138,8 +142,8 @@ class SmartviewApp(App[int]):
                 self._outputs_news = True
                 loop.call_soon_threadsafe(self._outputs_changed)
 
-        self.mapped.on_ready = rows_ready
-        self.mapped.on_progress = outputs_progressed
+        self._callbacks = (rows_ready, outputs_progressed)
+        self.mapped.on_ready, self.mapped.on_progress = self._callbacks
         self.stream.empty_message = f"Waiting for records in {self.topic_name}…"
         self.stream.focus()
         self._show_status()
@@ -237,12 +241,13 @@ class SmartviewApp(App[int]):
     def _follow_kafka(self) -> None:
         """Take new records from the Kafka partition as they arrive (the index waits for them briefly)."""
         worker = get_current_worker()
+        index = self.index
         trouble = None
-        while not worker.is_cancelled:
-            added = self.index.update(wait=0.1)
-            change = self.index.change()
-            if added or change is not None or self.index.status != trouble:
-                trouble = self.index.status
+        while not worker.is_cancelled and index is self.index:
+            added = index.update(wait=0.1)
+            change = index.change()
+            if (added or change is not None or index.status != trouble) and index is self.index:
+                trouble = index.status
                 self.call_from_thread(self._kafka_news, change, trouble)
 
     def _kafka_news(self, change: str | None, trouble: str | None) -> None:
@@ -254,6 +259,54 @@ class SmartviewApp(App[int]):
             self.stream.action_follow()
         self.status.trouble = trouble or ""
         self._records_changed()
+
+    def _topic_label(self) -> str:
+        partitions = getattr(self.index, "partitions", [])
+        if len(partitions) < 2:
+            return self.topic_name
+        return f"{self.topic_name} · partition {self.index.partition} of {partitions[0]}-{partitions[-1]}"
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The partition keys exist only for a Kafka topic of several partitions (the footer shows them then)."""
+        if action == "partition":
+            return len(getattr(self.index, "partitions", [])) > 1
+        return True
+
+    def action_partition(self, step: int) -> None:
+        """Show the next (or previous) partition of a Kafka topic."""
+        partitions = getattr(self.index, "partitions", [])
+        if len(partitions) > 1:
+            position = partitions.index(self.index.partition)
+            self._open_partition(partitions[(position + step) % len(partitions)])
+
+    @work(thread=True, exclusive=True, group="partition")
+    def _open_partition(self, partition: int) -> None:
+        """Connect to another partition in a thread (it takes a round trip or two to the broker)."""
+        from ..core.kafka_index import KafkaIndex
+
+        index = self._partitions.get(partition)
+        if index is None:
+            try:
+                index = self._partitions[partition] = KafkaIndex(self.index.topic, partition)
+            except SmartviewError as exc:
+                self.call_from_thread(self.notify, exc.message, severity="error")
+                return
+        self.call_from_thread(self._show_partition, index)
+
+    def _show_partition(self, index: Any) -> None:
+        """Show `index`'s partition through the same modules, from its end."""
+        self.mapped.close()
+        self.index = index
+        self.mapped = MappedTopic(index, self.stages, self.initial)
+        self.mapped.on_ready, self.mapped.on_progress = self._callbacks
+        self.stream.show(self.mapped)
+        self.status.topic = self._topic_label()
+        self.status.trouble = index.status or ""
+        self._rate_count = index.count
+        self._records_changed()
+        self._start_error_pass()
+        if self.watch:
+            self._follow_kafka()  # the follower of the previous partition ends: one per group
 
     def _sample_rate(self) -> None:
         count = self.index.count
@@ -543,7 +596,7 @@ class SmartviewApp(App[int]):
 
     def headless_command(self) -> str:
         """The `--print` command that gives what the screen shows."""
-        words = ["smartview", self.selection.topic.address if self.kafka else self.topic_name]
+        words = ["smartview", self._address() if self.kafka else self.topic_name]
         for module, _ in self.stages:
             words += ["--map", module.name if _found_by_name(module) else str(module.path)]
         for module, values in self.stages:
@@ -555,6 +608,13 @@ class SmartviewApp(App[int]):
             words += ["--aggregate-initial", self.initial]
         words.append("--print")
         return shlex.join(words)
+
+    def _address(self) -> str:
+        """The Kafka address of what the screen shows: the topic's, with the partition shown."""
+        topic = self.selection.topic
+        if topic.partition is None and len(self.index.partitions) > 1:
+            return f"{topic.address}?partition={self.index.partition}"
+        return topic.address
 
     def action_copy_command(self) -> None:
         command = self.headless_command()

@@ -60,7 +60,7 @@ class StatusBar(Horizontal):
         self._status = status
         if not self.is_mounted or not self.query("#status-text"):
             return
-        parts = [f"[b]{status.topic}[/b]", status.module, f"{status.records:,} records"]
+        parts = [f"[b]{escape(status.topic)}[/b]", escape(status.module), f"{status.records:,} records"]
         if status.passed is not None:
             parts.append(f"{status.passed:,} passed")
         if status.rows is not None:

@@ -107,6 +107,15 @@ class StreamView(ScrollView, can_focus=True):
             self.cursor = min(self.cursor, max(0, count - 1))
         self.refresh()
 
+    def show(self, topic: MappedTopic) -> None:
+        """Show other records altogether (another partition), from their end, following."""
+        self.topic = topic
+        self._count = 0
+        self._lines.clear()
+        self.new_while_paused = 0
+        self.following = True
+        self.update_count()
+
     def remap(self) -> None:
         """The mapping changed: redraw every visible row from the new results, keeping the scroll position."""
         self._lines.clear()
