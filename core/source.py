@@ -16,6 +16,7 @@ from typing import Any
 
 from .record import Record
 
+FILE_BLOCK = 128 << 10  # bytes read at a time: about 1,500 records, so a pass holds little in memory
 KAFKA_BATCH = 1024
 KAFKA_WAIT = 0.2  # seconds a caught-up pass waits for new Kafka records before looking again
 
@@ -37,7 +38,7 @@ def _file_records(path: Path, start: int) -> Iterator[tuple[int, list[Record]]]:
     from .batch import split_lines
     from .reader import TopicReader
 
-    reader = TopicReader(path)
+    reader = TopicReader(path, block_size=FILE_BLOCK)
     reader.skip(start)
     stop = threading.Event()
     while True:
