@@ -129,9 +129,10 @@ def test_produce_with_key_separator(kafka_broker: Broker, ws: Workspace) -> None
     assert ws.run(address(kafka_broker, topic), "--print", "-T", "2").out == "x\ny\n"
 
 
-def test_unreachable_broker_fails_fast(ws: Workspace) -> None:
+@pytest.mark.parametrize("mode", [["--print"], []], ids=["print", "viewer"])
+def test_unreachable_broker_fails_fast(ws: Workspace, mode: list[str]) -> None:
     started = time.monotonic()
-    result = ws.run(f"kafka://127.0.0.1:{free_port_nobody_listens()}/events", "--print")
+    result = ws.run(f"kafka://127.0.0.1:{free_port_nobody_listens()}/events", *mode)
     assert result.code == 2
     assert time.monotonic() - started < 6
     assert result.err.count("\n") == 1 and "cannot be reached" in result.err
