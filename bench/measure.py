@@ -31,8 +31,13 @@ def smartview_command() -> list[str]:
 
 
 def clean_env(**extra: str) -> dict[str, str]:
-    """This environment without SMARTVIEW_* settings, so only the flags of each command count."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SMARTVIEW_")}
+    """This environment without SMARTVIEW_* settings, so only the flags of each command count.
+
+    PYTHONDONTWRITEBYTECODE goes too: an installed smartview has its bytecode cached, as Python does by
+    default; without it every run would compile smartview's modules again (about 10 ms here).
+    """
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("SMARTVIEW_") and k != "PYTHONDONTWRITEBYTECODE"}
     env.update(extra)
     return env
 

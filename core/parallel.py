@@ -1,144 +1,213 @@
-"""Ordered parallel mapping for `--print`: blocks of the topic are mapped by worker processes.
+"""Ordered parallel mapping for `--print`: the blocks of a large backlog are shared by forked processes.
 
-The main process only finds block boundaries. Each worker reads its block from the file itself, maps
-it, then waits for its turn and writes its output (and reports its failures) straight to the inherited
-stdout and stderr, so nothing large crosses a pipe and the output is byte-for-byte what one process
-gives. Each worker loads the module itself and so has its own module state: a module that counts
-records counts only those its worker saw.
+The calling process finds the blocks (whole lines, about 1 MiB each, with the offset of their first
+record), then forks `jobs - 1` copies of itself: process k maps blocks k, k + n, k + 2n, ... with the
+module it already loaded, the calling process being process 0, so every core maps and nothing is loaded
+twice. Each process reads its blocks from the file itself and writes its output straight to the output
+descriptor, in block order: a one-byte token goes round a ring of pipes, and only the holder of block
+i's token may write block i. Nothing large crosses a pipe, and the output is byte-for-byte what one
+process gives.
+
+Each process has its own copy of the module's state from the moment of the fork: a module that counts
+records counts only those its process saw.
+
+The token says whether to go on: a failure with `--on-error stop`, or a closed output (`| head`), turns
+it into a stop that goes round once, so every process ends after the block before it. A process that
+dies (a module calling `os._exit`) closes its end of the ring: its successor reads end-of-file and
+stops the run the same way.
 """
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import signal
+import struct
 import sys
-from collections import deque
-from collections.abc import Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from .batch import BlockResult, run_block
 from .formats import LineFormat
-from .module import load
 from .reader import Block
-from .chain import build
 from .watchdog import Watchdog
 
 MAX_AUTO_JOBS = 4
+GO, STOP, CLOSED = b"g", b"s", b"c"
+_SUMMARY = struct.Struct("<qqbb")  # records, failures, stopped, closed
 
 
 def auto_jobs(pending_bytes: int) -> int:
-    """Workers for `--jobs auto` on a large input: one per core, capped (the caller handles small inputs)."""
+    """Processes for `--jobs auto` on a large input: one per core, capped (the caller handles small inputs)."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     return max(1, min(cores, MAX_AUTO_JOBS))
 
 
 @dataclass(frozen=True)
 class Job:
-    """Everything a worker needs, passed once at start-up."""
+    """What every process needs to map and write its blocks."""
 
     path: str
-    stages: list[tuple[str, dict[str, str]]]  # (module path, parameter values) for each module
-    fmt: tuple[bool, str | None]
+    mapper: Any  # the Mapper or Chain, already built: forked processes share it as it is
+    fmt: LineFormat
     stop_on_error: bool
     topic: str
     escape: bool
+    out_fd: int
+    err: TextIO
     timeout: float | None = None
-    out_fd: int = 1
-    initial: str | None = None  # where records go (inherited by the workers)
 
 
-@dataclass(frozen=True)
+@dataclass
 class Written:
-    """What a worker reports back: counts only, the output itself is already written."""
+    """What the processes did: records mapped, failures reported, and why they stopped early, if they did."""
 
-    count: int
-    failed: int
-    stopped: bool
-    closed: bool  # the output pipe was closed (`| head`)
+    count: int = 0
+    failed: int = 0
+    stopped: bool = False
+    closed: bool = False  # the output was closed (`| head`)
+    lost: str = ""  # a process ended without finishing its blocks
 
-
-class _Turns:
-    """Shared state that lets block N write only after block N-1 has written."""
-
-    def __init__(self, context: Any) -> None:
-        self.next = context.Value("q", 0, lock=False)
-        self.stopped = context.Value("b", 0, lock=False)
-        self.closed = context.Value("b", 0, lock=False)
-        self.condition = context.Condition()
+    def add(self, other: Written) -> None:
+        self.count += other.count
+        self.failed += other.failed
+        self.stopped |= other.stopped
+        self.closed |= other.closed
+        self.lost = self.lost or other.lost
 
 
-_state: dict[str, Any] = {}
+def map_parallel(blocks: list[Block], job: Job, jobs: int, watch: Watchdog | None) -> Written:
+    """Map `blocks` with `jobs` processes (this one included) and write their outputs in order."""
+    n = max(1, min(jobs, len(blocks)))
+    ring = [os.pipe() for _ in range(n)]
+    summaries, summary_out = os.pipe()
+    os.write(ring[0][1], GO)  # block 0 may be written at once
+    for stream in (sys.stdout, sys.stderr, job.err):  # nothing buffered may be written twice
+        stream.flush()
+    children: dict[int, int] = {}  # pid -> process number
+    try:
+        for k in range(1, n):
+            pid = os.fork()
+            if pid == 0:  # the child: maps its share, reports, and ends without running the parent's cleanup
+                code = 70
+                try:
+                    os.close(summaries)
+                    _keep_own_ends(ring, k)
+                    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+                    with Watchdog(job.timeout) if job.timeout else _nothing() as child_watch:
+                        done = _work(k, n, blocks, ring, job, child_watch)
+                    os.write(summary_out, _SUMMARY.pack(done.count, done.failed, done.stopped, done.closed))
+                    code = 0
+                finally:
+                    try:
+                        sys.stderr.flush()
+                    finally:
+                        os._exit(code)
+            children[pid] = k
+        os.close(summary_out)
+        _keep_own_ends(ring, 0)
+        total = _work(0, n, blocks, ring, job, watch)
+        for _ in children:
+            data = _read_exactly(summaries, _SUMMARY.size)
+            if len(data) < _SUMMARY.size:
+                break
+            total.add(Written(*(bool(v) if i > 1 else v for i, v in enumerate(_SUMMARY.unpack(data)))))
+        for pid in list(children):
+            _, status = os.waitpid(pid, 0)
+            if status != 0 and not total.lost:
+                total.lost = f"worker process {children[pid]} ended with status {os.waitstatus_to_exitcode(status)}"
+            del children[pid]
+        return total
+    finally:
+        for pid in children:  # interrupted: the children must not outlive the run
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        os.close(summaries)
+        for read_end, write_end in ring:
+            for fd in (read_end, write_end):
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
 
 
-def _init_worker(job: Job, turns: _Turns) -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    sys.stdout = sys.stderr  # what a module prints must not land among the records
-    stages = [(load(Path(path)), values) for path, values in job.stages]
-    _state.update(
-        job=job,
-        turns=turns,
-        mapper=build(stages, job.initial),
-        fmt=LineFormat(*job.fmt),
-        fd=os.open(job.path, os.O_RDONLY),
-        watch=Watchdog(job.timeout).__enter__() if job.timeout else None,  # lives as long as the worker
-    )
+def _keep_own_ends(ring: list[tuple[int, int]], k: int) -> None:
+    """Close every ring end process k does not use, so a dead neighbour shows as end-of-file."""
+    n = len(ring)
+    for j, (read_end, write_end) in enumerate(ring):
+        if j != k:
+            os.close(read_end)
+        if j != (k + 1) % n:
+            os.close(write_end)
+        ring[j] = (read_end if j == k else -1, write_end if j == (k + 1) % n else -1)
 
 
-def _run(sequence: int, start: int, length: int, first_offset: int) -> Written:
-    job: Job = _state["job"]
-    turns: _Turns = _state["turns"]
-    data = os.pread(_state["fd"], length, start)
-    result = run_block(_state["mapper"], data, first_offset, _state["fmt"], job.stop_on_error, _state["watch"])
-    with turns.condition:
-        turns.condition.wait_for(lambda: turns.next.value == sequence)
-        try:
-            if not turns.stopped.value and not turns.closed.value:
-                _write(job, result)
-                if result.stopped:
-                    turns.stopped.value = 1
-        except BrokenPipeError:
-            turns.closed.value = 1
-        finally:
-            turns.next.value = sequence + 1
-            turns.condition.notify_all()
-    return Written(result.count, len(result.failures), result.stopped, bool(turns.closed.value))
+def _work(k: int, n: int, blocks: list[Block], ring: list[tuple[int, int]], job: Job, watch: Any) -> Written:
+    """Map and write blocks k, k + n, ...: each written once the token for it arrives."""
+    done = Written()
+    fd = os.open(job.path, os.O_RDONLY)
+    try:
+        for i in range(k, len(blocks), n):
+            block = blocks[i]
+            data = os.pread(fd, block.length, block.start)
+            result = run_block(job.mapper, data, block.first_offset, job.fmt, job.stop_on_error, watch)
+            token = os.read(ring[k][0], 1)
+            if token != GO:
+                if not token:  # the process before this block ended without passing the token
+                    done.lost = done.lost or f"the process mapping offsets before {block.first_offset} ended"
+                _pass(ring, k, STOP if token != CLOSED else CLOSED)
+                return done
+            token = _write(job, result, done)
+            _pass(ring, k, token)
+            if token != GO:
+                return done
+    finally:
+        os.close(fd)
+    return done
 
 
-def _write(job: Job, result: BlockResult) -> None:
+def _write(job: Job, result: BlockResult, done: Written) -> bytes:
+    """Write a block's output and failures; the token for the next block."""
     from .printer import escape_controls  # imported late: printer imports this module
 
     data = escape_controls(result.data) if job.escape else result.data
-    view = memoryview(data)
-    while view:
-        view = view[os.write(job.out_fd, view) :]
-    if result.failures:
-        report = "".join(f.report(job.topic) + "\n" for f in result.failures)
-        sys.stderr.write(report)
-        sys.stderr.flush()
-
-
-def map_parallel(blocks: Iterable[Block], job: Job, jobs: int) -> Iterator[Written]:
-    """Map `blocks` with `jobs` processes; yields each block's counts in order, once it is written."""
-    context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else None)
-    turns = _Turns(context)
-    executor = ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker, initargs=(job, turns))
-    pending: deque[Future[Written]] = deque()
     try:
-        for sequence, block in enumerate(blocks):
-            pending.append(executor.submit(_run, sequence, block.start, block.length, block.first_offset))
-            if len(pending) >= jobs * 2:
-                written = pending.popleft().result()
-                yield written
-                if written.stopped or written.closed:
-                    return
-        while pending:
-            written = pending.popleft().result()
-            yield written
-            if written.stopped or written.closed:
-                return
-    finally:
-        executor.shutdown(wait=True, cancel_futures=True)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(job.out_fd, view) :]
+    except BrokenPipeError:
+        done.closed = True
+        return CLOSED
+    done.count += result.count
+    done.failed += len(result.failures)
+    if result.failures:
+        job.err.write("".join(f.report(job.topic) + "\n" for f in result.failures))
+        job.err.flush()
+    if result.stopped:
+        done.stopped = True
+        return STOP
+    return GO
+
+
+def _pass(ring: list[tuple[int, int]], k: int, token: bytes) -> None:
+    try:
+        os.write(ring[(k + 1) % len(ring)][1], token)
+    except BrokenPipeError:  # the next process has ended: nobody is left to tell
+        pass
+
+
+def _read_exactly(fd: int, size: int) -> bytes:
+    data = b""
+    while len(data) < size:
+        chunk = os.read(fd, size - len(data))
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+class _nothing:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None

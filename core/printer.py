@@ -156,30 +156,33 @@ class Printer:
         return BlockResult(data + b"\n", block.count)
 
     def _write_parallel(self, blocks: Iterable[Block], jobs: int, limit: int | None) -> int | None:
-        from .parallel import Job, map_parallel  # only large runs pay for multiprocessing's import
+        from .parallel import Job, map_parallel  # only large runs need it
 
         assert self.mapper is not None
         self.out.flush()
         job = Job(
             path=str(self.topic.path),
-            stages=[(str(module.path), values) for module, values in self.stages],
-            initial=self.initial,
-            fmt=self.fmt.spec(),
+            mapper=self.mapper,
+            fmt=self.fmt,
             stop_on_error=self.stop_on_error,
             topic=self.topic.name,
             escape=self.escape,
-            timeout=self.timeout,
             out_fd=self.out.fileno(),
+            err=self.err,
+            timeout=self.timeout,
         )
-        for written in map_parallel(blocks, job, jobs):
-            self.result.failed += written.failed
-            if limit is not None:
-                limit -= written.count
-            if written.closed:
-                raise BrokenPipeError
-            if written.stopped:
-                self.result.stopped = True
-        return limit
+        written = map_parallel(list(blocks), job, jobs, self._watch)
+        self.result.failed += written.failed
+        if written.lost:
+            self.result.failed += 1
+            self.err.write(f"smartview: {self.topic.name}: {written.lost}; the output stops there\n")
+            self.err.flush()
+            self.result.stopped = True
+        if written.closed:
+            raise BrokenPipeError
+        if written.stopped:
+            self.result.stopped = True
+        return None if limit is None else limit - written.count
 
     def _write(self, result: BlockResult) -> None:
         data = escape_controls(result.data) if self.escape else result.data
