@@ -171,6 +171,43 @@ def test_parallel_stop_on_error_matches_one_process(ws: Workspace) -> None:
     assert one.err == many.err
 
 
+def test_a_worker_ending_its_process_stops_the_run_without_hanging(ws: Workspace) -> None:
+    ws.topic("big", "".join(f'{{"n":{n}}}\n' for n in range(200_000)))
+    module = ws.module("exits", "import os\ndef map(record, params):\n"
+                       "    if record.offset == 150_000:\n        os._exit(9)\n    return record.value\n")
+    result = ws.run("big", "--map", str(module), "--print", "--jobs", "2", timeout=30)
+    assert result.code == 1
+    assert "ended" in result.err and "the output stops there" in result.err
+    printed = result.out.splitlines()
+    assert printed == [f'{{"n":{n}}}' for n in range(len(printed))]  # in order, nothing torn
+    assert len(printed) < 150_000
+
+
+KEEPER = """
+kept = []
+
+def map(record, params):
+    key = record.key
+    record.key = b"changed"  # a module may change the record it was given
+    kept.append(record)
+    return f"{kept[0].offset} {kept[-1].offset} {key}"
+"""
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_a_record_a_module_keeps_is_never_changed_under_it(ws: Workspace, jobs: str) -> None:
+    ws.topic("big", "".join(f"{n:011d}\n" for n in range(300_000)))  # 3.6 MB: several blocks
+    module = ws.module("keeper", KEEPER)
+    result = ws.run("big", "--map", str(module), "--print", "--jobs", jobs)
+    assert result.code == 0, result.err
+    lines = [line.split() for line in result.out.splitlines()]
+    assert len(lines) == 300_000
+    assert all(last == str(n) and key == "None" for n, (_, last, key) in enumerate(lines))
+    # The first record each process kept still says what it said when it was kept.
+    firsts = sorted({int(first) for first, _, _ in lines})
+    assert firsts[0] == 0 and len(firsts) == int(jobs)
+
+
 def test_print_does_not_import_textual(ws: Workspace) -> None:
     ws.topic("tiny", '{"type":"login","account_id":"1","timestamp":1,"user_client":"safari"}\n')
     code = (
