@@ -1,9 +1,11 @@
 """Ordered parallel mapping for `--print`: the blocks of a large backlog are shared by forked processes.
 
-The calling process finds the blocks (whole lines, about 1 MiB each, with the offset of their first
-record), then forks `jobs - 1` copies of itself: process k maps blocks k, k + n, k + 2n, ... with the
-module it already loaded, the calling process being process 0, so every core maps and nothing is loaded
-twice. Each process reads its blocks from the file itself and writes its output straight to the output
+The calling process finds where the blocks (whole lines, about 1 MiB each) begin and end, reading a
+few bytes per block, then forks `jobs - 1` copies of itself: process k maps blocks k, k + n, k + 2n, ...
+with the module it already loaded, the calling process being process 0, so every core maps and nothing
+is loaded twice. Before mapping, the processes count the records of one n-th of the blocks each, share
+the counts in shared memory and wait for each other: then every block's first offset is known, and
+counting took one n-th of the time. Each process reads its blocks from the file itself and writes its output straight to the output
 descriptor, in block order: a one-byte token goes round a ring of pipes, and only the holder of block
 i's token may write block i. Nothing large crosses a pipe, and the output is byte-for-byte what one
 process gives.
@@ -19,11 +21,13 @@ stops the run the same way.
 
 from __future__ import annotations
 
+import mmap
 import os
 import signal
 import struct
 import sys
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, replace
 from typing import Any, TextIO
 
 from .batch import BlockResult, run_block
@@ -75,9 +79,14 @@ class Written:
         self.lost = self.lost or other.lost
 
 
-def map_parallel(blocks: list[Block], job: Job, jobs: int, watch: Watchdog | None) -> Written:
-    """Map `blocks` with `jobs` processes (this one included) and write their outputs in order."""
+def map_parallel(blocks: list[Block], job: Job, jobs: int, watch: Watchdog | None, first: int = 0) -> Written:
+    """Map `blocks` with `jobs` processes (this one included) and write their outputs in order.
+
+    Blocks whose `first_offset` is -1 (from `TopicReader.spans`) are counted first; `first` is then the
+    offset of the first record of the first block.
+    """
     n = max(1, min(jobs, len(blocks)))
+    counts = _SharedCounts(len(blocks), n) if blocks and blocks[0].first_offset < 0 else None
     ring = [os.pipe() for _ in range(n)]
     summaries, summary_out = os.pipe()
     os.write(ring[0][1], GO)  # block 0 may be written at once
@@ -93,6 +102,8 @@ def map_parallel(blocks: list[Block], job: Job, jobs: int, watch: Watchdog | Non
                     os.close(summaries)
                     _keep_own_ends(ring, k)
                     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+                    if counts is not None:
+                        blocks = counts.offsets(k, blocks, job.path, first)
                     with Watchdog(job.timeout) if job.timeout else _nothing() as child_watch:
                         done = _work(k, n, blocks, ring, job, child_watch)
                     os.write(summary_out, _SUMMARY.pack(done.count, done.failed, done.stopped, done.closed))
@@ -105,6 +116,8 @@ def map_parallel(blocks: list[Block], job: Job, jobs: int, watch: Watchdog | Non
             children[pid] = k
         os.close(summary_out)
         _keep_own_ends(ring, 0)
+        if counts is not None:
+            blocks = counts.offsets(0, blocks, job.path, first)
         total = _work(0, n, blocks, ring, job, watch)
         for _ in children:
             data = _read_exactly(summaries, _SUMMARY.size)
@@ -128,6 +141,41 @@ def map_parallel(blocks: list[Block], job: Job, jobs: int, watch: Watchdog | Non
                     os.close(fd)
                 except OSError:
                     pass
+
+
+class _SharedCounts:
+    """Record counts of the blocks, counted by all processes at once, in memory they share after the fork."""
+
+    WAIT = 60.0  # counting is reading at memory speed: a process missing this long has died
+
+    def __init__(self, blocks: int, processes: int) -> None:
+        self.blocks = blocks
+        self.processes = processes
+        self.memory = mmap.mmap(-1, 8 * blocks + processes)  # anonymous and shared: children see it
+
+    def offsets(self, k: int, blocks: list[Block], path: str, first: int) -> list[Block]:
+        """Count process k's share, wait for the others', and return the blocks with their offsets."""
+        share = range(k * self.blocks // self.processes, (k + 1) * self.blocks // self.processes)
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            for i in share:
+                count = os.pread(fd, blocks[i].length, blocks[i].start).count(b"\n")
+                struct.pack_into("<q", self.memory, 8 * i, count)
+        finally:
+            os.close(fd)
+        self.memory[8 * self.blocks + k] = 1
+        deadline = time.monotonic() + self.WAIT
+        flags = slice(8 * self.blocks, 8 * self.blocks + self.processes)
+        while self.memory[flags].count(1) < self.processes:
+            if time.monotonic() > deadline:
+                raise RuntimeError("a process did not finish counting records")
+            time.sleep(0.0002)
+        counted = struct.unpack_from(f"<{self.blocks}q", self.memory)
+        placed = []
+        for block, count in zip(blocks, counted):
+            placed.append(replace(block, first_offset=first, count=count))
+            first += count
+        return placed
 
 
 def _keep_own_ends(ring: list[tuple[int, int]], k: int) -> None:

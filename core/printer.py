@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import sys
 import threading
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import BinaryIO, TextIO
 
@@ -134,7 +133,7 @@ class Printer:
         if self.mapper is not None and backlog and not stateful:
             jobs = self.jobs if self.jobs is not None else _auto_jobs(self._pending_bytes(reader))
         if jobs > 1:
-            return self._write_parallel(reader.blocks(limit, final, with_data=False), jobs, limit)
+            return self._write_parallel(reader, limit, final, jobs)
         for block in reader.blocks(limit, final):
             self._write(self._map_block(block))
             if limit is not None:
@@ -155,7 +154,7 @@ class Printer:
         data = b"\n".join(self.fmt.line(block.first_offset + i, None, v) for i, v in enumerate(lines))
         return BlockResult(data + b"\n", block.count)
 
-    def _write_parallel(self, blocks: Iterable[Block], jobs: int, limit: int | None) -> int | None:
+    def _write_parallel(self, reader: TopicReader, limit: int | None, final: bool, jobs: int) -> int | None:
         from .parallel import Job, map_parallel  # only large runs need it
 
         assert self.mapper is not None
@@ -171,7 +170,13 @@ class Printer:
             err=self.err,
             timeout=self.timeout,
         )
-        written = map_parallel(list(blocks), job, jobs, self._watch)
+        if limit is None:  # the whole backlog: its blocks are found without reading it, and counted in parallel
+            first = reader.offset
+            blocks = reader.spans(final)
+            written = map_parallel(blocks, job, jobs, self._watch, first)
+            reader.passed(blocks, written.count)
+        else:  # a head or an end: the blocks are counted here, to stop at the right record
+            written = map_parallel(list(reader.blocks(limit, final, with_data=False)), job, jobs, self._watch)
         self.result.failed += written.failed
         if written.lost:
             self.result.failed += 1

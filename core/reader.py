@@ -114,6 +114,56 @@ class TopicReader:
             if remaining is not None:
                 remaining -= count
 
+    def spans(self, final: bool = False) -> list[Block]:
+        """Blocks of whole records from the current position to the end of the file, found without reading it.
+
+        Each cut is the end of the first line that ends at or after a multiple of the block size, so only
+        a few bytes are read per block. Their record counts are not known (`count` and `first_offset` are
+        -1): whoever maps them counts them, and then calls `passed` to move the reader on.
+        """
+        fd = self._file.fileno()
+        end = self._last_line_end(fd, final)
+        blocks = []
+        start = self.byte
+        while start < end:
+            cut = self._line_end_after(fd, min(start + self.block_size, end) - 1, end)
+            blocks.append(Block(None, -1, -1, start, cut - start))
+            start = cut
+        return blocks
+
+    def passed(self, blocks: list[Block], records: int) -> None:
+        """Move past `blocks` (from `spans`), which held `records` records."""
+        if blocks:
+            last = blocks[-1]
+            self.byte = last.start + last.length
+            self.offset += records
+            self._mark = os.pread(self._file.fileno(), MARK, max(0, self.byte - MARK))[: self.byte]
+
+    def _last_line_end(self, fd: int, final: bool) -> int:
+        """Where the last whole record ends (the end of the file, for a final read)."""
+        size = os.fstat(fd).st_size
+        if final:
+            return size
+        position = size
+        while position > self.byte:
+            start = max(self.byte, position - self.block_size)
+            found = os.pread(fd, position - start, start).rfind(b"\n")
+            if found >= 0:
+                return start + found + 1
+            position = start
+        return self.byte
+
+    @staticmethod
+    def _line_end_after(fd: int, position: int, end: int) -> int:
+        """Just past the first newline at or after `position`, or `end`."""
+        while position < end:
+            chunk = os.pread(fd, min(1 << 16, end - position), position)
+            found = chunk.find(b"\n")
+            if found >= 0:
+                return position + found + 1
+            position += len(chunk)
+        return end
+
     def _consume(self, data: bytes | None, length: int, count: int) -> Block:
         block = Block(data, self.offset, count, self.byte, length)
         self.byte += length

@@ -171,6 +171,17 @@ def test_parallel_stop_on_error_matches_one_process(ws: Workspace) -> None:
     assert one.err == many.err
 
 
+@pytest.mark.parametrize("flags", [[], ["-T", "70000"], ["--start", "12345"], ["-H", "90000"], ["--start", "7", "--end", "99999"]])
+def test_parallel_ranges_and_offsets_match_one_process(ws: Workspace, flags: list[str]) -> None:
+    ws.topic("big", "".join(f'{{"n":{n},"pad":"{n:020d}"}}\r\n' for n in range(120_000)) + '{"n":"last"}')
+    args = ["big", "--map", "fields", "-e", "drop=pad", "-F", "{{offset}} {{value}}", "--print", *flags]
+    one, two = ws.run(*args, "--jobs", "1"), ws.run(*args, "--jobs", "2")
+    assert one.code == two.code == 0, two.err
+    assert one.out == two.out and one.out.count("\n") > 60_000
+    last = "99999" if "--end" in flags else "89999" if "-H" in flags else "120000"
+    assert one.out.splitlines()[-1].split()[0] == last
+
+
 def test_a_worker_ending_its_process_stops_the_run_without_hanging(ws: Workspace) -> None:
     ws.topic("big", "".join(f'{{"n":{n}}}\n' for n in range(200_000)))
     module = ws.module("exits", "import os\ndef map(record, params):\n"
