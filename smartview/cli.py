@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import os
 import signal
 import sys
@@ -105,8 +106,27 @@ def _kafka_name(arg: str) -> str:
     return arg.split("?")[0].rstrip("/").rsplit("/", 1)[-1].removeprefix("kafka:")
 
 
+@functools.cache
+def _terminal_width() -> int:
+    """The width argparse would use (as shutil.get_terminal_size finds it, without importing shutil)."""
+    try:
+        columns = int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns
+        except (AttributeError, ValueError, OSError):
+            columns = 80
+    return columns - 2
+
+
+def _formatter(prog: str) -> argparse.HelpFormatter:
+    """argparse's formatter, asking the terminal's width once rather than once per option (start-up counts)."""
+    return argparse.HelpFormatter(prog, width=_terminal_width())
+
+
 def _topic_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
+        formatter_class=_formatter,
         prog="smartview",
         description="View a topic through a Python map module with live parameters. "
         "Other commands: smartview topics | modules | produce TOPIC | test MODULE | new NAME.",
@@ -323,7 +343,7 @@ def _stop_on_signals(stop: threading.Event) -> None:
 
 
 def _run_command(name: str, argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog=f"smartview {name}")
+    parser = argparse.ArgumentParser(prog=f"smartview {name}", formatter_class=_formatter)
     _common(parser)
     if name == "produce":
         parser.description = "Append one record per input line to a topic, creating it if needed."
