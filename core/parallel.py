@@ -31,6 +31,7 @@ from dataclasses import dataclass, replace
 from typing import Any, TextIO
 
 from .batch import BlockResult, run_block
+from .errors import SmartviewError
 from .formats import LineFormat
 from .reader import Block
 from .watchdog import Watchdog
@@ -110,6 +111,7 @@ def map_parallel(blocks: list[Block], job: Job, jobs: int, watch: Watchdog | Non
                     code = 0
                 finally:
                     try:
+                        job.err.flush()
                         sys.stderr.flush()
                     finally:
                         os._exit(code)
@@ -168,7 +170,7 @@ class _SharedCounts:
         flags = slice(8 * self.blocks, 8 * self.blocks + self.processes)
         while self.memory[flags].count(1) < self.processes:
             if time.monotonic() > deadline:
-                raise RuntimeError("a process did not finish counting records")
+                raise SmartviewError(f"a process counting the records of {path} did not finish")
             time.sleep(0.0002)
         counted = struct.unpack_from(f"<{self.blocks}q", self.memory)
         placed = []
