@@ -153,7 +153,7 @@ class SmartviewApp(App[int]):
 
     def _rows_ready(self) -> None:
         """Rows that a slow module held back are mapped now."""
-        if not self.query("#stream"):  # the app is closing
+        if not self.query("#stream") or self.stream.hurried:  # closing; or a burst's next frame shows them
             return
         self.stream.refresh()
         self._show_busy()
@@ -232,6 +232,7 @@ class SmartviewApp(App[int]):
             unfinished = self.index.unfinished()
             if added or change is not None or unfinished != self.stream.unfinished:
                 self._records_changed(unfinished)
+            self.stream.hurried = added > BURST_RECORDS
             if added > BURST_RECORDS:
                 # A burst: take in what arrived at most every BURST_PAUSE seconds, so that drawing the
                 # newest rows never crowds out the keys; a single record is still shown at once.

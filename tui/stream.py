@@ -83,6 +83,9 @@ class StreamView(ScrollView, can_focus=True):
         self.new_while_paused = 0
         self.search: str | None = None
         self.empty_message = "Waiting for records…"
+        # Set by the app during a burst of appends: frames then never wait for rows (rows still being
+        # mapped show as pending until the next frame, a few tens of milliseconds later).
+        self.hurried = False
         self._lines: LRUCache[tuple, Strip] = LRUCache(2048)
         self._count = 0
         # Bytes after the last newline: shown as a line of its own, so even a file without any newline
@@ -163,7 +166,7 @@ class StreamView(ScrollView, can_focus=True):
         """
         if self._count:
             top = int(self.scroll_y)
-            self.topic.window(top, top + self.size.height + 1, wait=ROW_WAIT)
+            self.topic.window(top, top + self.size.height + 1, wait=0 if self.hurried else ROW_WAIT)
         return super().render_lines(crop)
 
     def render_line(self, y: int) -> Strip:
