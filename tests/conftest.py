@@ -80,3 +80,20 @@ def ws(tmp_path: Path) -> Workspace:
     topics.mkdir()
     modules.mkdir()
     return Workspace(tmp_path, topics, modules)
+
+
+# `--print` range flags on a topic of ten records (offsets 0-9), and the offsets each must print: the
+# same for file topics and Kafka topics.
+RANGE_CASES = [
+    ([], list(range(10))),
+    (["-B"], list(range(10))),
+    (["--start", "7"], [7, 8, 9]),
+    (["-H", "3"], [0, 1, 2]),
+    (["-T", "2"], [8, 9]),
+    (["--end", "2"], [0, 1, 2]),
+    (["--start", "4", "--end", "5"], [4, 5]),
+    (["-T", "4", "--end", "7"], [6, 7]),
+    (["-H", "5", "--end", "1"], [0, 1]),
+    (["--start", "50"], []),
+    (["-T", "50"], list(range(10))),
+]

@@ -13,7 +13,7 @@ import pytest
 
 from typing import TYPE_CHECKING
 
-from conftest import REPO, Workspace
+from conftest import RANGE_CASES, REPO, Workspace
 
 if TYPE_CHECKING:
     from kafka_broker import Broker
@@ -70,21 +70,7 @@ def test_keys_partition_and_timestamp(kafka_broker: Broker, ws: Workspace) -> No
     assert mapped.code == 1 and mapped.out == "" and "partition 0 offset 0" in mapped.err
 
 
-@pytest.mark.parametrize(
-    "flags, expected",
-    [
-        ([], list(range(10))),
-        (["-B"], list(range(10))),
-        (["--start", "7"], [7, 8, 9]),
-        (["-H", "3"], [0, 1, 2]),
-        (["-T", "2"], [8, 9]),
-        (["--end", "2"], [0, 1, 2]),
-        (["--start", "4", "--end", "5"], [4, 5]),
-        (["-T", "4", "--end", "7"], [6, 7]),
-        (["--start", "50"], []),
-        (["-T", "50"], list(range(10))),
-    ],
-)
+@pytest.mark.parametrize("flags, expected", RANGE_CASES)
 def test_start_and_stop_flags(kafka_broker: Broker, ws: Workspace, flags: list[str], expected: list[int]) -> None:
     topic = new_topic(kafka_broker)
     kafka_broker.produce(topic, numbers(10))  # one batch: -T must not trust the lagging watermark

@@ -8,7 +8,7 @@ import sys
 import orjson
 import pytest
 
-from conftest import Workspace, smartview_command
+from conftest import RANGE_CASES, Workspace, smartview_command
 
 NUMBERS = "".join(f"{n}\n" for n in range(10))
 
@@ -24,22 +24,7 @@ def lines(result) -> list[str]:
     return result.out.splitlines()
 
 
-@pytest.mark.parametrize(
-    "flags, expected",
-    [
-        ([], list(range(10))),
-        (["-B"], list(range(10))),
-        (["--start", "7"], [7, 8, 9]),
-        (["-H", "3"], [0, 1, 2]),
-        (["-T", "2"], [8, 9]),
-        (["--end", "2"], [0, 1, 2]),
-        (["--start", "4", "--end", "5"], [4, 5]),
-        (["-T", "4", "--end", "7"], [6, 7]),
-        (["-H", "5", "--end", "1"], [0, 1]),
-        (["--start", "50"], []),
-        (["-T", "50"], list(range(10))),
-    ],
-)
+@pytest.mark.parametrize("flags, expected", RANGE_CASES)
 def test_start_and_stop_flags(numbers: Workspace, flags: list[str], expected: list[int]) -> None:
     result = numbers.run("numbers", "--map", "double", "--print", *flags)
     assert result.code == 0
