@@ -1,8 +1,10 @@
-"""The viewer: a topic mapped live through a module, with its parameters in a side panel.
+"""The viewer: a topic mapped live through modules, with their parameters in a side panel.
 
 The app owns the wiring only. Reading, indexing and mapping belong to the core; the widgets draw what
 the app hands them. Slow work never holds the screen: a large file is indexed in the background, the
-whole-topic error count runs in a child process, and find runs in a thread worker.
+whole-topic error count (or, for filters, array_maps, aggregates and chains, the count of output rows)
+runs in a child process, find runs in a thread worker, and a Kafka partition is followed by a thread
+that waits on the broker.
 """
 
 from __future__ import annotations

@@ -251,18 +251,18 @@ class StreamView(ScrollView, can_focus=True):
         if 0 <= y < self.size.height:
             self.refresh(Region(0, y, self.size.width, 1))
 
-    def move_to(self, offset: int) -> None:
-        """Put the cursor on a record and scroll it into view, pausing the follow unless it is the last."""
+    def move_to(self, row: int) -> None:
+        """Put the cursor on a row and scroll it into view, pausing the follow unless it is the last."""
         if self._count == 0:
             return
-        offset = max(0, min(offset, self._count - 1))
-        self.cursor = offset
+        row = max(0, min(row, self._count - 1))
+        self.cursor = row
         top = int(self.scroll_y)
-        if offset < top:
-            self.scroll_to(y=offset, animate=False, immediate=True)
-        elif offset >= top + self.size.height:
-            self.scroll_to(y=offset - self.size.height + 1, animate=False, immediate=True)
-        self._set_following(offset == self._count - 1 and self.following)
+        if row < top:
+            self.scroll_to(y=row, animate=False, immediate=True)
+        elif row >= top + self.size.height:
+            self.scroll_to(y=row - self.size.height + 1, animate=False, immediate=True)
+        self._set_following(row == self._count - 1 and self.following)
         self.refresh()
 
     def _set_following(self, following: bool) -> None:
