@@ -42,6 +42,9 @@ if TYPE_CHECKING:
     from .printer import PrintResult, Printer, Range
 
 BATCH = 2000
+# A partition with this many records waiting for the merge is paused until the merge takes half of them:
+# a partition that delivers much faster than the others cannot fill the memory.
+BUFFER_CAP = 20_000
 POLL_SECONDS = 0.1
 # While the broker is away, how often to ask whether it is back.
 RECHECK_SECONDS = 0.5
@@ -183,6 +186,7 @@ class _Reader:
         self.consumer.assign([TopicPartition(self.topic.topic, p, plans[p].start) for p in sorted(active)])
         buffers: dict[int, deque[KafkaRecord]] = {p: deque() for p in active}
         open_ = set(active)  # partitions that may still deliver records of the range
+        paused: set[int] = set()
         while open_ and not self.stop.is_set():
             for message in take(self.consumer, POLL_SECONDS, BATCH):
                 partition = message.partition()
@@ -204,12 +208,26 @@ class _Reader:
                     open_.discard(partition)
             self._watch_broker()
             ready = _merge(buffers, open_)
+            self._pace(buffers, open_, paused)
             if ready:
                 yield ready
         if not self.stop.is_set():
             rest = _merge(buffers, set())
             if rest:
                 yield rest
+
+    def _pace(self, buffers: dict[int, deque[KafkaRecord]], open_: set[int], paused: set[int]) -> None:
+        """Pause partitions far ahead of the merge, and resume them once it has caught up."""
+        from confluent_kafka import TopicPartition
+
+        ahead = {p for p in open_ if len(buffers[p]) >= BUFFER_CAP} - paused
+        behind = {p for p in paused if len(buffers[p]) < BUFFER_CAP // 2 or p not in open_}
+        if ahead:
+            self.consumer.pause([TopicPartition(self.topic.topic, p) for p in sorted(ahead)])
+            paused |= ahead
+        if behind:
+            self.consumer.resume([TopicPartition(self.topic.topic, p) for p in sorted(behind)])
+            paused -= behind
 
     def follow(self, plans: dict[int, Plan]) -> Iterator[list[KafkaRecord]]:
         """Records produced after the range, as they arrive, until `stop` or every partition's stop."""

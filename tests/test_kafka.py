@@ -6,6 +6,7 @@ import os
 import selectors
 import signal
 import subprocess
+import sys
 import time
 import uuid
 
@@ -91,6 +92,22 @@ def test_several_partitions_merge_by_timestamp(kafka_broker: Broker, ws: Workspa
     assert one.out.splitlines() == ["2", "5", "8"]
     per_partition = ws.run(address(kafka_broker, topic), "--print", "-T", "1")
     assert sorted(per_partition.out.splitlines()) == ["6", "7", "8"]
+
+
+def test_a_partition_far_ahead_is_paused_and_nothing_is_lost(kafka_broker: Broker, ws: Workspace) -> None:
+    topic = new_topic(kafka_broker, partitions=2)
+    kafka_broker.produce(topic, [(None, b"a%d" % n) for n in range(300)], partition=0)
+    time.sleep(0.01)  # every record of partition 1 is later than all of partition 0's
+    kafka_broker.produce(topic, [(None, b"b%d" % n) for n in range(300)], partition=1)
+    # The real command, with the merge's buffer cap made tiny so that partition 0 is paused often.
+    code = (
+        "import sys\nimport smartview.core.kafka_print as kp\nkp.BUFFER_CAP = 8\n"
+        "from smartview.cli import main\nsys.exit(main(sys.argv[1:]))\n"
+    )
+    capped = subprocess.run([sys.executable, "-c", code, address(kafka_broker, topic), "--print"],
+                            capture_output=True, text=True, timeout=60, env=ws.env(), cwd=ws.root)
+    assert capped.returncode == 0, capped.stderr
+    assert capped.stdout.splitlines() == [f"a{n}" for n in range(300)] + [f"b{n}" for n in range(300)]
 
 
 def test_bootstrap_server_flag_and_config(kafka_broker: Broker, ws: Workspace) -> None:
