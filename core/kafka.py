@@ -23,8 +23,8 @@ from urllib.parse import parse_qs, urlsplit
 
 from .errors import SmartviewError
 from .record import Record
+from .topic import KAFKA_SCHEME
 
-SCHEME = "kafka:"
 BOOTSTRAP_ENV = "SMARTVIEW_KAFKA_BOOTSTRAP"
 # Security settings may come from the environment, so that a password need not be on a command line.
 SECURITY_ENV = {
@@ -49,19 +49,12 @@ ERR_AUTHENTICATION = -169
 ERR_SSL = -181
 ERR_AUTO_OFFSET_RESET = -140
 ERR_UNKNOWN_TOPIC = 3
-ERR_UNKNOWN_PARTITION = -190
 ERR_SASL_AUTHENTICATION_FAILED = 58
-ERR_TOPIC_AUTHORIZATION_FAILED = 29
 FATAL_AT_START = {ERR_ALL_BROKERS_DOWN, ERR_RESOLVE, ERR_AUTHENTICATION, ERR_SSL, ERR_SASL_AUTHENTICATION_FAILED}
 
 
 class KafkaSourceError(SmartviewError):
     """A Kafka address, setting, broker, topic or partition that cannot be used: exit status 2."""
-
-
-def is_kafka_address(arg: str) -> bool:
-    """Whether a topic argument names a Kafka topic rather than a file topic."""
-    return arg.startswith(SCHEME)
 
 
 @dataclass(frozen=True)
@@ -159,7 +152,7 @@ def parse_address(
     extra: dict[str, str] | None = None,
 ) -> KafkaTopic:
     """The KafkaTopic an address names, with its broker from the address, flag, environment or config."""
-    parts = urlsplit(arg) if arg.startswith("kafka://") else urlsplit("kafka:///" + arg[len(SCHEME) :].lstrip("/"))
+    parts = urlsplit(arg) if arg.startswith("kafka://") else urlsplit("kafka:///" + arg[len(KAFKA_SCHEME) :].lstrip("/"))
     topic = parts.path.lstrip("/")
     if not topic or "/" in topic:
         raise KafkaSourceError(f"Kafka address {arg!r}: expected kafka://HOST:PORT/TOPIC or kafka:///TOPIC")

@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from .runner import Output
+
 _LENGTH = struct.Struct("<I")
 
 
@@ -181,8 +183,6 @@ def _answer(request: Request, modules: _Modules):
 
 
 def _with_key(result: Any, key: bytes) -> Any:
-    from .runner import Output
-
     if isinstance(result, Output):
         return result if result.key is not None else Output(result.offset, key, result.value)
     if isinstance(result, list):

@@ -162,13 +162,3 @@ class Mapper:
             module_traceback(exc, module.path),
             value,
         )
-
-
-class Identity:
-    """Shows records as they are: what the viewer and `--print` use when no module is selected."""
-
-    module = None
-    params = None
-
-    def apply(self, record: Record) -> Output:
-        return Output(record.offset, record.key, record.value)

@@ -27,7 +27,7 @@ from .core.formats import FIELDS, KAFKA_FIELDS, LineFormat
 from .core.module import Module
 from .core.params import format_value, parse_assignments
 from .core.printer import Printer, Range, stdout_is_terminal
-from .core.topic import Topic, count_records, list_topics, path_for_new, resolve
+from .core.topic import KAFKA_SCHEME, Topic, count_records, is_kafka_address, list_topics, path_for_new, resolve
 
 COMMANDS = ("topics", "modules", "produce", "test", "new")
 USAGE_ERROR = 2
@@ -103,7 +103,7 @@ def _kafka_topic(arg: str, args: argparse.Namespace, config: config_mod.Config):
 
 def _kafka_name(arg: str) -> str:
     """The topic name inside a kafka: address, to find the topic's defaults in the config."""
-    return arg.split("?")[0].rstrip("/").rsplit("/", 1)[-1].removeprefix("kafka:")
+    return arg.split("?")[0].rstrip("/").rsplit("/", 1)[-1].removeprefix(KAFKA_SCHEME)
 
 
 @functools.cache
@@ -245,7 +245,7 @@ def _view(selection: Selection, initial: str | None = None) -> int:
 def _select(args: argparse.Namespace) -> Selection:
     config = config_mod.load_config()
     topics_dir = config_mod.topics_dir(args.topics_dir, config)
-    if args.topic.startswith("kafka:"):
+    if is_kafka_address(args.topic):
         topic = _kafka_topic(args.topic, args, config)
     else:
         topic = resolve(args.topic, topics_dir)
@@ -276,7 +276,7 @@ def _wanted_modules(args: argparse.Namespace, config: config_mod.Config, values:
         return chain_mod.read_transforms(Path(args.transforms))
     if args.map:
         return [(name, {}) for name in args.map]
-    name = _kafka_name(args.topic) if args.topic.startswith("kafka:") else args.topic
+    name = _kafka_name(args.topic) if is_kafka_address(args.topic) else args.topic
     defaults = config.for_topic(name)
     return [(defaults.map, dict(defaults.params))] if defaults.map else []
 
@@ -388,7 +388,7 @@ def _run_command(name: str, argv: list[str]) -> int:
         values = parse_assignments(args.params)
         module.make_params(values)
         return run_test(module, values, read_inputs(args.text, args.file, args.stdin), args.aggregate_initial)
-    if args.topic.startswith("kafka:"):
+    if is_kafka_address(args.topic):
         from .core.kafka_produce import produce_file
 
         return produce_file(_kafka_topic(args.topic, args, config), args.file, args.key_separator, sys.stderr)

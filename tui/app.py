@@ -461,8 +461,9 @@ class SmartviewApp(App[int]):
         if not self.stages:
             self.checked = self.index.count
         elif self.mapped.outputs is not None:
-            # Not one row per record: the pass that counts rows counts failures too.
-            self._census_timer.resume()
+            # Not one row per record: the pass that counts rows counts failures too, and says when it has
+            # news (`_outputs_changed`); what it counted before the app was listening is taken in now.
+            self._take_outputs_figures()
         else:
             self._census = Census(self.index.source, self.module.path, self.values)
             self._census_timer.resume()
@@ -484,12 +485,6 @@ class SmartviewApp(App[int]):
             outputs.error = None
 
     def _poll_census(self) -> None:
-        if self.mapped.outputs is not None:
-            self._take_outputs_figures()
-            self._show_status()
-            if self.mapped.outputs.finished or self.checked >= self.index.count:
-                self._census_timer.pause()
-            return
         census = self._census
         if census is None:
             self._census_timer.pause()
