@@ -376,3 +376,31 @@ def test_the_error_count_follows_appended_records(tmp_path: Path) -> None:
             assert "3 errors" in str(app.query_one("#status-text").render())
 
     run(scenario())
+
+
+def test_hiding_the_panel_or_resizing_keeps_the_newest_rows_in_view_at_the_new_width(tmp_path: Path) -> None:
+    topic = tmp_path / "events.jsonl"
+    line = '{"n":%d,"note":"' + "x" * 80 + '"}\n'  # wider than the rows beside the panel, not than 120 columns
+    topic.write_text("".join(line % n for n in range(500)))
+
+    async def scenario():
+        app = make_app(topic, module=None)
+        async with app.run_test(size=(120, 30)) as pilot:
+            await settle(pilot)
+            narrow = screen_text(app).splitlines()
+            assert narrow[-1].startswith("499 ") and narrow[-1].endswith("…")  # cut at the panel
+            await pilot.press("p")
+            await pilot.pause()
+            wide = screen_text(app).splitlines()
+            assert wide[-1].strip() == "499 " + (line % 499).strip()  # the whole record now fits
+            assert len(wide) == len(narrow) and len(wide[-1]) > len(narrow[-1])
+            await pilot.resize_terminal(70, 12)
+            await pilot.pause()
+            small = screen_text(app).splitlines()
+            assert small[-1].startswith("499 ") and all(len(line) <= 70 for line in small)
+            assert app.stream.max_scroll_y == 500 - app.stream.scrollable_content_region.height
+            await pilot.resize_terminal(120, 40)
+            await pilot.pause()
+            assert screen_text(app).splitlines()[-1].startswith("499 ")
+
+    run(scenario())

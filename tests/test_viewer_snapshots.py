@@ -128,3 +128,8 @@ def test_filter_map(snap_compare, tmp_path: Path) -> None:
     topic.write_text("".join(f"{n}\n" for n in range(1, 12)) + "twelve\n13\n")
     app = make_app(topic, module="odd", modules_dirs=[tmp_path])
     assert snap_compare(app, run_before=settle, terminal_size=(120, 30))
+
+
+def test_panel_hidden(snap_compare) -> None:
+    """`p` gives the rows the whole width, drawn in one frame from the same mapped results."""
+    assert snap_compare(make_app(SAMPLE), run_before=after("p", remapped=False), terminal_size=(120, 30))

@@ -44,6 +44,7 @@ class StatusBar(Horizontal):
         super().__init__()
         self.samples: deque[float] = deque([0.0] * RATE_SECONDS, maxlen=RATE_SECONDS)
         self._status: Status | None = None
+        self._text = ""
 
     def compose(self) -> ComposeResult:
         yield Static(id="status-text")
@@ -78,9 +79,13 @@ class StatusBar(Horizontal):
             parts.append(status.busy)
         if status.trouble:
             parts.append(f"[$text-error]{escape(status.trouble)}[/]")
+        text = " · ".join(parts)
+        if text == self._text:  # timers ask ten times a second; an unchanged bar is not drawn again
+            return
+        self._text = text
         # One row of fixed height: a new text never changes the layout, so none is asked for (a layout
         # of the whole screen per appended record was most of the viewer's work during a burst).
-        self.query_one("#status-text", Static).update(" · ".join(parts), layout=False)
+        self.query_one("#status-text", Static).update(text, layout=False)
 
     def progress(self, fraction: float | None) -> None:
         """Show a progress bar for long work (indexing a large topic); None hides it."""
@@ -92,6 +97,8 @@ class StatusBar(Horizontal):
             bar.update(progress=100 * fraction)
 
     def add_rate_sample(self, per_second: float) -> None:
+        if per_second == 0 and not any(self.samples):  # a quiet minute stays as drawn
+            return
         self.samples.append(per_second)
         self.query_one("#status-spark", Sparkline).data = list(self.samples)
         self.query_one("#status-rate", Static).update(f"{per_second:,.0f}/s", layout=False)

@@ -147,8 +147,19 @@ class StreamView(ScrollView, can_focus=True):
         return self._count + (1 if self.unfinished else 0)
 
     def on_resize(self) -> None:
-        self.virtual_size = Size(self.size.width, self._height())
-        self._lines.clear()
+        """Keep the scroll range and the end in view; nothing is drawn again.
+
+        The frame that follows a resize (the panel shown or hidden, the terminal resized) is already laid
+        out and drawn at the new size, from lines cached per width: setting `virtual_size` here would lay
+        out and draw the whole screen a second time, which is what a key press then waits for.
+        """
+        size = Size(self.size.width, self._height())
+        old = self.virtual_size
+        view = self.scrollable_content_region.height
+        if (old.height > view) != (size.height > view):
+            self.virtual_size = size  # the scrollbar appears or goes: that does need a layout
+        elif size != old:
+            self.set_reactive(StreamView.virtual_size, size)
         if self.following:
             self._scroll_to_end()
 
