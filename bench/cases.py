@@ -596,20 +596,39 @@ def case_index(ctx: Context) -> list[Row]:
 
 # ---------------------------------------------------------------------------------------------- 7. burst
 
-BURST_WRITER = r"""
+BURST_WRITERS_SCRIPT = r"""
+import os
 import sys
+import traceback
 from pathlib import Path
 from smartview.core.produce import append_lines, open_for_append
-fd = open_for_append(Path(sys.argv[1]))
-writer = int(sys.argv[2])
-batch = []
-for seq in range(int(sys.argv[3])):
-    batch.append(b'{"w":%d,"s":%d}\n' % (writer, seq))
-    if len(batch) == 100:
+
+
+def write(path, writer, count):
+    fd = open_for_append(path)
+    batch = []
+    for seq in range(count):
+        batch.append(b'{"w":%d,"s":%d}\n' % (writer, seq))
+        if len(batch) == 100:
+            append_lines(fd, b"".join(batch))
+            batch = []
+    if batch:
         append_lines(fd, b"".join(batch))
-        batch = []
-if batch:
-    append_lines(fd, b"".join(batch))
+
+
+path, writers, count = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+children = []
+for writer in range(writers):
+    pid = os.fork()
+    if pid == 0:
+        try:
+            write(path, writer, count)
+        except BaseException:
+            traceback.print_exc()
+            os._exit(1)
+        os._exit(0)
+    children.append(pid)
+sys.exit(1 if any(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) for pid in children) else 0)
 """
 BURST_WRITERS = 4
 BURST_INITIAL = 10
@@ -719,7 +738,7 @@ def _burst_once(ctx: Context, per_writer: int) -> Burst:
     if pane is None:
         result.failure = "viewer not available: " + error
         return result
-    writers: list[subprocess.Popen] = []
+    writers: subprocess.Popen | None = None
     try:
         time.sleep(0.3)  # the first screen settles and following starts
         visible = _panel_signature(pane.capture())
@@ -727,13 +746,16 @@ def _burst_once(ctx: Context, per_writer: int) -> Burst:
         if isinstance(hidden, str):
             result.failure = hidden
             return result
-        writers = [subprocess.Popen([sys.executable, "-c", BURST_WRITER, str(path), str(w), str(per_writer)],
-                                    env=clean_env(), stderr=subprocess.PIPE)
-                   for w in range(BURST_WRITERS)]
+        # The writers run in a session of their own, as a service writing a log does. With the kernel's
+        # autogroup scheduling, writers in this process's session would share one CPU group with the
+        # harness that presses keys and reads the screen, and slow the measuring rather than the viewer;
+        # one session for all of them (not one each) leaves the viewer the same share of the CPU as then.
+        writers = subprocess.Popen([sys.executable, "-c", BURST_WRITERS_SCRIPT, str(path), str(BURST_WRITERS),
+                                    str(per_writer)], env=clean_env(), stderr=subprocess.PIPE, start_new_session=True)
         started = time.perf_counter()
         states = {True: visible, False: hidden}
         showing = True
-        while any(w.poll() is None for w in writers):
+        while writers.poll() is None:
             showing = not showing
             ready = lambda s, want=states[showing]: _panel_signature(s) == want  # noqa: E731
             t0 = time.perf_counter()
@@ -747,10 +769,9 @@ def _burst_once(ctx: Context, per_writer: int) -> Burst:
             pane.capture()
             result.captures.append(time.perf_counter() - before)
             time.sleep(max(0.0, 0.15 - (time.perf_counter() - t0)))
-        for w in writers:
-            if w.wait(timeout=300) != 0:
-                tail = w.stderr.read().decode(errors="replace").strip()[-200:]
-                result.failure = result.failure or f"a writer exited {w.returncode}: {tail}"
+        if writers.wait(timeout=300) != 0:
+            tail = writers.stderr.read().decode(errors="replace").strip()[-200:]
+            result.failure = result.failure or f"a writer failed: {tail}"
         finished = time.perf_counter()
         result.burst_seconds = finished - started
         result.file_lines = path.read_bytes().count(b"\n")
@@ -760,10 +781,9 @@ def _burst_once(ctx: Context, per_writer: int) -> Burst:
         if seen.elapsed is None and seen.dead:
             result.failure = result.failure or seen.describe()
     finally:
-        for w in writers:
-            if w.poll() is None:
-                w.kill()
-                w.wait()
+        if writers is not None and writers.poll() is None:
+            os.killpg(writers.pid, signal.SIGKILL)  # the writers' session leader and its children
+            writers.wait()
         pane.kill()
         path.unlink(missing_ok=True)
     return result

@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import select
 import shlex
 import shutil
 import signal
@@ -200,6 +201,62 @@ class Seen:
 _ERROR_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Interrupt|Exit)\b.*")
 
 
+class Control:
+    """One tmux client in control mode (`tmux -C`) that carries the commands a measurement repeats
+    (send-keys, capture-pane). Starting a tmux client process per command costs little on an idle machine
+    but up to 150 ms when writers saturate every core, and that would be counted as the viewer's answer
+    time; one long-lived client adds a pipe round trip instead."""
+
+    def __init__(self, argv: list[str], session: str) -> None:
+        self.proc = subprocess.Popen([*argv, "-C", "attach", "-t", session], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=clean_env())
+        self._buffer = b""
+        self._block(own=False)  # the attach command's own reply
+
+    def run(self, *args: str, timeout: float = 10) -> str:
+        """The command's output, empty if tmux refused it (as a tmux process's stdout would be); raises
+        RuntimeError if the client does not answer."""
+        self.proc.stdin.write((" ".join(shlex.quote(a) for a in args) + "\n").encode())
+        self.proc.stdin.flush()
+        ok, text = self._block(own=True, timeout=timeout)
+        return text if ok else ""
+
+    def _block(self, own: bool, timeout: float = 10) -> tuple[bool, str]:
+        """Read up to the next reply (`%begin` ... `%end` or `%error`), skipping notifications; `own`
+        replies are those with flag 1, the ones to commands this client sent."""
+        deadline = time.monotonic() + timeout
+        lines: list[bytes] | None = None
+        while True:
+            line = self._line(deadline)
+            if lines is None:
+                if line.startswith(b"%begin ") and (line.split()[-1] == b"1") == own:
+                    lines = []
+            elif line.startswith((b"%end ", b"%error ")):
+                return line.startswith(b"%end "), b"".join(x + b"\n" for x in lines).decode(errors="replace")
+            else:
+                lines.append(line)
+
+    def _line(self, deadline: float) -> bytes:
+        while b"\n" not in self._buffer:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([self.proc.stdout], [], [], left)[0]:
+                raise RuntimeError("tmux control client: no answer")
+            chunk = os.read(self.proc.stdout.fileno(), 65536)
+            if not chunk:
+                raise RuntimeError("tmux control client ended")
+            self._buffer += chunk
+        line, self._buffer = self._buffer.split(b"\n", 1)
+        return line
+
+    def close(self) -> None:
+        self.proc.stdin.close()
+        try:
+            self.proc.wait(timeout=3)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
 class Tmux:
     """A tmux server of our own (its own socket), so no session of the user's is touched. Panes stay
     after their process exits (remain-on-exit), so a crash can be read from the screen."""
@@ -218,10 +275,14 @@ class Tmux:
         self._count = 0
         self._started = False
         self._socket_path = ""
+        self.control: Control | None = None
+
+    def _argv(self) -> list[str]:
+        return ["tmux", "-L", self.socket, "-f", str(self.conf)]
 
     def _run(self, *args: str) -> subprocess.CompletedProcess:
         return subprocess.run(
-            ["tmux", "-L", self.socket, "-f", str(self.conf), *args],
+            [*self._argv(), *args],
             capture_output=True,
             text=True,
             timeout=10,
@@ -236,6 +297,7 @@ class Tmux:
                 raise RuntimeError(f"tmux does not start: {result.stderr.strip()}")
             self._started = True
             self._socket_path = self._run("display-message", "-p", "-t", "keep", "#{socket_path}").stdout.strip()
+            self.control = Control(self._argv(), "keep")
 
     def launch(self, argv: list[str], cwd: Path) -> Pane:
         """Start `argv` in a new WIDTHxHEIGHT session; the pane's t0 is taken just before tmux is asked."""
@@ -253,6 +315,9 @@ class Tmux:
 
     def close(self) -> None:
         if self._started:
+            if self.control is not None:
+                self.control.close()
+                self.control = None
             self._run("kill-server")
             self._started = False
             if self._socket_path:  # tmux leaves its socket file behind
@@ -279,10 +344,10 @@ class Pane:
 
     def capture(self, history: bool = False) -> str:
         more = ("-S", "-200") if history else ()
-        return self.tmux._run("capture-pane", "-p", *more, "-t", self.name).stdout
+        return self.tmux.control.run("capture-pane", "-p", *more, "-t", self.name)
 
     def send(self, *keys: str) -> None:
-        self.tmux._run("send-keys", "-t", self.name, *keys)
+        self.tmux.control.run("send-keys", "-t", self.name, *keys)
 
     def wait(self, ready: Callable[[str], bool], t0: float, timeout: float, interval: float = 0.01) -> Seen:
         """Capture every `interval` until `ready(screen)`; the time is taken when the matching capture
