@@ -88,13 +88,14 @@ def _report(out: int, progress: Progress) -> None:
 
 def main() -> None:
     from .module import load
+    from .priority import run_in_background
     from .runner import Failure, Mapper
     from .source import follow_records
 
     source, module_path, offset, values = read_frame(sys.stdin.buffer)
     # Background work at the lowest priority: the viewer (and the writers it watches) come first for the
     # processor; at nice 10 it still slowed key presses during a burst of appends on two cores.
-    os.nice(19)
+    run_in_background(19)
     # Progress goes to the real stdout; whatever the module prints goes nowhere.
     out = os.dup(1)
     os.dup2(os.open(os.devnull, os.O_WRONLY), 1)

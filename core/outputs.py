@@ -154,12 +154,13 @@ def build_pipeline(stages: list[tuple[str, dict[str, str]]], initial: str | None
 
 
 def main() -> None:
+    from .priority import run_in_background
     from .source import follow_records
 
     source, stages, initial = read_frame(sys.stdin.buffer)
     out = os.fdopen(os.dup(1), "wb")
     os.dup2(os.open(os.devnull, os.O_WRONLY), 1)  # what a module prints goes nowhere
-    os.nice(5)  # the viewer and the writers it watches come first
+    run_in_background(5)  # the viewer and the writers it watches come first
     viewer = os.getppid()
     try:
         counter = _Counter(build_pipeline(stages, initial), out)

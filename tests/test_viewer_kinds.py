@@ -195,3 +195,29 @@ def test_filter_map_shows_mapped_survivors_at_their_offsets(tmp_path: Path) -> N
             assert app.status.passed == 3 and app.failures == 1
 
     run(scenario())
+
+
+def _background(pid: int) -> tuple[bool, int, str]:
+    """Whether `pid` left this session, its nice value, and its scheduling group as /proc tells it."""
+    group = Path(f"/proc/{pid}/autogroup")
+    return os.getsid(pid) != os.getsid(0), os.getpriority(os.PRIO_PROCESS, pid), group.read_text().strip() if group.exists() else ""
+
+
+def test_background_passes_run_in_a_low_priority_group_of_their_own(tmp_path: Path) -> None:
+    """The error count and a filter's row count take the processor only when the viewer leaves it: in a
+    session of their own (Linux shares the processor between sessions first), niced, and with their
+    group niced where the kernel has autogroups. Run in the test's own session, as the viewer would be."""
+    topic = tmp_path / "events.jsonl"
+    topic.write_text(events(40))
+
+    async def scenario(module: str, values: dict, process, nice: int):
+        app = make_app(topic, module=module, values=values, watch=True)
+        async with app.run_test(size=(120, 30)) as pilot:
+            await settle(pilot)
+            pid = process(app).pid
+            await wait_for(pilot, lambda: _background(pid)[:2] == (True, nice))
+            group = _background(pid)[2]
+            assert not group or group.endswith(f"nice {nice}")
+
+    run(scenario("user_events", {}, lambda app: app._census._process, 19))
+    run(scenario("where", {"equals": "login"}, lambda app: app.mapped.outputs._process, 5))
