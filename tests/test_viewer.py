@@ -188,7 +188,7 @@ def test_find_moves_to_the_next_match(tmp_path: Path) -> None:
     run(scenario())
 
 
-@pytest.mark.parametrize("choice, expected", [(0, '"account_id":"1", "timestamp": 1640878631'), (5, None)])
+@pytest.mark.parametrize("choice, expected", [(0, '"account_id":"1", "timestamp": 1640878631'), (4, None)])
 def test_module_picker_switches_module(choice: int, expected: str | None) -> None:
     async def scenario():
         app = make_app(SAMPLE, module="user_events")
@@ -196,15 +196,32 @@ def test_module_picker_switches_module(choice: int, expected: str | None) -> Non
             await settle(pilot)
             await pilot.press("1", "m")
             await pilot.pause()
-            await pilot.press(*["down"] * choice, "enter")
+            await pilot.press("home", *["down"] * choice, "enter")
             await settle(pilot)
             if expected:
                 assert app.module is None
                 assert expected in screen_text(app)  # the raw record, spaces and all
             else:
-                assert app.module.name == "user_events"
+                assert app.module.name == "fields"
                 assert app.values == {}  # a newly chosen module starts from its defaults
-                assert screen_text(app).count('"account_id"') == 5
+                assert screen_text(app).count('"account_id"') == 5  # fields keeps every field by default
+
+    run(scenario())
+
+
+def test_module_picker_starts_on_the_current_module_and_enter_keeps_its_values() -> None:
+    async def scenario():
+        app = make_app(SAMPLE, module="user_events")
+        async with app.run_test(size=(120, 30)) as pilot:
+            await settle(pilot)
+            await pilot.press("1", "m")
+            await pilot.pause()
+            picker = app.screen.query_one("OptionList")
+            assert picker.get_option_at_index(picker.highlighted).id.endswith("user_events.py")
+            await pilot.press("enter")
+            await settle(pilot)
+            assert app.module.name == "user_events" and app.values == {"show_account_id": "false"}
+            assert '"account_id"' not in screen_text(app)
 
     run(scenario())
 
@@ -287,7 +304,7 @@ def test_a_stuck_record_leaves_the_viewer_responsive(tmp_path: Path) -> None:
             started = time.monotonic()
             await pilot.press("m")
             await pilot.pause()
-            await pilot.press("enter")  # the first choice: no module
+            await pilot.press("home", "enter")  # the first choice: no module
             await wait_for(pilot, lambda: app.module is None and screen_text(app).split()[:12] == [
                 "0", "0", "1", "1", "2", "2", "3", "3", "4", "4", "5", "5"])
             assert time.monotonic() - started < 5

@@ -396,6 +396,8 @@ class SmartviewApp(App[int]):
         if choice == NO_MODULE:
             self._use_module(None)
             return
+        if len(self.stages) == 1 and self.module.path.resolve() == Path(choice).resolve():
+            return  # the module shown now: its values stay (r resets them; edits reload on their own)
         try:
             module = module_mod.load(Path(choice))
         except SmartviewError as exc:

@@ -35,16 +35,26 @@ class ModulePicker(ModalScreen[Path | str | None]):
         self.current = current
 
     def compose(self) -> ComposeResult:
-        options = [Option("(no module) records as they are", id=NO_MODULE)]
+        none_mark = "● " if self.current is None else "  "
+        options = [Option(f"{none_mark}(no module) records as they are", id=NO_MODULE)]
         for path in module_mod.available_paths(self.dirs):
             options.append(Option(self._describe(path), id=str(path)))
+        # The cursor starts on what is shown now, so enter alone keeps it and a neighbour is one key away.
+        current = [n for n, option in enumerate(options) if self._is_current(option.id)]
         with Vertical() as box:
             box.border_title = "Pick a module"
-            yield OptionList(*options)
+            picker = OptionList(*options)
+            picker.highlighted = current[0] if current else 0
+            yield picker
             yield Label("enter picks · esc cancels · `smartview modules` lists where each comes from", classes="picker-help")
 
+    def _is_current(self, option: str | None) -> bool:
+        if self.current is None:
+            return option == NO_MODULE
+        return option != NO_MODULE and Path(option).resolve() == self.current.resolve()
+
     def _describe(self, path: Path) -> str:
-        mark = "● " if self.current is not None and path.resolve() == self.current.resolve() else "  "
+        mark = "● " if self._is_current(str(path)) else "  "
         try:
             module = module_mod.load(path)
         except SmartviewError as exc:
