@@ -235,6 +235,11 @@ def _view(selection: Selection, initial: str | None = None) -> int:
     # Textual batches screen updates at 60 per second by default, which alone adds up to 17 ms to the
     # moment an appended record shows; 120 halves that and costs nothing while the screen is still.
     os.environ.setdefault("TEXTUAL_FPS", "120")
+    # The screen's size comes from the terminal alone. Textual, through shutil, prefers COLUMNS and LINES
+    # when they are exported (test runners and some scripts do), and those keep their value when the
+    # terminal is resized: every frame after a resize would be drawn at the old size.
+    for name in ("COLUMNS", "LINES"):
+        os.environ.pop(name, None)
     from .tui.app import run_viewer  # Textual costs ~0.2 s to import: only the viewer pays it
 
     # Descriptor 1 stays the terminal: Textual asks it for the screen size. Module code runs in a child

@@ -41,6 +41,9 @@ class Terminal:
     def keys(self, *keys: str) -> None:
         subprocess.run(["tmux", "send-keys", "-t", self.name, *keys], check=True)
 
+    def resize(self, width: int, height: int) -> None:
+        subprocess.run(["tmux", "resize-window", "-t", self.name, "-x", str(width), "-y", str(height)], check=True)
+
     def close(self) -> None:
         subprocess.run(["tmux", "kill-session", "-t", self.name], capture_output=True)
 
@@ -90,3 +93,22 @@ def test_a_chain_of_a_filter_and_a_map_with_parameters_per_module(ws: Workspace,
     assert "1. where" in screen and "2. user_events" in screen
     term.keys("1")  # the first checkbox of the chain: user_events' show_account_id
     term.wait_for(lambda s: '2 {"type":"login","user_client":"safari"}' in s)
+
+
+def _last_row(screen: str) -> str:
+    """The stream's bottom row: the line above the status bar."""
+    lines = screen.splitlines()
+    status = [n for n, line in enumerate(lines) if " records · " in line]
+    return lines[status[0] - 1] if status else ""
+
+
+def test_resizing_the_terminal_keeps_the_newest_row_in_view(ws: Workspace, terminal) -> None:
+    """What the terminal shows after each resize, not only what the viewer holds: the frame drawn at the
+    new size must be followed by one scrolled to the new end, with and without the panel."""
+    ws.topic("many", "".join(EVENT.format(n=n) for n in range(200)))
+    term = terminal("many")
+    term.wait_for(lambda s: _last_row(s).startswith("199 "))
+    for keys, (width, height) in [((), (120, 14)), ((), (90, 20)), (("p",), (70, 10)), (("p",), (120, 30))]:
+        term.keys(*keys) if keys else None
+        term.resize(width, height)
+        term.wait_for(lambda s: len(s.splitlines()) == height and _last_row(s).startswith("199 "))

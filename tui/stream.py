@@ -147,7 +147,7 @@ class StreamView(ScrollView, can_focus=True):
         return self._count + (1 if self.unfinished else 0)
 
     def on_resize(self) -> None:
-        """Keep the scroll range and the end in view; nothing is drawn again.
+        """Keep the scroll range and the end in view, drawing again only when the end moved.
 
         The frame that follows a resize (the panel shown or hidden, the terminal resized) is already laid
         out and drawn at the new size, from lines cached per width: setting `virtual_size` here would lay
@@ -160,8 +160,11 @@ class StreamView(ScrollView, can_focus=True):
             self.virtual_size = size  # the scrollbar appears or goes: that does need a layout
         elif size != old:
             self.set_reactive(StreamView.virtual_size, size)
-        if self.following:
-            self._scroll_to_end()
+        end = max(0, self._height() - self.scrollable_content_region.height)
+        if self.following and end != int(self.scroll_y):
+            # A new height moves the end: scroll there through the watchers, which redraw the rows and
+            # the scrollbar (the frame at the new size is already drawn from the old position).
+            self.scroll_to(y=end, animate=False, immediate=True)
 
     def _scroll_to_end(self) -> None:
         """Show the last records. Set directly: the new virtual size is not laid out yet."""
