@@ -79,5 +79,6 @@ def test_quick_kinds_and_kafka_cases_measure_something(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     for figure in ("filter where equals=login: launch -> first rows", "aggregate count_by: page up",
                    "--print --follow: produce -> line on stdout", "viewer on kafka://…: produce -> visible"):
-        row = next(line for line in proc.stdout.splitlines() if figure in line)
+        row = next((line for line in proc.stdout.splitlines() if figure in line), None)
+        assert row is not None, f"no row for {figure!r}:\n{proc.stdout}"
         assert " ms" in row or " s " in row, row  # a measured time, not "failed" or "not available"
