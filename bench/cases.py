@@ -857,7 +857,8 @@ def _page_back(ctx: Context, case: str, argv, done_ready, count: int) -> list[Ro
     """Page up from the end of an aggregate: each page maps from the nearest accumulator checkpoint."""
     pane, error = open_viewer(ctx, argv, done_ready, 10 + 15 * count / 1_000_000)
     if pane is None:
-        return [Row(case, "aggregate: page up -> rows shown", text="viewer not available", ok=False, note=error)]
+        return [Row(case, "aggregate count_by: page up -> new rows shown", text="viewer not available", ok=False,
+                    note=error)]
     samples, failure = Samples(), ""
     try:
         top = lambda screen: screen.split("\n", 1)[0]  # noqa: E731  (the status bar changes by itself)
@@ -879,7 +880,7 @@ def _page_back(ctx: Context, case: str, argv, done_ready, count: int) -> list[Ro
     finally:
         pane.kill()
     if not samples.values:
-        return [Row(case, "aggregate: page up -> rows shown", text="no page seen", ok=False, note=failure)]
+        return [Row(case, "aggregate count_by: page up -> new rows shown", text="no page seen", ok=False, note=failure)]
     return [Row(case, "aggregate count_by: page up -> new rows shown (mapped from a checkpoint)", samples=samples,
                 target=Target("<", 0.1, "< 100 ms"), note=failure)]
 
