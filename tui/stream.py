@@ -160,7 +160,7 @@ class StreamView(ScrollView, can_focus=True):
             self.virtual_size = size  # the scrollbar appears or goes: that does need a layout
         elif size != old:
             self.set_reactive(StreamView.virtual_size, size)
-        end = max(0, self._height() - self.scrollable_content_region.height)
+        end = max(0, size.height - view)
         if self.following and end != int(self.scroll_y):
             # A new height moves the end: scroll there through the watchers, which redraw the rows and
             # the scrollbar (the frame at the new size is already drawn from the old position).
