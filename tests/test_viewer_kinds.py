@@ -221,3 +221,25 @@ def test_background_passes_run_in_a_low_priority_group_of_their_own(tmp_path: Pa
 
     run(scenario("user_events", {}, lambda app: app._census._process, 19))
     run(scenario("where", {"equals": "login"}, lambda app: app.mapped.outputs._process, 5))
+
+
+def test_opening_a_module_with_text_parameters_maps_and_counts_once(tmp_path: Path) -> None:
+    """The panel's text and choice fields report their first value when they mount; that is no change:
+    the rows are not mapped again and the background pass is not restarted (a page key pressed during a
+    restart found the rows counted anew from zero and jumped to the top)."""
+    topic = tmp_path / "events.jsonl"
+    topic.write_text(events(40))
+
+    async def scenario():
+        app = make_app(topic, module="count_by", watch=True)
+        passes = []
+        start = app._start_error_pass
+        app._start_error_pass = lambda: (passes.append(app.mapped.outputs), start())[1]
+        async with app.run_test(size=(120, 30)) as pilot:
+            await settle(pilot)
+            await pilot.pause(0.3)
+            assert len(passes) == 1 and app.mapped.outputs is passes[0]
+            app.query_one("#param-0-field").value = "user_client"  # a real change still maps again
+            await wait_for(pilot, lambda: len(passes) == 2)
+
+    run(scenario())

@@ -366,6 +366,11 @@ class SmartviewApp(App[int]):
             self.panel.mark_invalid(event.stage, event.name, True)
             return
         self.panel.mark_invalid(event.stage, event.name, False)
+        if value == (spec.parse(values[event.name]) if event.name in values else spec.default):
+            # Textual's Input and Select report the value they were given when they mount: mapping all
+            # over again for it restarted the background pass, and a page key pressed meanwhile found the
+            # rows counted anew from zero.
+            return
         if value == spec.default:
             values.pop(event.name, None)
         else:
