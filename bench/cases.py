@@ -601,7 +601,7 @@ import os
 import sys
 import traceback
 from pathlib import Path
-from smartview.core.produce import append_lines, open_for_append
+from smartview.core.sources.produce import append_lines, open_for_append
 
 
 def write(path, writer, count):

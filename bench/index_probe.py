@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from smartview.core.index import LineIndex
+from smartview.core.sources.index import LineIndex
 
 
 def main(path: str) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
-from .params import format_value
+from .modules.params import format_value
 
 TOPICS_DIR_ENV = "SMARTVIEW_TOPICS_DIR"
 MODULES_DIR_ENV = "SMARTVIEW_MODULES_DIR"

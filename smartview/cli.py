@@ -19,15 +19,15 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .core import chain as chain_mod
+from .core.modules import chain as chain_mod
 from .core import config as config_mod
-from .core import module as module_mod
+from .core.modules import module as module_mod
 from .core.errors import SmartviewError
-from .core.formats import FIELDS, KAFKA_FIELDS, LineFormat
-from .core.module import Module
-from .core.params import format_value, parse_assignments
-from .core.printer import Printer, Range, stdout_is_terminal
-from .core.topic import KAFKA_SCHEME, Topic, count_records, is_kafka_address, list_topics, path_for_new, resolve
+from .core.runs.formats import FIELDS, KAFKA_FIELDS, LineFormat
+from .core.modules.module import Module
+from .core.modules.params import format_value, parse_assignments
+from .core.runs.printer import Printer, Range, stdout_is_terminal
+from .core.sources.topic import KAFKA_SCHEME, Topic, count_records, is_kafka_address, list_topics, path_for_new, resolve
 
 COMMANDS = ("topics", "modules", "produce", "test", "new")
 USAGE_ERROR = 2
@@ -92,7 +92,7 @@ def _kafka_flags(parser: argparse.ArgumentParser) -> None:
 
 def _kafka_topic(arg: str, args: argparse.Namespace, config: config_mod.Config):
     """The KafkaTopic a kafka: address names, with the Kafka flags, environment and config applied."""
-    from .core import kafka
+    from .core.sources import kafka
 
     security = {name: getattr(args, name) for name in kafka.SECURITY_ENV}
     return kafka.parse_address(
@@ -224,11 +224,11 @@ def _check_viewer_flags(args: argparse.Namespace) -> None:
 
 def _view(selection: Selection, initial: str | None = None) -> int:
     if getattr(selection.topic, "kafka", False):
-        from .core.kafka_index import KafkaIndex
+        from .core.sources.kafka_index import KafkaIndex
 
         index: Any = KafkaIndex(selection.topic)  # one partition, opened at its end; errors exit 2 here
     else:
-        from .core.index import LineIndex
+        from .core.sources.index import LineIndex
 
         index = LineIndex(selection.topic.path)
     indexed = index.build_in_background()  # overlaps indexing a large topic with Textual's import
@@ -243,7 +243,7 @@ def _view(selection: Selection, initial: str | None = None) -> int:
     from .tui.app import run_viewer  # Textual costs ~0.2 s to import: only the viewer pays it
 
     # Descriptor 1 stays the terminal: Textual asks it for the screen size. Module code runs in a child
-    # process whose descriptor 1 goes nowhere (core/rowprocess.py), so it cannot paint over the screen.
+    # process whose descriptor 1 goes nowhere (core/runs/rowprocess.py), so it cannot paint over the screen.
     return run_viewer(selection, index=(index, indexed), initial=initial)
 
 
@@ -394,7 +394,7 @@ def _run_command(name: str, argv: list[str]) -> int:
         module.make_params(values)
         return run_test(module, values, read_inputs(args.text, args.file, args.stdin), args.aggregate_initial)
     if is_kafka_address(args.topic):
-        from .core.kafka_produce import produce_file
+        from .core.sources.kafka_produce import produce_file
 
         return produce_file(_kafka_topic(args.topic, args, config), args.file, args.key_separator, sys.stderr)
     if args.key_separator is not None:
@@ -439,7 +439,7 @@ def _list_modules(dirs: list[Path]) -> int:
 
 
 def _produce(path: Path, file: str | None) -> int:
-    from .core.produce import ProduceError, produce
+    from .core.sources.produce import ProduceError, produce
 
     try:
         if file is None:

@@ -10,9 +10,9 @@ import sys
 from pathlib import Path
 
 from .core.errors import SmartviewError
-from .core.module import KINDS, Module
+from .core.modules.module import KINDS, Module
 from .core.record import Record
-from .core.runner import Failure, Mapper
+from .core.modules.runner import Failure, Mapper
 
 
 def run_test(module: Module, values: dict[str, str], inputs: list[bytes], initial: str | None) -> int:

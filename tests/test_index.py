@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from smartview.core import index as index_mod
-from smartview.core.index import LineIndex
+from smartview.core.sources import index as index_mod
+from smartview.core.sources.index import LineIndex
 
 
 def lines_for(seed: int, count: int) -> list[bytes]:

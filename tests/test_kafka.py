@@ -101,7 +101,7 @@ def test_a_partition_far_ahead_is_paused_and_nothing_is_lost(kafka_broker: Broke
     kafka_broker.produce(topic, [(None, b"b%d" % n) for n in range(300)], partition=1)
     # The real command, with the merge's buffer cap made tiny so that partition 0 is paused often.
     code = (
-        "import sys\nimport smartview.core.kafka_print as kp\nkp.BUFFER_CAP = 8\n"
+        "import sys\nimport smartview.core.runs.kafka_print as kp\nkp.BUFFER_CAP = 8\n"
         "from smartview.cli import main\nsys.exit(main(sys.argv[1:]))\n"
     )
     capped = subprocess.run([sys.executable, "-c", code, address(kafka_broker, topic), "--print"],

@@ -6,8 +6,8 @@ import time
 import uuid
 from typing import TYPE_CHECKING
 
-from smartview.core.kafka import parse_address
-from smartview.core.kafka_index import KafkaIndex
+from smartview.core.sources.kafka import parse_address
+from smartview.core.sources.kafka_index import KafkaIndex
 
 if TYPE_CHECKING:
     from kafka_broker import Broker

@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING
 
 from conftest import REPO
 from smartview.cli import Selection
-from smartview.core import module as module_mod
+from smartview.core.modules import module as module_mod
 from smartview.core.config import SHIPPED_MODULES_DIR
-from smartview.core.kafka import parse_address
-from smartview.core.kafka_index import KafkaIndex
+from smartview.core.sources.kafka import parse_address
+from smartview.core.sources.kafka_index import KafkaIndex
 from smartview.tui.app import SmartviewApp
 from test_viewer import run, wait_for
 from viewer_support import screen_text, settle

@@ -15,7 +15,7 @@ PER_WRITER = 250_000  # 1,000,000 records in all
 
 WRITER = r"""
 import sys
-from smartview.core.produce import append_lines, open_for_append
+from smartview.core.sources.produce import append_lines, open_for_append
 from pathlib import Path
 fd = open_for_append(Path(sys.argv[1]))
 writer = int(sys.argv[2])

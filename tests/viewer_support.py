@@ -6,9 +6,9 @@ import time
 from pathlib import Path
 
 from smartview.cli import Selection
-from smartview.core import module as module_mod
+from smartview.core.modules import module as module_mod
 from smartview.core.config import SHIPPED_MODULES_DIR
-from smartview.core.topic import Topic
+from smartview.core.sources.topic import Topic
 from smartview.tui.app import SmartviewApp
 
 

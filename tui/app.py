@@ -26,15 +26,15 @@ from textual.widgets import Footer, Input, Static
 from textual.worker import get_current_worker
 
 from ..core import config as config_mod
-from ..core import follow
-from ..core import module as module_mod
+from ..core.sources import follow
+from ..core.modules import module as module_mod
 from ..core.errors import SmartviewError
-from ..core.index import LineIndex
-from ..core.module import Module
-from ..core.params import changed_from_default, format_value
-from ..core.census import Census
-from ..core.rows import MappedTopic, Row
-from ..core.runner import Failure
+from ..core.sources.index import LineIndex
+from ..core.modules.module import Module
+from ..core.modules.params import changed_from_default, format_value
+from ..core.runs.census import Census
+from ..core.runs.rows import MappedTopic, Row
+from ..core.modules.runner import Failure
 from .detail import DetailScreen
 from .panel import ParamPanel
 from .picker import NO_MODULE, ModulePicker
@@ -285,7 +285,7 @@ class SmartviewApp(App[int]):
     @work(thread=True, exclusive=True, group="partition")
     def _open_partition(self, partition: int) -> None:
         """Connect to another partition in a thread (it takes a round trip or two to the broker)."""
-        from ..core.kafka_index import KafkaIndex
+        from ..core.sources.kafka_index import KafkaIndex
 
         index = self._partitions.get(partition)
         if index is None:

@@ -10,8 +10,8 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Label, Static
 
-from ..core.rows import Row
-from ..core.runner import Failure
+from ..core.runs.rows import Row
+from ..core.modules.runner import Failure
 from .render import DETAIL_BYTES, decode, pretty, printable, short_location
 
 REMOVED = "red strike"

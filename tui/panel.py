@@ -16,8 +16,8 @@ from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.widgets import Checkbox, Input, Label, Select, Static
 
-from ..core.module import Module
-from ..core.params import ParamSpec, format_value
+from ..core.modules.module import Module
+from ..core.modules.params import ParamSpec, format_value
 
 TOGGLE_KEYS = 9
 

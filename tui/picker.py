@@ -11,7 +11,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Label, OptionList
 from textual.widgets.option_list import Option
 
-from ..core import module as module_mod
+from ..core.modules import module as module_mod
 from ..core.errors import SmartviewError
 
 NO_MODULE = "-"

@@ -12,7 +12,7 @@ import orjson
 from rich.highlighter import JSONHighlighter
 from rich.text import Text
 
-from ..core.runner import Failure, Output
+from ..core.modules.runner import Failure, Output
 
 # A row never shows more than this much of a value: a 20 MB line costs no more to draw than a short one.
 ROW_CHARS = 2048

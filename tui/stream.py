@@ -20,8 +20,8 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from ..core.rows import MappedTopic, Row
-from ..core.runner import Failure
+from ..core.runs.rows import MappedTopic, Row
+from ..core.modules.runner import Failure
 from .render import failure_text, value_text
 
 # How long drawing waits for the module before showing a row as pending (the screen stays live).

@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 
 from .module import Module, describe_exception, module_traceback, where_failed
-from .record import Record
+from ..record import Record
 from .watchdog import RecordTimeout
 
 VALUE_HEAD = 80

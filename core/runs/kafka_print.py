@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .kafka import (
+from ..sources.kafka import (
     ERR_ALL_BROKERS_DOWN,
     ERR_AUTO_OFFSET_RESET,
     ERR_PARTITION_EOF,
@@ -35,8 +35,8 @@ from .kafka import (
     to_record,
     watermarks,
 )
-from .runner import Failure
-from .watchdog import Watchdog
+from ..modules.runner import Failure
+from ..modules.watchdog import Watchdog
 
 if TYPE_CHECKING:
     from .printer import PrintResult, Printer, Range

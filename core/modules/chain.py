@@ -18,10 +18,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .errors import ParamError, SmartviewError
+from ..errors import ParamError, SmartviewError
 from .module import Module
 from .params import format_value
-from .record import Record
+from ..record import Record
 from .runner import Failure, Mapper, Output
 
 

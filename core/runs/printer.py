@@ -14,12 +14,12 @@ from typing import BinaryIO, TextIO
 
 from .batch import BlockResult, run_block, split_lines
 from .formats import LineFormat
-from .reader import Block, TopicReader
-from .chain import build
-from .module import Module
-from .runner import Failure
-from .topic import Topic
-from .watchdog import Watchdog
+from ..sources.reader import Block, TopicReader
+from ..modules.chain import build
+from ..modules.module import Module
+from ..modules.runner import Failure
+from ..sources.topic import Topic
+from ..modules.watchdog import Watchdog
 
 _CONTROL = rb"[\x00-\x08\x0b-\x1f\x7f]|\xc2[\x80-\x9f]"
 
@@ -204,7 +204,7 @@ class Printer:
 
     def _follow(self, reader: TopicReader, limit: int | None, stop: threading.Event) -> None:
         """Print records as they are appended until `stop` is set or the limit is reached."""
-        from .follow import changes  # watchfiles is only needed when following
+        from ..sources.follow import changes  # watchfiles is only needed when following
 
         for _ in changes(reader.path, stop):
             change = reader.change()

@@ -2,7 +2,7 @@
 
 A module that is stuck inside C code holds the GIL and would freeze every thread of the process it
 runs in; one that calls `os._exit` would end it. The viewer therefore sends the records it needs to a
-child (`python -m smartview.core.rowprocess`) and reads back one result per record as it is made. A
+child (`python -m smartview.core.runs.rowprocess`) and reads back one result per record as it is made. A
 child that is stuck when new work arrives is killed and replaced.
 
 The protocol is length-prefixed pickles over the child's stdin and stdout: a request is a `Request`,
@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from .runner import Output
+from ..modules.runner import Output
 
 _LENGTH = struct.Struct("<I")
 
@@ -70,7 +70,7 @@ class RowProcess:
 
     def __init__(self) -> None:
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "smartview.core.rowprocess"],
+            [sys.executable, "-m", "smartview.core.runs.rowprocess"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
@@ -132,8 +132,8 @@ class _Modules:
         self._loaded: dict[str, tuple[Any, Any]] = {}  # path -> (stamp, module)
 
     def get(self, path: str, stamp: tuple[int, int]) -> Any:
-        from .errors import SmartviewError
-        from .module import load
+        from ..errors import SmartviewError
+        from ..modules.module import load
 
         previous = self._loaded.get(path)
         if previous is None or previous[0] != stamp:
@@ -147,10 +147,10 @@ class _Modules:
 
 def _answer(request: Request, modules: _Modules):
     """One reply per record of the request."""
-    from .chain import build
-    from .errors import SmartviewError
+    from ..modules.chain import build
+    from ..errors import SmartviewError
     from .outputs import restore
-    from .runner import Failure
+    from ..modules.runner import Failure
 
     first_path = request.stages[0][0]
     try:

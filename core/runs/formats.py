@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .errors import SmartviewError
+from ..errors import SmartviewError
 
 PLACEHOLDER = r"\{\{\s*(\w+)\s*\}\}"
 FIELDS = ("offset", "key", "value", "partition")

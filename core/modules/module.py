@@ -18,7 +18,7 @@ from types import ModuleType
 from typing import Any
 
 from . import params as params_mod
-from .errors import ModuleError, SmartviewError
+from ..errors import ModuleError, SmartviewError
 from .params import ParamSpec
 
 # The SmartModule kinds. A module defines exactly one of these functions:

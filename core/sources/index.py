@@ -15,7 +15,7 @@ import threading
 from array import array
 from pathlib import Path
 
-from .record import Record
+from ..record import Record
 from .topic import how_changed
 
 BLOCK = 64 << 10

@@ -2,7 +2,7 @@
 
 A viewer needs figures that cover every record (how many fail) without making the visible rows wait.
 Mapping millions of records in a thread would share the GIL with the user interface and make every
-key press slow, so the pass runs as its own Python process (`python -m smartview.core.census`, which
+key press slow, so the pass runs as its own Python process (`python -m smartview.core.runs.census`, which
 imports only the core) and reports progress as lines on a pipe. Once it has caught up it keeps
 following the file, so appended records are counted without starting anything new. A new parameter
 value, or a truncated or replaced file, kills the pass and starts another.
@@ -42,7 +42,7 @@ class Census:
         self.latest = Progress(start, 0)
         self._buffer = b""
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "smartview.core.census"],
+            [sys.executable, "-m", "smartview.core.runs.census"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
@@ -87,10 +87,10 @@ def _report(out: int, progress: Progress) -> None:
 
 
 def main() -> None:
-    from .module import load
+    from ..modules.module import load
     from .priority import run_in_background
-    from .runner import Failure, Mapper
-    from .source import follow_records
+    from ..modules.runner import Failure, Mapper
+    from ..sources.source import follow_records
 
     source, module_path, offset, values = read_frame(sys.stdin.buffer)
     # Background work at the lowest priority: the viewer (and the writers it watches) come first for the

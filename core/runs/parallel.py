@@ -31,10 +31,10 @@ from dataclasses import dataclass, replace
 from typing import Any, TextIO
 
 from .batch import BlockResult, run_block
-from .errors import SmartviewError
+from ..errors import SmartviewError
 from .formats import LineFormat
-from .reader import Block
-from .watchdog import Watchdog
+from ..sources.reader import Block
+from ..modules.watchdog import Watchdog
 
 MAX_AUTO_JOBS = 4
 GO, STOP, CLOSED = b"g", b"s", b"c"

@@ -3,7 +3,7 @@
 A filter drops records, an array_map turns one into several, a chain may do both. To show such output
 by row number, a viewer must know how many rows every record gives, and for an aggregate what the
 accumulator held along the way. That takes mapping every record once, from the beginning, so it runs as
-a background pass in a child process (`python -m smartview.core.outputs`, importing only the core) that
+a background pass in a child process (`python -m smartview.core.runs.outputs`, importing only the core) that
 reports, in frames on a pipe, how many outputs each record gave (-1 for a failure) and, for stateful
 chains, a checkpoint of the accumulators every `CHECKPOINT_EVERY` records. The viewer's own side keeps
 one 8-byte number per row (the record it came from) and shows rows as soon as they are counted, long
@@ -57,7 +57,7 @@ class OutputIndex:
         self._checkpoints: list[tuple[int, bytes]] = []
         self._lock = threading.Lock()
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "smartview.core.outputs"],
+            [sys.executable, "-m", "smartview.core.runs.outputs"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
@@ -147,15 +147,15 @@ def restore(mapper: Any, state: list[Any]) -> None:
 
 def build_pipeline(stages: list[tuple[str, dict[str, str]]], initial: str | None) -> Any:
     """The Mapper or Chain for (module path, values) stages, as --print would build it."""
-    from .chain import build
-    from .module import load
+    from ..modules.chain import build
+    from ..modules.module import load
 
     return build([(load(Path(path)), values) for path, values in stages], initial)
 
 
 def main() -> None:
     from .priority import run_in_background
-    from .source import follow_records
+    from ..sources.source import follow_records
 
     source, stages, initial = read_frame(sys.stdin.buffer)
     out = os.fdopen(os.dup(1), "wb")
@@ -193,7 +193,7 @@ class _Counter:
         self.checkpoints: list[tuple[int, bytes]] = []
 
     def add(self, first: int, records: list[Any]) -> None:
-        from .runner import Failure
+        from ..modules.runner import Failure
 
         if self.first is None:
             self.first = first

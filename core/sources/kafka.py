@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from .errors import SmartviewError
-from .record import Record
+from ..errors import SmartviewError
+from ..record import Record
 from .topic import KAFKA_SCHEME
 
 BOOTSTRAP_ENV = "SMARTVIEW_KAFKA_BOOTSTRAP"

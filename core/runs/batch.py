@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING
 import orjson
 
 from .formats import LineFormat
-from .record import Record
-from .runner import Failure, Mapper, WrongReturn, to_output
+from ..record import Record
+from ..modules.runner import Failure, Mapper, WrongReturn, to_output
 
 if TYPE_CHECKING:
-    from .chain import Chain
-from .watchdog import Watchdog
+    from ..modules.chain import Chain
+from ..modules.watchdog import Watchdog
 
 
 @dataclass(slots=True)

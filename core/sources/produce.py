@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import BinaryIO
 
-from .errors import SmartviewError
+from ..errors import SmartviewError
 
 READ_SIZE = 1 << 20
 

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Iterator
 from typing import IO, Any, BinaryIO
 
-from .errors import SmartviewError
+from ..errors import SmartviewError
 from .kafka import CONNECT_SECONDS, BrokerErrors, KafkaSourceError, KafkaTopic, connect, describe_error, settings_problem
 
 # A record the broker has not confirmed within this time is reported as not delivered.

@@ -12,7 +12,7 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import TopicError
+from ..errors import TopicError
 
 TOPIC_SUFFIX = ".jsonl"
 MAX_NAME_LENGTH = 63

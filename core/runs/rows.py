@@ -15,12 +15,12 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from .index import LineIndex
-from .module import Module
+from ..sources.index import LineIndex
+from ..modules.module import Module
 from .outputs import OutputIndex
-from .record import Record
+from ..record import Record
 from .rowprocess import RowProcess
-from .runner import Failure, Output
+from ..modules.runner import Failure, Output
 
 CACHE_ROWS = 8192
 # A child process still busy with stale work after this long is taken to be stuck, and replaced.

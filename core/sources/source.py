@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from .record import Record
+from ..record import Record
 
 FILE_BLOCK = 128 << 10  # bytes read at a time: about 1,500 records, so a pass holds little in memory
 KAFKA_BATCH = 1024
@@ -35,7 +35,7 @@ def follow_records(source: Any, start: int = 0) -> Iterator[tuple[int, list[Reco
 
 def _file_records(path: Path, start: int) -> Iterator[tuple[int, list[Record]]]:
     from . import follow
-    from .batch import split_lines
+    from ..runs.batch import split_lines
     from .reader import TopicReader
 
     reader = TopicReader(path, block_size=FILE_BLOCK)

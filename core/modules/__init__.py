@@ -1,0 +1,1 @@
+"""What is applied to records: modules loaded from files, their typed parameters, chains, and the calls into them."""
