@@ -30,6 +30,7 @@ from ..core.sources import follow
 from ..core.modules import module as module_mod
 from ..core.errors import SmartviewError
 from ..core.sources.index import LineIndex
+from ..core.modules.chain import build as build_mapper, init_error
 from ..core.modules.module import Module
 from ..core.modules.params import changed_from_default, format_value
 from ..core.runs.census import Census
@@ -371,10 +372,18 @@ class SmartviewApp(App[int]):
             # over again for it restarted the background pass, and a page key pressed meanwhile found the
             # rows counted anew from zero.
             return
+        candidate = dict(values)
         if value == spec.default:
-            values.pop(event.name, None)
+            candidate.pop(event.name, None)
         else:
-            values[event.name] = format_value(value)
+            candidate[event.name] = format_value(value)
+        refused = init_error(module, candidate)
+        self.panel.show_init_error(event.stage, refused)
+        if refused is not None:  # the last values init took keep running
+            self.panel.mark_invalid(event.stage, event.name, True)
+            return
+        values.clear()
+        values.update(candidate)
         self._apply()
 
     def action_toggle(self, number: int) -> None:
@@ -408,6 +417,9 @@ class SmartviewApp(App[int]):
         except SmartviewError as exc:
             self.notify(exc.message, severity="error", title="module does not load")
             return
+        refused = init_error(module, {})
+        if refused is not None:
+            self.notify(refused, severity="error", title="init refused the default values")
         self._use_module(module)
 
     def _use_module(self, module: Module | None) -> None:
@@ -434,7 +446,7 @@ class SmartviewApp(App[int]):
             reloaded = module_mod.load(path)
             names = {s.name for s in reloaded.specs}
             kept = {k: v for k, v in values.items() if k in names}
-            reloaded.make_params(kept)
+            build_mapper([(reloaded, kept)])  # its parameters parse and its init takes them
         except SmartviewError as exc:
             banner = self.query_one("#banner", Static)
             banner.update(f"{exc.message}\nStill running the last version that loaded.")

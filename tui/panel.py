@@ -48,6 +48,8 @@ class ParamPanel(VerticalScroll, can_focus=False):
     ParamPanel Checkbox { border: none; padding: 0; background: transparent; }
     ParamPanel Checkbox.-changed { text-style: bold; }
     ParamPanel Input.-invalid { border: tall $error; }
+    ParamPanel .panel-init-error { display: none; color: $error; }
+    ParamPanel .panel-init-error.-shown { display: block; }
     ParamPanel Input { margin: 0; }
     ParamPanel .panel-empty { color: $text-muted; }
     """
@@ -91,6 +93,8 @@ class ParamPanel(VerticalScroll, can_focus=False):
                     yield self._input_for(stage, spec, value)
                 shown = format_value(spec.default) or '""'
                 yield Static(f"default: {shown}", classes="param-default", id=f"default-{stage}-{spec.name}")
+            if module.init is not None:
+                yield Static("", classes="panel-init-error", id=f"init-error-{stage}", markup=False)
 
     def _input_for(self, stage: int, spec: ParamSpec, value: Any):
         if spec.kind == "choice":
@@ -128,6 +132,13 @@ class ParamPanel(VerticalScroll, can_focus=False):
 
     def mark_invalid(self, stage: int, name: str, invalid: bool) -> None:
         self.query_one(f"#{control_id(stage, name)}").set_class(invalid, "-invalid")
+
+    def show_init_error(self, stage: int, message: str | None) -> None:
+        """What the module's init said of the values typed, or nothing once it accepts them."""
+        for notice in self.query(f"#init-error-{stage}").results(Static):
+            notice.update(f"init refused these values: {message}\nStill running the last values it took."
+                          if message else "")
+            notice.set_class(message is not None, "-shown")
 
     def bool_names(self) -> list[tuple[int, str]]:
         """The boolean parameters that the number keys toggle, in order: (module number, name)."""

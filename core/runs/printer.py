@@ -16,6 +16,8 @@ from .batch import BlockResult, run_block, split_lines
 from .formats import LineFormat
 from ..sources.reader import Block, TopicReader
 from ..modules.chain import build
+from ..modules.lookback import Lookback
+from ..record import Record
 from ..modules.module import Module
 from ..modules.runner import Failure
 from ..sources.topic import Topic
@@ -33,12 +35,22 @@ def escape_controls(data: bytes) -> bytes:
 
 @dataclass(frozen=True)
 class Range:
-    """Which records to print, in Fluvio's terms. At most one of start/head/tail is set."""
+    """Which records to print, in Fluvio's terms. At most one of start/head/tail is set.
+
+    `head` starts N records from the beginning (offset N), as `fluvio consume -H N` does; `count` stops
+    after that many records, whatever the start.
+    """
 
     start: int | None = None
     head: int | None = None
     tail: int | None = None
     end: int | None = None  # inclusive
+    count: int | None = None
+
+    @property
+    def first(self) -> int | None:
+        """The absolute offset the range starts at, when the flags say it without reading the topic."""
+        return self.start if self.start is not None else self.head
 
 
 @dataclass
@@ -62,12 +74,15 @@ class Printer:
         escape: bool = False,
         timeout: float | None = None,
         initial: str | None = None,
+        lookbacks: list[Lookback | None] | None = None,
     ) -> None:
         self.topic = topic
         self.stages = stages
         self.initial = initial
-        # No stages: records as they are. One: that module. Several: a chain.
-        self.mapper = build(stages, initial) if stages else None
+        # No stages: records as they are. One: that module. Several: a chain. Each module's init runs
+        # here, before any record is read: what it raises stops the run (HookError, exit status 2).
+        self.mapper = build(stages, initial, lookbacks) if stages else None
+        self.wants_look_back = any(lookback is not None for lookback in lookbacks or [])
         self.fmt = fmt
         self.out = out
         self.err = err
@@ -93,6 +108,8 @@ class Printer:
             if self.timeout is not None:
                 self._watch = stack.enter_context(Watchdog(self.timeout))
             limit = self._position(reader, selection, final=not follow)
+            if self.wants_look_back:
+                self._look_back(reader.offset)
             if limit == 0:
                 return self.result
             limit = self._map_and_write(reader, limit, final=not follow)
@@ -105,15 +122,31 @@ class Printer:
         if selection.tail is not None:
             total = reader.count_remaining(final)
             reader.skip(max(0, total - selection.tail))
-        elif selection.start is not None:
-            reader.skip(selection.start)
-            self._start = selection.start
-        limit = selection.head
+        elif selection.first is not None:
+            reader.skip(selection.first)
+            self._start = selection.first
+        limit = selection.count
         if selection.end is not None:
-            first = selection.start if selection.start is not None else reader.offset
+            first = selection.first if selection.first is not None else reader.offset
             through_end = max(0, selection.end - first + 1)
             limit = through_end if limit is None else min(limit, through_end)
         return limit
+
+    def _look_back(self, first: int) -> None:
+        """Feed look_back hooks the records before offset `first` (none before offset 0), as Fluvio's SPU does."""
+        assert self.mapper is not None
+
+        def fetch(lookback: Lookback) -> list[Record]:
+            wanted = lookback.last
+            low = max(0, first - wanted)
+            with TopicReader(self.topic.path) as before:
+                before.skip(low)
+                records = [Record(low + i, None, value)
+                           for block in before.blocks(first - low, final=True)
+                           for i, value in enumerate(split_lines(block.data or b""))]
+            return lookback.select(records, 0)
+
+        self.mapper.look_back(fetch)
 
     def _pending_bytes(self, reader: TopicReader) -> int:
         try:
@@ -128,8 +161,8 @@ class Printer:
         time, and one process answers them fastest.
         """
         jobs = 1
-        # An aggregate carries its accumulator from record to record: it needs one process.
-        stateful = any(module.kind == "aggregate" for module, _ in self.stages)
+        # An aggregate, or a look_back module, carries state from record to record: it needs one process.
+        stateful = any(module.stateful for module, _ in self.stages)
         if self.mapper is not None and backlog and not stateful:
             jobs = self.jobs if self.jobs is not None else _auto_jobs(self._pending_bytes(reader))
         if jobs > 1:

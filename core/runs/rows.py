@@ -45,8 +45,12 @@ class Row:
 
 
 def is_one_to_one(stages: Stages) -> bool:
-    """No module, or a single map module: row N is record N and needs no counting pass."""
-    return not stages or (len(stages) == 1 and stages[0][0].kind == "map")
+    """No module, or a single map module: row N is record N and needs no counting pass.
+
+    A map with a look_back hook keeps state from record to record: it is counted and checkpointed in
+    one pass from the start, like an aggregate.
+    """
+    return not stages or (len(stages) == 1 and stages[0][0].kind == "map" and not stages[0][0].stateful)
 
 
 class MappedTopic:
@@ -94,7 +98,7 @@ class MappedTopic:
 
     @property
     def stateful(self) -> bool:
-        return any(module.kind == "aggregate" for module, _ in self.stages)
+        return any(module.stateful for module, _ in self.stages)
 
     @property
     def count(self) -> int:
