@@ -24,6 +24,7 @@ from .core import config as config_mod
 from .core.modules import module as module_mod
 from .core.errors import SmartviewError
 from .core.runs.formats import FIELDS, KAFKA_FIELDS, LineFormat
+from .core.modules.lookback import Lookback
 from .core.modules.module import Module
 from .core.modules.params import format_value, parse_assignments
 from .core.runs.printer import Printer, Range, stdout_is_terminal
@@ -45,6 +46,7 @@ class Selection:
     values: dict[str, str]
     modules_dirs: list[Path]
     stages: tuple[tuple[Module, dict[str, str]], ...] = ()
+    lookbacks: tuple[Lookback | None, ...] = ()  # per stage: what its look_back hook is fed
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -137,20 +139,32 @@ def _topic_parser() -> argparse.ArgumentParser:
         "--map", metavar="MODULE", action="append",
         help="module name (from the modules folders) or path.py; repeat it to chain modules",
     )
-    parser.add_argument("--transforms", metavar="FILE", help="a TOML file listing modules to chain, with parameters")
+    _transforms_flags(parser)
     parser.add_argument(
         "-e", "--params", metavar="KEY=VALUE", action="append", default=[], help="set a parameter (repeatable)"
     )
     parser.add_argument("--print", action="store_true", help="print mapped records instead of opening the viewer")
     start = parser.add_mutually_exclusive_group()
     start.add_argument("-B", "--beginning", action="store_true", help="from the first record (default for --print)")
-    start.add_argument("--start", type=_offset, metavar="OFFSET", help="from this offset")
-    start.add_argument("-H", "--head", type=_offset, metavar="N", help="the first N records")
-    start.add_argument("-T", "--tail", type=_offset, metavar="N", help="the last N records")
+    start.add_argument("--start", type=_offset, metavar="OFFSET", help="from this absolute offset")
+    start.add_argument("-H", "--head", type=_offset, metavar="N", help="from N records after the beginning (offset N)")
+    start.add_argument("-T", "--tail", type=_offset, metavar="N", help="from N records before the end (the last N)")
     parser.add_argument("--end", type=_offset, metavar="OFFSET", help="stop after this offset (inclusive)")
+    parser.add_argument("--count", type=_offset, metavar="N", help="stop after N records (smartview's own flag)")
+    parser.add_argument(
+        "-d", "--disable-continuous", action="store_true",
+        help="stop at the end of the topic (what --print does unless --follow is given)",
+    )
     parser.add_argument("--follow", action="store_true", help="keep printing records as they are appended")
     parser.add_argument("-k", "--key-value", action="store_true", help="print [key] value ([null] without a key)")
-    parser.add_argument("-F", "--format", metavar="TEMPLATE", help="e.g. '{{offset}} {{value}}' (also {{key}})")
+    parser.add_argument(
+        "-F", "--format", metavar="TEMPLATE",
+        help="e.g. '{{offset}} {{value}}' (also {{key}}, {{partition}}, {{time}})",
+    )
+    parser.add_argument(
+        "--lookback-last", type=_offset, metavar="N",
+        help="feed a module's look_back hook the N records before the first one printed",
+    )
     parser.add_argument(
         "--on-error", choices=("continue", "stop"), default="continue", help="what a failing record does"
     )
@@ -165,6 +179,18 @@ def _topic_parser() -> argparse.ArgumentParser:
     _kafka_flags(parser)
     parser.add_argument("--version", action="version", version=f"smartview {__version__}")
     return parser
+
+
+def _transforms_flags(parser: argparse.ArgumentParser) -> None:
+    """Modules to chain as Fluvio gives them: a transforms file, or JSON entries on the command line."""
+    parser.add_argument(
+        "--transforms", "--transforms-file", metavar="FILE",
+        help="a transforms file (Fluvio's YAML, or TOML for .toml) listing modules to chain",
+    )
+    parser.add_argument(
+        "--transforms-line", "--transform", metavar="JSON", action="append", default=[],
+        help='one transforms entry as JSON, e.g. \'{"uses":"where","with":{"equals":"login"}}\' (repeatable)',
+    )
 
 
 def _offset(text: str) -> int:
@@ -198,16 +224,32 @@ def _jobs(text: str) -> int | None:
 
 def _run_topic(argv: list[str]) -> int:
     args = _topic_parser().parse_args(argv)
+    _check_range(args)
     if args.print:
         return _print(args, _select(args))
     _check_viewer_flags(args)
-    return _view(_select(args), args.aggregate_initial)
+    selection = _select(args)
+    if selection.stages:
+        with contextlib.redirect_stdout(sys.stderr):  # init refusing the values stops it here, exit status 2
+            chain_mod.build(list(selection.stages), args.aggregate_initial)
+    return _view(selection, args.aggregate_initial)
 
 
 PRINT_ONLY = {
     "beginning": "-B", "start": "--start", "head": "-H", "tail": "-T", "end": "--end", "follow": "--follow",
-    "key_value": "-k", "format": "-F", "jobs": "--jobs", "timeout": "--timeout",
+    "key_value": "-k", "format": "-F", "jobs": "--jobs", "timeout": "--timeout", "count": "--count",
+    "disable_continuous": "-d", "lookback_last": "--lookback-last",
 }
+
+
+def _check_range(args: argparse.Namespace) -> None:
+    """An end before the start selects nothing: `fluvio consume` refuses it, and so does smartview."""
+    first = args.start if args.start is not None else args.head
+    if args.end is not None and first is not None and args.end < first:
+        flag = "--start" if args.start is not None else "-H"
+        raise SmartviewError(f"--end {args.end} is before {flag} {first}: the end offset must be at or after the start")
+    if args.follow and args.disable_continuous:
+        raise SmartviewError("--follow and -d contradict each other: -d stops at the end, --follow waits for more")
 
 
 def _check_viewer_flags(args: argparse.Namespace) -> None:
@@ -262,28 +304,53 @@ def _select(args: argparse.Namespace) -> Selection:
             raise SmartviewError("parameters given with -e but no module selected; add --map MODULE")
         return Selection(topic, None, {}, dirs)
     with contextlib.redirect_stdout(sys.stderr):  # a module printing at import must not reach stdout
-        modules = [module_mod.load(module_mod.find(name, dirs)) for name, _ in wanted]
-    given = chain_mod.split_values(modules, values)
-    stages = tuple((m, {**base, **extra}) for m, (_, base), extra in zip(modules, wanted, given))
-    for module, module_values in stages:
-        try:
-            module.make_params(module_values)  # parse now: bad values stop the run before any record
-        except SmartviewError as exc:
-            raise SmartviewError(f"{module.name}: {exc.message}" if len(stages) > 1 else exc.message) from None
-    return Selection(topic, stages[0][0], stages[0][1], dirs, stages)
+        modules = [module_mod.load(module_mod.find(entry.uses, dirs)) for entry in wanted]
+        given = chain_mod.split_values(modules, values)
+        stages = tuple((m, {**entry.values, **extra}) for m, entry, extra in zip(modules, wanted, given))
+        lookbacks = _lookbacks(modules, wanted, getattr(args, "lookback_last", None))
+        for module, module_values in stages:
+            try:
+                module.make_params(module_values)  # parse now: bad values stop the run before any record
+            except SmartviewError as exc:
+                raise SmartviewError(f"{module.name}: {exc.message}" if len(stages) > 1 else exc.message) from None
+    if any(lookback is not None and lookback.age is not None for lookback in lookbacks) and not getattr(
+        topic, "kafka", False
+    ):
+        raise SmartviewError("a lookback `age` needs record timestamps, which file topics do not have; use `last`")
+    return Selection(topic, stages[0][0], stages[0][1], dirs, stages, lookbacks)
 
 
 def _wanted_modules(args: argparse.Namespace, config: config_mod.Config, values: dict[str, str]):
-    """The modules to apply, each with its base values: --map, else --transforms, else the config's."""
-    if args.map and args.transforms:
-        raise SmartviewError("give modules with --map or with --transforms, not both")
+    """The modules to apply, each with its base values: --map, else --transforms(-line), else the config's."""
+    given = [flag for flag, on in (("--map", args.map), ("--transforms", args.transforms),
+                                   ("--transforms-line", args.transforms_line)) if on]
+    if len(given) > 1:
+        raise SmartviewError(f"give modules with one of --map, --transforms or --transforms-line: {' and '.join(given)} were both given")
     if args.transforms:
         return chain_mod.read_transforms(Path(args.transforms))
+    if args.transforms_line:
+        return chain_mod.read_transform_lines(args.transforms_line)
     if args.map:
-        return [(name, {}) for name in args.map]
+        return [chain_mod.Transform(name, {}) for name in args.map]
     name = _kafka_name(args.topic) if is_kafka_address(args.topic) else args.topic
     defaults = config.for_topic(name)
-    return [(defaults.map, dict(defaults.params))] if defaults.map else []
+    return [chain_mod.Transform(defaults.map, dict(defaults.params))] if defaults.map else []
+
+
+def _lookbacks(modules: list[Module], wanted: list[chain_mod.Transform], last: int | None) -> tuple[Lookback | None, ...]:
+    """Each module's lookback: `--lookback-last` for every module with a look_back hook, else the file's.
+
+    A lookback for a module without a look_back hook is refused rather than ignored.
+    """
+    if last is not None:
+        takers = [module for module in modules if module.look_back is not None]
+        if not takers:
+            names = ", ".join(str(module.path) for module in modules)
+            raise SmartviewError(f"--lookback-last {last}: no module defines look_back(record, params) ({names})")
+        return tuple(Lookback(last) if module.look_back is not None else None for module in modules)
+    lookbacks = tuple(entry.lookback for entry in wanted)
+    chain_mod.check_lookbacks([(module, {}) for module in modules], list(lookbacks))
+    return lookbacks
 
 
 def _print(args: argparse.Namespace, selection: Selection) -> int:
@@ -302,11 +369,12 @@ def _print(args: argparse.Namespace, selection: Selection) -> int:
             escape=escape,
             timeout=args.timeout,
             initial=args.aggregate_initial,
+            lookbacks=list(selection.lookbacks),
         )
         stop = threading.Event()
         if args.follow:
             _stop_on_signals(stop)
-        selection_range = Range(start=args.start, head=args.head, tail=args.tail, end=args.end)
+        selection_range = Range(start=args.start, head=args.head, tail=args.tail, end=args.end, count=args.count)
         result = printer.run(selection_range, follow=args.follow, stop=stop)
     return 1 if result.failed else 0
 
@@ -359,14 +427,28 @@ def _run_command(name: str, argv: list[str]) -> int:
         )
         _kafka_flags(parser)
     if name == "test":
-        parser.description = "Run a module on inline input and print each output; failures show their traceback."
-        parser.add_argument("module", metavar="MODULE", help="module name or path.py")
+        parser.description = (
+            "Run a module (or a chain) on inline input and print each output; failures show their traceback. "
+            "Standard input is read when it is not a terminal and no other input is given."
+        )
+        parser.add_argument("module", metavar="MODULE", nargs="?", help="module name or path.py")
         source = parser.add_mutually_exclusive_group()
         source.add_argument("--text", action="append", metavar="VALUE", help="a record (repeatable)")
         source.add_argument("--file", metavar="FILE", help="one record per line of FILE")
         source.add_argument("--stdin", action="store_true", help="one record per line of standard input")
+        parser.add_argument("--raw", action="store_true", help="with --file: the whole file is one record")
+        parser.add_argument("--key", metavar="KEY", help="the key of every test record")
+        parser.add_argument("-k", "--key-value", action="store_true", help="print [key] value ([null] without a key)")
         parser.add_argument("-e", "--params", metavar="KEY=VALUE", action="append", default=[])
         parser.add_argument("--aggregate-initial", metavar="VALUE")
+        _transforms_flags(parser)
+        parser.add_argument(
+            "-r", "--record", action="append", default=[], metavar="VALUE",
+            help="a record already in the topic before the input, for look_back (repeatable)",
+        )
+        parser.add_argument(
+            "-l", "--lookback-last", type=_offset, metavar="N", help="feed look_back the last N --record values",
+        )
     if name == "new":
         parser.description = "Write a new module from a template, with a test file beside it."
         parser.add_argument("name", metavar="NAME")
@@ -386,13 +468,7 @@ def _run_command(name: str, argv: list[str]) -> int:
     if name == "modules":
         return _list_modules(config_mod.modules_dirs(args.modules_dir, config))
     if name == "test":
-        from .workbench import read_inputs, run_test
-
-        with contextlib.redirect_stdout(sys.stderr):
-            module = module_mod.load(module_mod.find(args.module, config_mod.modules_dirs(args.modules_dir, config)))
-        values = parse_assignments(args.params)
-        module.make_params(values)
-        return run_test(module, values, read_inputs(args.text, args.file, args.stdin), args.aggregate_initial)
+        return _test(args, config)
     if is_kafka_address(args.topic):
         from .core.sources.kafka_produce import produce_file
 
@@ -400,6 +476,35 @@ def _run_command(name: str, argv: list[str]) -> int:
     if args.key_separator is not None:
         raise SmartviewError("--key-separator applies to Kafka topics only: file topics have no keys")
     return _produce(path_for_new(args.topic, config_mod.topics_dir(args.topics_dir, config)), args.file)
+
+
+def _test(args: argparse.Namespace, config: config_mod.Config) -> int:
+    """`smartview test`: the module (or transforms) on the inputs, as `smdk test` runs it."""
+    from .workbench import TestRun, read_inputs, run_test
+
+    if args.raw and args.file is None:
+        raise SmartviewError("--raw reads a --file as one record; give --file FILE")
+    if args.module is not None:
+        args.map = [args.module]
+    elif not (args.transforms or args.transforms_line):
+        raise SmartviewError("give the module to test (a name or path.py), or --transforms / --transforms-line")
+    else:
+        args.map = None
+    dirs = config_mod.modules_dirs(args.modules_dir, config)
+    values = parse_assignments(args.params)
+    wanted = _wanted_modules(args, config, values)
+    out = sys.stdout.buffer
+    with contextlib.redirect_stdout(sys.stderr):  # what a module prints goes to stderr, outputs to stdout
+        modules = [module_mod.load(module_mod.find(entry.uses, dirs)) for entry in wanted]
+        given = chain_mod.split_values(modules, values)
+        stages = [(m, {**entry.values, **extra}) for m, entry, extra in zip(modules, wanted, given)]
+        lookbacks = list(_lookbacks(modules, wanted, args.lookback_last))
+        if any(lookback is not None and lookback.age is not None for lookback in lookbacks):
+            raise SmartviewError("a lookback `age` needs record timestamps, which test records do not have; use `last`")
+        inputs = read_inputs(args.text, args.file, args.stdin, args.raw)
+        run = TestRun(stages, lookbacks, args.aggregate_initial, None if args.key is None else args.key.encode(),
+                      args.key_value)
+        return run_test(run, inputs, [value.encode() for value in args.record], out)
 
 
 def _list_topics(topics_dir: Path) -> int:

@@ -74,7 +74,7 @@ def test_param_without_equals(events: Workspace) -> None:
 
 def test_values_parse_like_fromstr(events: Workspace) -> None:
     result = events.run(
-        "user-events", "--map", "knobs", "--modules-dir", str(events.modules), "--head", "1", "--print",
+        "user-events", "--map", "knobs", "--modules-dir", str(events.modules), "--count", "1", "--print",
         "-e", "flag=OFF", "-e", "limit=7", "-e", "ratio=2.5", "-e", "label=a=b", "-e", "level=high",
         "-e", "mode=slow", "-e", "limit=8",  # a repeated key: the last one wins
     )
@@ -84,7 +84,7 @@ def test_values_parse_like_fromstr(events: Workspace) -> None:
 
 @pytest.mark.parametrize("word, value", [("yes", "True"), ("No", "False"), ("on", "True"), ("0", "False"), ("TRUE", "True")])
 def test_boolean_spellings(events: Workspace, word: str, value: str) -> None:
-    result = events.run("user-events", "--map", str(events.modules / "knobs.py"), "-H", "1", "--print", "-e", f"flag={word}")
+    result = events.run("user-events", "--map", str(events.modules / "knobs.py"), "--count", "1", "--print", "-e", f"flag={word}")
     assert result.out.split()[0] == value
 
 

@@ -67,7 +67,7 @@ def test_keys_partition_and_timestamp(kafka_broker: Broker, ws: Workspace) -> No
     assert first.startswith("0:0:user-1:") and second.startswith("0:1:null:")
     assert abs(int(first.rsplit(":", 1)[1]) / 1000 - time.time()) < 60
     # A map module's output without a key of its own keeps the record's key.
-    mapped = ws.run(address(kafka_broker, topic), "--print", "-k", "--map", "fields", "-H", "1")
+    mapped = ws.run(address(kafka_broker, topic), "--print", "-k", "--map", "fields", "--count", "1")
     assert mapped.code == 1 and mapped.out == "" and "partition 0 offset 0" in mapped.err
 
 
