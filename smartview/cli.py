@@ -325,7 +325,9 @@ def _wanted_modules(args: argparse.Namespace, config: config_mod.Config, values:
     given = [flag for flag, on in (("--map", args.map), ("--transforms", args.transforms),
                                    ("--transforms-line", args.transforms_line)) if on]
     if len(given) > 1:
-        raise SmartviewError(f"give modules with one of --map, --transforms or --transforms-line: {' and '.join(given)} were both given")
+        raise SmartviewError(
+            f"give modules with one of --map, --transforms or --transforms-line: {' and '.join(given)} were both given"
+        )
     if args.transforms:
         return chain_mod.read_transforms(Path(args.transforms))
     if args.transforms_line:
@@ -337,7 +339,9 @@ def _wanted_modules(args: argparse.Namespace, config: config_mod.Config, values:
     return [chain_mod.Transform(defaults.map, dict(defaults.params))] if defaults.map else []
 
 
-def _lookbacks(modules: list[Module], wanted: list[chain_mod.Transform], last: int | None) -> tuple[Lookback | None, ...]:
+def _lookbacks(
+    modules: list[Module], wanted: list[chain_mod.Transform], last: int | None
+) -> tuple[Lookback | None, ...]:
     """Each module's lookback: `--lookback-last` for every module with a look_back hook, else the file's.
 
     A lookback for a module without a look_back hook is refused rather than ignored.
@@ -535,7 +539,8 @@ def _list_modules(dirs: list[Path]) -> int:
         except SmartviewError as exc:
             print(f"{path.stem}  (does not load: {exc.message})\n")
             continue
-        print(f"{module.name}  [{module.kind}]  {module.summary}")
+        hooks = "".join(f", {hook}" for hook in module_mod.HOOKS if getattr(module, hook) is not None)
+        print(f"{module.name}  [{module.kind}{hooks}]  {module.summary}")
         print(f"    {module.path}")
         for spec in module.specs:
             print(f"    -e {spec.name}=…  {spec.type_name}, default {format_value(spec.default)}")

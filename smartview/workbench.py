@@ -12,7 +12,7 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 from .core.errors import SmartviewError
 from .core.modules.chain import build
@@ -72,12 +72,14 @@ def _line(key: bytes | None, value: bytes, key_value: bool) -> bytes:
     return (b"" if key is None else b"[" + key + b"] ") + value + b"\n"
 
 
-def read_inputs(texts: list[str] | None, file: str | None, stdin: bool, raw: bool = False, stream: Any = None) -> list[bytes]:
+def read_inputs(
+    texts: list[str] | None, file: str | None, stdin: bool, raw: bool = False
+) -> list[bytes]:
     """The test records: each --text, each line of --file (the whole file with --raw), or of stdin.
 
     Standard input is read when asked (--stdin) or when nothing else is given and it is not a terminal.
     """
-    stream = stream if stream is not None else sys.stdin
+    stream = sys.stdin
     if texts:
         return [text.encode() for text in texts]
     if file is not None:

@@ -38,7 +38,12 @@ _load_counter = itertools.count()
 
 @dataclass(frozen=True)
 class Module:
-    """A loaded module: its entry function, what parameters it declares, and where it came from."""
+    """A loaded module: its entry function, what parameters it declares, and where it came from.
+
+    The runs read only `name`, `path`, `kind`, `specs`, `doc`, `initial`, `init` and `look_back` (set,
+    or None when the module has no such hook) and `stateful` from it, and call it through a Mapper;
+    a module of another runtime answers the same attributes.
+    """
 
     name: str
     path: Path

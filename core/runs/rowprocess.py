@@ -130,6 +130,9 @@ class _Modules:
 
     def __init__(self) -> None:
         self._loaded: dict[str, tuple[Any, Any]] = {}  # path -> (stamp, module)
+        # The last pipeline built, reused while its modules and values stay the same so that a module's
+        # init runs once per set of values rather than once per screen (stateful ones start afresh).
+        self.pipeline: tuple[Any, Any] | None = None  # (key, Mapper or Chain)
 
     def get(self, path: str, stamp: tuple[int, int]) -> Any:
         from ..errors import SmartviewError
@@ -159,9 +162,17 @@ def _answer(request: Request, modules: _Modules):
         for record in request.items:
             yield Failure(record.offset, f"module does not load: {exc.message}", first_path, "", record.value)
         return
+    key = (repr(request.stages), request.initial)
+    stateful = any(module.stateful for module, _ in loaded)
     try:
-        mapper = build(loaded, request.initial)
-    except SmartviewError as exc:  # the module on disk no longer takes these parameters
+        if stateful or modules.pipeline is None or modules.pipeline[0] != key:
+            modules.pipeline = None
+            mapper = build(loaded, request.initial)  # runs each module's init
+            if not stateful:
+                modules.pipeline = (key, mapper)
+        else:
+            mapper = modules.pipeline[1]
+    except SmartviewError as exc:  # the module on disk no longer takes these parameters, or its init refuses them
         for record in request.items:
             yield Failure(record.offset, exc.message, first_path, "", record.value)
         return
