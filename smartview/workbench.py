@@ -1,7 +1,8 @@
 """`smartview test` and `smartview new`: write a module and try it on inline input, in seconds.
 
 Unlike `smdk test`, a failing record is never hidden: the offset, the exception and the module's own
-traceback are printed, and the exit status says so.
+traceback are printed, and the exit status says so. Failures are always escaped (core/text.py); outputs
+are escaped when stdout is a terminal and written as they are to a pipe, as `--print` does.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from .core.errors import SmartviewError
 from .core.modules.module import KINDS, Module
 from .core.record import Record
 from .core.modules.runner import Failure, Mapper
+from .core.text import printable, printable_bytes
 
 
 def run_test(module: Module, values: dict[str, str], inputs: list[bytes], initial: str | None) -> int:
@@ -20,18 +22,20 @@ def run_test(module: Module, values: dict[str, str], inputs: list[bytes], initia
     mapper = Mapper(module, module.make_params(values), initial)
     failed = 0
     out = sys.stdout.buffer
+    escape = sys.stdout.isatty()
     for offset, value in enumerate(inputs):
         result = mapper.apply_many(Record(offset, None, value))
         if isinstance(result, Failure):
             failed += 1
             out.flush()
-            print(f"offset {offset}: {result.error} (at {result.location})", file=sys.stderr)
+            print(printable(f"offset {offset}: {result.error} (at {result.location})"), file=sys.stderr)
             if result.traceback:
-                print("    " + result.traceback.replace("\n", "\n    "), file=sys.stderr)
+                print("    " + printable(result.traceback, keep_newlines=True).replace("\n", "\n    "), file=sys.stderr)
             continue
         for output in result:
             key = b"" if output.key is None else b"[" + output.key + b"] "
-            out.write(key + output.value + b"\n")
+            line = key + output.value + b"\n"
+            out.write(printable_bytes(line) if escape else line)
     out.flush()
     return 1 if failed else 0
 
