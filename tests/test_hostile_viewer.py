@@ -67,6 +67,8 @@ def test_every_place_in_the_viewer_shows_hostile_text_literally(tmp_path: Path) 
             label = [field for field in panel.query(Input)][0]
             assert label.value == shown(TEXT + "2")
             assert shown(TEXT) in [plain(s) for s in panel.query(".param-default")][1]
+            prompts = [getattr(prompt, "plain", prompt) for prompt, _ in panel.query_one(Select)._options]
+            assert prompts == ["plain", shown(TEXT)]
             # The status bar: the topic's name as given.
             assert shown(TEXT) in plain(app.query_one("#status-text", Static))
             # The rows: raw, JSON and a failure with a hostile message.
