@@ -22,6 +22,7 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.content import Content
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 from textual.worker import get_current_worker
@@ -170,9 +171,10 @@ class SmartviewApp(App[int]):
             self.status.busy = text
             self._show_status()
 
-    def notify(self, message: str, *, title: str = "", severity="information", timeout: float | None = None,
-               markup: bool = False) -> None:
-        """A notification as plain text: its message names topics, modules and values from outside."""
+    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
+               timeout: float | None = None, markup: bool = False) -> None:
+        """Every notification as plain text, escaped, whatever the caller asks (Textual's own included):
+        messages name topics, modules, values and find strings from outside."""
         super().notify(printable(message, keep_newlines=True), title=printable(title), severity=severity,
                        timeout=timeout, markup=False)
 
