@@ -1,8 +1,10 @@
 """The `smartview` command: view a topic, print it headless, list topics and modules, produce records.
 
 Everything the user asked for is checked here before any record is read, and problems are reported as
-one line naming what was wrong, with exit status 2. The Textual app is imported only when the viewer
-opens, so `--print` and the other commands start fast.
+one line naming what was wrong, with exit status 2. Every such line, and every listing, goes through
+core/text.py: a path or value holding control characters is shown escaped, never acted on by the
+terminal. The Textual app is imported only when the viewer opens, so `--print` and the other commands
+start fast.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from .core.modules.lookback import Lookback
 from .core.modules.module import Module
 from .core.modules.params import format_value, parse_assignments
 from .core.runs.printer import Printer, Range, stdout_is_terminal
+from .core.text import printable
 from .core.sources.topic import KAFKA_SCHEME, Topic, count_records, is_kafka_address, list_topics, path_for_new, resolve
 
 COMMANDS = ("topics", "modules", "produce", "test", "new")
@@ -56,13 +59,32 @@ def main(argv: list[str] | None = None) -> int:
             return _run_command(argv[0], argv[1:])
         return _run_topic(argv)
     except SmartviewError as exc:
-        print(f"smartview: {exc.message}", file=sys.stderr)
+        say_error(f"smartview: {exc.message}")
         return USAGE_ERROR
     except BrokenPipeError:
         _silence_stdout()
         return 0
     except KeyboardInterrupt:
         return 130
+
+
+def say_error(line: str) -> None:
+    """Write one line to stderr with control characters escaped: it often quotes a path or value from outside."""
+    print(printable(line), file=sys.stderr)
+
+
+def _say(line: str) -> None:
+    """Write a line of a listing: names, paths and docstrings from outside, escaped."""
+    print(printable(line))
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its usage errors (which quote the argument given) escaped like every error line."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        say_error(f"{self.prog}: error: {message}")
+        sys.exit(USAGE_ERROR)
 
 
 def _silence_stdout() -> None:
@@ -127,7 +149,7 @@ def _formatter(prog: str) -> argparse.HelpFormatter:
 
 
 def _topic_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         formatter_class=_formatter,
         prog="smartview",
         description="View a topic through a Python map module with live parameters. "
@@ -420,7 +442,7 @@ def _stop_on_signals(stop: threading.Event) -> None:
 
 
 def _run_command(name: str, argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog=f"smartview {name}", formatter_class=_formatter)
+    parser = _Parser(prog=f"smartview {name}", formatter_class=_formatter)
     _common(parser)
     if name == "produce":
         parser.description = "Append one record per input line to a topic, creating it if needed."
@@ -464,7 +486,7 @@ def _run_command(name: str, argv: list[str]) -> int:
         from .workbench import new_module
 
         for path in new_module(args.name, args.kind, args.params, Path(args.dir)):
-            print(f"wrote {path}")
+            _say(f"wrote {path}")
         return 0
     config = config_mod.load_config()
     if name == "topics":
@@ -514,13 +536,13 @@ def _test(args: argparse.Namespace, config: config_mod.Config) -> int:
 def _list_topics(topics_dir: Path) -> int:
     topics = list_topics(topics_dir)
     if not topics:
-        print(f"no topics in {topics_dir}", file=sys.stderr)
+        say_error(f"no topics in {topics_dir}")
         return 0
-    width = max(len(t.name) for t in topics)
+    width = max(len(printable(t.name)) for t in topics)
     print(f"{'TOPIC':<{width}}  {'RECORDS':>10}  {'SIZE':>10}")
     for topic in topics:
         size = topic.path.stat().st_size
-        print(f"{topic.name:<{width}}  {count_records(topic.path):>10,}  {_size(size):>10}")
+        print(f"{printable(topic.name):<{width}}  {count_records(topic.path):>10,}  {_size(size):>10}")
     return 0
 
 
@@ -537,13 +559,14 @@ def _list_modules(dirs: list[Path]) -> int:
         try:
             module = module_mod.load(path)
         except SmartviewError as exc:
-            print(f"{path.stem}  (does not load: {exc.message})\n")
+            _say(f"{path.stem}  (does not load: {exc.message})")
+            print()
             continue
         hooks = "".join(f", {hook}" for hook in module_mod.HOOKS if getattr(module, hook) is not None)
-        print(f"{module.name}  [{module.kind}{hooks}]  {module.summary}")
-        print(f"    {module.path}")
+        _say(f"{module.name}  [{module.kind}{hooks}]  {module.summary}")
+        _say(f"    {module.path}")
         for spec in module.specs:
-            print(f"    -e {spec.name}=…  {spec.type_name}, default {format_value(spec.default)}")
+            _say(f"    -e {spec.name}=…  {printable(spec.type_name)}, default {printable(format_value(spec.default))}")
         print()
     return 0
 
@@ -560,6 +583,6 @@ def _produce(path: Path, file: str | None) -> int:
     except FileNotFoundError:
         raise SmartviewError(f"input file {file} does not exist") from None
     except ProduceError as exc:
-        print(f"smartview: {exc.message}", file=sys.stderr)
+        say_error(f"smartview: {exc.message}")
         return 1
     return 0

@@ -4,7 +4,8 @@
 --transforms, --transforms-line, --record, --lookback-last). Unlike `smdk test`, a failing record is
 never hidden: the offset, the exception and the module's own traceback are printed, and the exit status
 says so; with several inputs every output is labelled with its record's offset, so a dropped record
-shows too.
+shows too. Failures are always escaped (core/text.py); outputs are escaped when stdout is a terminal and
+written as they are to a pipe, as `--print` does.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from .core.modules.lookback import Lookback
 from .core.modules.module import KINDS, Module
 from .core.record import Record
 from .core.modules.runner import Failure
+from .core.text import printable, printable_bytes
 
 
 @dataclass(frozen=True)
@@ -46,22 +48,24 @@ def run_test(run: TestRun, inputs: list[bytes], before: list[bytes], out: Binary
     keeps_no_key = any(module.kind == "aggregate" for module, _ in run.stages)  # a running total is no record's
     failed = 0
     labelled = len(inputs) > 1
+    escape = out.isatty()
     for offset, value in enumerate(inputs, len(before)):
         result = mapper.apply_many(Record(offset, run.key, value))
         label = f"{offset}: ".encode() if labelled else b""
         if isinstance(result, Failure):
             failed += 1
             out.flush()
-            print(f"offset {offset}: {result.error} (at {result.location})", file=sys.stderr)
+            print(printable(f"offset {offset}: {result.error} (at {result.location})"), file=sys.stderr)
             if result.traceback:
-                print("    " + result.traceback.replace("\n", "\n    "), file=sys.stderr)
+                print("    " + printable(result.traceback, keep_newlines=True).replace("\n", "\n    "), file=sys.stderr)
             continue
         if labelled and not result:
             out.write(label + b"(no output)\n")
         for output in result:
             # An output without a key of its own keeps its record's key, as --print shows it.
             key = output.key if output.key is not None or keeps_no_key else run.key
-            out.write(label + _line(key, output.value, run.key_value))
+            line = label + _line(key, output.value, run.key_value)
+            out.write(printable_bytes(line) if escape else line)
     out.flush()
     return 1 if failed else 0
 

@@ -224,9 +224,9 @@ def test_control_sequences_are_escaped_on_a_terminal_only(ws: Workspace) -> None
     ws.topic("nasty", "clear\x1b[2J here\n")
     piped = ws.run("nasty", "--print")
     assert piped.out == "clear\x1b[2J here\n"  # a pipe gets the bytes unchanged
-    from smartview.core.runs.printer import escape_controls
+    from smartview.core.text import printable_bytes
 
-    assert escape_controls(b"clear\x1b[2J\x07 title\xc2\x9b") == b"clear\\x1b[2J\\x07 title\\xc2\\x9b"
+    assert printable_bytes(b"clear\x1b[2J\x07 title\xc2\x9b") == b"clear\\x1b[2J\\x07 title\\x9b"
 
 
 SLOW = '''import time

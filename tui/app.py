@@ -21,6 +21,8 @@ from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal
+from textual.content import Content
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 from textual.worker import get_current_worker
@@ -34,6 +36,7 @@ from ..core.modules.chain import build as build_mapper, init_error
 from ..core.modules.module import Module
 from ..core.modules.params import changed_from_default, format_value
 from ..core.runs.census import Census
+from ..core.text import printable
 from ..core.runs.rows import MappedTopic, Row
 from ..core.modules.runner import Failure
 from .detail import DetailScreen
@@ -147,7 +150,7 @@ class SmartviewApp(App[int]):
 
         self._callbacks = (rows_ready, outputs_progressed)
         self.mapped.on_ready, self.mapped.on_progress = self._callbacks
-        self.stream.empty_message = f"Waiting for records in {self.topic_name}…"
+        self.stream.empty_message = f"Waiting for records in {printable(self.topic_name)}…"
         self.stream.focus()
         self._show_status()
         self._index_timer = self.set_interval(0.02, self._poll_index, name="index-poll")
@@ -164,10 +167,17 @@ class SmartviewApp(App[int]):
     def _show_busy(self) -> None:
         """Name the record a slow module is working on (checked four times a second)."""
         busy = self.mapped.busy_offset
-        text = f"[$text-warning]mapping offset {busy}…[/]" if busy is not None else ""
+        text = f"mapping offset {busy}…" if busy is not None else ""
         if text != self.status.busy:
             self.status.busy = text
             self._show_status()
+
+    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
+               timeout: float | None = None, markup: bool = False) -> None:
+        """Every notification as plain text, escaped, whatever the caller asks (Textual's own included):
+        messages name topics, modules, values and find strings from outside."""
+        super().notify(printable(message, keep_newlines=True), title=printable(title), severity=severity,
+                       timeout=timeout, markup=False)
 
     def on_unmount(self) -> None:
         self._stop_error_pass()
@@ -363,6 +373,7 @@ class SmartviewApp(App[int]):
         spec = next(s for s in module.specs if s.name == event.name)
         try:
             value = spec.parse(event.text)
+            module.make_params({**values, event.name: format_value(value)})  # Params may refuse it
         except SmartviewError:
             self.panel.mark_invalid(event.stage, event.name, True)
             return
@@ -414,6 +425,7 @@ class SmartviewApp(App[int]):
             return  # the module shown now: its values stay (r resets them; edits reload on their own)
         try:
             module = module_mod.load(Path(choice))
+            module.make_params()  # its defaults: a Params that refuses them cannot be shown
         except SmartviewError as exc:
             self.notify(exc.message, severity="error", title="module does not load")
             return
@@ -449,7 +461,7 @@ class SmartviewApp(App[int]):
             build_mapper([(reloaded, kept)])  # its parameters parse and its init takes them
         except SmartviewError as exc:
             banner = self.query_one("#banner", Static)
-            banner.update(f"{exc.message}\nStill running the last version that loaded.")
+            banner.update(Content(f"{printable(exc.message)}\nStill running the last version that loaded."))
             banner.add_class("-shown")
             return
         self.query_one("#banner").remove_class("-shown")

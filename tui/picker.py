@@ -1,9 +1,14 @@
-"""The module picker: every module in the module folders, with the first line of its docstring."""
+"""The module picker: every module in the module folders, with the first line of its docstring.
+
+Names, summaries and load errors come from module files: each entry is a plain Text (control characters
+escaped), never markup.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -13,6 +18,7 @@ from textual.widgets.option_list import Option
 
 from ..core.modules import module as module_mod
 from ..core.errors import SmartviewError
+from ..core.text import printable
 
 NO_MODULE = "-"
 
@@ -53,14 +59,19 @@ class ModulePicker(ModalScreen[Path | str | None]):
             return option == NO_MODULE
         return option != NO_MODULE and Path(option).resolve() == self.current.resolve()
 
-    def _describe(self, path: Path) -> str:
+    def _describe(self, path: Path) -> Text:
         mark = "● " if self._is_current(str(path)) else "  "
+        text = Text(mark)
+        text.append(printable(path.stem), style="bold")
         try:
             module = module_mod.load(path)
         except SmartviewError as exc:
-            return f"{mark}[b]{path.stem}[/b]  [dim](does not load: {exc.message})[/dim]"
-        kind = "" if module.kind == "map" else f" [dim]({module.kind})[/dim]"
-        return f"{mark}[b]{path.stem}[/b]{kind}  [dim]{module.summary}[/dim]"
+            text.append(f"  (does not load: {printable(exc.message)})", style="dim")
+            return text
+        if module.kind != "map":
+            text.append(f" ({module.kind})", style="dim")
+        text.append(f"  {printable(module.summary)}", style="dim")
+        return text
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         chosen = event.option.id

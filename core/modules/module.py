@@ -74,7 +74,7 @@ class Module:
 
     def make_params(self, values: dict[str, str] | None = None) -> Any:
         """A Params instance: defaults, overridden by the given string values."""
-        return params_mod.build(self.params_class, list(self.specs), values or {})
+        return params_mod.build(self.params_class, list(self.specs), values or {}, str(self.path))
 
 
 def is_module_path(arg: str) -> bool:

@@ -18,6 +18,7 @@ from ..errors import HookError
 from .lookback import Lookback
 from .module import Module, describe_exception, variables, module_traceback, where_failed
 from ..record import Record
+from ..text import one_line, printable
 from .watchdog import RecordTimeout
 
 VALUE_HEAD = 80
@@ -49,15 +50,10 @@ class Failure:
         not be able to clear or retitle the terminal it is written to.
         """
         return (
-            f"smartview: {topic} offset {self.offset}: {one_line(self.error, 300)} (at {self.location}); "
+            f"smartview: {printable(topic)} offset {self.offset}: {one_line(self.error, 300)} "
+            f"(at {printable(self.location)}); "
             f"value: {value_head(self.value)}"
         )
-
-
-def one_line(text: str, limit: int) -> str:
-    """Text printable and on one line, cut at `limit` characters."""
-    text = text.encode("unicode_escape").decode("ascii") if not text.isprintable() else text
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def value_head(value: bytes, limit: int = VALUE_HEAD) -> str:

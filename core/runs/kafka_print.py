@@ -172,11 +172,11 @@ class _Writer:
         return not printer.result.stopped
 
     def _emit(self, data: bytes, failures: list[tuple[int, Failure]]) -> None:
-        from .printer import escape_controls
+        from ..text import printable_bytes
 
         printer = self.printer
         if data:
-            printer.out.write(escape_controls(data) if printer.escape else data)
+            printer.out.write(printable_bytes(data) if printer.escape else data)
             printer.out.flush()
         for partition, failure in failures:
             printer.result.failed += 1
@@ -387,7 +387,9 @@ class _Reader:
         self._say(f"topic {self.topic.name}: {describe_error(error)}")
 
     def _say(self, text: str) -> None:
-        self.err.write(f"smartview: {text}\n")
+        from ..text import printable
+
+        self.err.write(f"smartview: {printable(text)}\n")
         self.err.flush()
 
 

@@ -217,9 +217,9 @@ def _work(k: int, n: int, blocks: list[Block], ring: list[tuple[int, int]], job:
 
 def _write(job: Job, result: BlockResult, done: Written) -> bytes:
     """Write a block's output and failures; the token for the next block."""
-    from .printer import escape_controls  # imported late: printer imports this module
+    from ..text import printable_bytes
 
-    data = escape_controls(result.data) if job.escape else result.data
+    data = printable_bytes(result.data) if job.escape else result.data
     try:
         view = memoryview(data)
         while view:

@@ -22,16 +22,7 @@ from ..modules.module import Module
 from ..modules.runner import Failure
 from ..sources.topic import Topic
 from ..modules.watchdog import Watchdog
-
-_CONTROL = rb"[\x00-\x08\x0b-\x1f\x7f]|\xc2[\x80-\x9f]"
-
-
-def escape_controls(data: bytes) -> bytes:
-    """Make terminal control sequences visible (`\\x1b`) so records cannot clear or retitle a terminal."""
-    import re  # only output to a terminal is escaped; pipes skip the import
-
-    return re.sub(_CONTROL, lambda m: "".join(f"\\x{b:02x}" for b in m.group()).encode(), data)
-
+from ..text import printable, printable_bytes
 
 @dataclass(frozen=True)
 class Range:
@@ -213,7 +204,7 @@ class Printer:
         self.result.failed += written.failed
         if written.lost:
             self.result.failed += 1
-            self.err.write(f"smartview: {self.topic.name}: {written.lost}; the output stops there\n")
+            self.err.write(f"smartview: {printable(self.topic.name)}: {written.lost}; the output stops there\n")
             self.err.flush()
             self.result.stopped = True
         if written.closed:
@@ -223,7 +214,7 @@ class Printer:
         return None if limit is None else limit - written.count
 
     def _write(self, result: BlockResult) -> None:
-        data = escape_controls(result.data) if self.escape else result.data
+        data = printable_bytes(result.data) if self.escape else result.data
         self.out.write(data)
         for failure in result.failures:
             self._report(failure)
@@ -252,7 +243,7 @@ class Printer:
                 continue
             self._missing = False
             if change is not None:
-                self.err.write(f"smartview: topic {self.topic.name} was {change}; reading again from offset 0\n")
+                self.err.write(f"smartview: topic {printable(self.topic.name)} was {change}; reading again from offset 0\n")
                 self.err.flush()
                 reader.restart()
             if reader.offset < self._start:  # --start beyond the end: wait for the topic to get there
@@ -266,7 +257,7 @@ class Printer:
     def _say_missing(self) -> None:
         if not self._missing:
             self._missing = True
-            self.err.write(f"smartview: topic {self.topic.name} was deleted; waiting for it to return\n")
+            self.err.write(f"smartview: topic {printable(self.topic.name)} was deleted; waiting for it to return\n")
             self.err.flush()
 
 
