@@ -7,6 +7,7 @@ Failures go to the error stream with topic, offset and reason, and the run goes 
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 import threading
 from dataclasses import dataclass
@@ -116,10 +117,7 @@ class Printer:
         return limit
 
     def _pending_bytes(self, reader: TopicReader) -> int:
-        try:
-            return max(0, reader.path.stat().st_size - reader.byte)
-        except OSError:
-            return 0
+        return max(0, os.fstat(reader.fileno()).st_size - reader.byte)
 
     def _map_and_write(self, reader: TopicReader, limit: int | None, final: bool, backlog: bool = True) -> int | None:
         """Map and write what the file holds from the reader's position; returns how many may still print.
@@ -160,7 +158,7 @@ class Printer:
         assert self.mapper is not None
         self.out.flush()
         job = Job(
-            path=str(self.topic.path),
+            fd=reader.fileno(),
             mapper=self.mapper,
             fmt=self.fmt,
             stop_on_error=self.stop_on_error,

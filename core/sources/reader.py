@@ -44,6 +44,10 @@ class TopicReader:
     def close(self) -> None:
         self._file.close()
 
+    def fileno(self) -> int:
+        """The open file: whoever reads for the reader (forked workers) reads this, not the path."""
+        return self._file.fileno()
+
     def __enter__(self) -> TopicReader:
         return self
 
