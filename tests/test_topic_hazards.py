@@ -52,3 +52,49 @@ def test_print_reads_the_file_it_opened_when_the_topic_is_rotated(ws: Workspace,
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err.decode()
     assert out.decode() == original[original.index("\n") + 1 :]
+
+
+def _fixed(n: int, generation: str) -> str:
+    """Fixed-width records whose last 32 bytes do not depend on the generation: a common suffix."""
+    return f'{{"gen":"{generation}","n":{n:06d},"status":"ok","padding":"{"-" * 40}"}}\n'
+
+
+def _rewrite_same_width(path: Path, count: int) -> None:
+    with open(path, "w") as topic:  # truncate, then write past the old size before anyone looks
+        topic.write("".join(_fixed(n, "b") for n in range(count)))
+
+
+def test_follow_notices_a_rewrite_with_same_width_records_and_a_common_suffix(ws: Workspace) -> None:
+    from test_follow import start_follow, stop
+
+    path = ws.topic("fixed", "".join(_fixed(n, "a") for n in range(5000)))
+    proc, reader = start_follow(ws, "fixed")
+    try:
+        assert len(reader.lines(5000)) == 5000
+        _rewrite_same_width(path, 6000)
+        assert reader.lines(6000) == [_fixed(n, "b").rstrip("\n") for n in range(6000)]
+    finally:
+        code, err = stop(proc)
+    assert code == 0 and "fixed was truncated; reading again from offset 0" in err
+
+
+def test_viewer_notices_a_rewrite_with_same_width_records_and_a_common_suffix(tmp_path: Path) -> None:
+    import asyncio
+
+    from test_viewer import wait_for
+    from viewer_support import make_app, screen_text, settle
+
+    topic = tmp_path / "fixed.jsonl"
+    topic.write_text("".join(_fixed(n, "a") for n in range(5000)))
+
+    async def scenario():
+        app = make_app(topic, module=None, watch=True)
+        async with app.run_test(size=(120, 30)) as pilot:
+            await settle(pilot)
+            _rewrite_same_width(topic, 6000)
+            told = lambda: any("fixed was truncated" in n.message for n in app._notifications)  # noqa: E731
+            await wait_for(pilot, lambda: told() and app.index.count == 6000)
+            await wait_for(pilot, lambda: '"gen":"b","n":005999' in screen_text(app))
+            assert '"gen":"a"' not in screen_text(app)
+
+    asyncio.run(scenario())

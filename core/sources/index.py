@@ -16,11 +16,10 @@ from array import array
 from pathlib import Path
 
 from ..record import Record
-from .topic import how_changed
+from .topic import Seen, how_changed
 
 BLOCK = 64 << 10
 READ = 16 * BLOCK
-MARK = 32
 # Files at least this big are counted in a forked process (see `build_in_background`).
 FORK_MIN_BYTES = 128 << 20
 
@@ -41,7 +40,7 @@ class LineIndex:
         self._before = array("q", [0])
         self._tail = 0  # newlines in the bytes from the last full block boundary up to `_scanned`
         self._scanned = 0  # bytes counted so far
-        self._mark = b""  # the last bytes counted, to notice a file rewritten in place
+        self._seen = Seen()  # what was counted, to notice a file rewritten in place
 
     def close(self) -> None:
         os.close(self._fd)
@@ -104,7 +103,7 @@ class LineIndex:
             if not data:
                 break
             self._absorb(data)
-            self._mark = data[-MARK:]
+            self._seen.note(self._fd, self._scanned, data)
         return self.count - before
 
     def _absorb(self, data: bytes) -> None:
@@ -173,7 +172,7 @@ class LineIndex:
 
     def change(self) -> str | None:
         """How the file changed under the index (see `topic.how_changed`); the caller then resets."""
-        return how_changed(self.path, self.inode, self._fd, self._scanned, self._mark)
+        return how_changed(self.path, self.inode, self._fd, self._scanned, self._seen)
 
     def reset(self) -> None:
         """Start over on the file now at the path (after truncation or replacement)."""
@@ -184,7 +183,7 @@ class LineIndex:
             self._before = array("q", [0])
             self._tail = 0
             self._scanned = 0
-            self._mark = b""
+            self._seen = Seen()
 
 
 def count_blocks(fd: int, block: int, blocks: int) -> array:

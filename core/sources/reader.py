@@ -12,10 +12,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from .topic import how_changed
+from .topic import Seen, how_changed
 
 BLOCK_SIZE = 1 << 20
-MARK = 32  # bytes remembered from the end of what was read, to notice a rewritten file
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +38,7 @@ class TopicReader:
         self.offset = 0
         self._file = open(path, "rb")
         self.inode = os.fstat(self._file.fileno()).st_ino
-        self._mark = b""  # the last bytes read: if they change, the file was rewritten under us
+        self._seen = Seen()  # if what was read changes, the file was rewritten under us
 
     def close(self) -> None:
         self._file.close()
@@ -84,6 +83,7 @@ class TopicReader:
             skipped += newlines
             position += len(data)
         self.offset += skipped
+        self._seen.note(self._file.fileno(), self.byte)
         return skipped
 
     def blocks(self, limit: int | None = None, final: bool = False, with_data: bool = True) -> Iterator[Block]:
@@ -105,7 +105,9 @@ class TopicReader:
                     size *= 2
                     continue
                 if final:  # the unfinished last line
-                    yield self._consume(data if with_data else None, len(data), 1)
+                    block = self._consume(data if with_data else None, len(data), 1)
+                    self._seen.note(fd, self.byte, data)
+                    yield block
                 return
             size = self.block_size
             count = data.count(b"\n", 0, cut)
@@ -113,8 +115,9 @@ class TopicReader:
                 cut = _nth_newline_end(data, remaining)
                 count = remaining
             piece = (data if cut == len(data) else data[:cut]) if with_data else None
-            self._mark = data[max(0, cut - MARK) : cut]
-            yield self._consume(piece, cut, count)
+            block = self._consume(piece, cut, count)
+            self._seen.note(fd, self.byte, memoryview(data)[:cut])
+            yield block
             if remaining is not None:
                 remaining -= count
 
@@ -141,7 +144,7 @@ class TopicReader:
             last = blocks[-1]
             self.byte = last.start + last.length
             self.offset += records
-            self._mark = os.pread(self._file.fileno(), MARK, max(0, self.byte - MARK))[: self.byte]
+            self._seen.note(self._file.fileno(), self.byte)
 
     def _last_line_end(self, fd: int, final: bool) -> int:
         """Where the last whole record ends (the end of the file, for a final read)."""
@@ -176,7 +179,7 @@ class TopicReader:
 
     def change(self) -> str | None:
         """How the file changed under the reader (see `topic.how_changed`); the caller then restarts."""
-        return how_changed(self.path, self.inode, self._file.fileno(), self.byte, self._mark)
+        return how_changed(self.path, self.inode, self._file.fileno(), self.byte, self._seen)
 
     def restart(self) -> None:
         """Read the file at the path again from its beginning (it may be a new file)."""
@@ -185,7 +188,7 @@ class TopicReader:
         self.inode = os.fstat(self._file.fileno()).st_ino
         self.byte = 0
         self.offset = 0
-        self._mark = b""
+        self._seen = Seen()
 
 
 def _nth_newline_end(data: bytes, n: int) -> int:

@@ -134,13 +134,52 @@ def count_records(path: Path) -> int:
     return lines + (last != b"\n")
 
 
-def how_changed(path: Path, inode: int, fd: int, position: int, mark: bytes) -> str | None:
+FINGERPRINT = 4096  # bytes kept from the start of a file and from before the read position
+
+
+class Seen:
+    """What a reader has seen of a file: its first bytes and the bytes just before where it stopped.
+
+    Kept to tell a file truncated and rewritten past the old read position from one that only grew:
+    both keep the inode and grow. Fixed-width records that end alike (a common suffix) rewrite the last
+    few bytes identically, so a few bytes are not enough; 4 KiB at each end holds dozens of records.
+    """
+
+    __slots__ = ("head", "tail")
+
+    def __init__(self) -> None:
+        self.head = b""
+        self.tail = b""
+
+    def note(self, fd: int, position: int, data: bytes | memoryview = b"") -> None:
+        """The reader now stands at `position`; `data`, if given, is what it read last, ending there.
+
+        What was read is kept rather than read again, so a rewrite just after the read is still noticed.
+        """
+        want = min(FINGERPRINT, position)
+        if len(data) >= want:
+            self.tail = bytes(data[len(data) - want :])
+        else:
+            self.tail = os.pread(fd, want, position - want)
+        if len(self.head) < want:
+            self.head = bytes(data[:want]) if len(data) >= position else os.pread(fd, want, 0)
+
+    def still_there(self, fd: int, position: int) -> bool:
+        """Whether the bytes seen are where they were (checked through the reader's own descriptor)."""
+        if self.head and os.pread(fd, len(self.head), 0) != self.head:
+            return False
+        return not self.tail or os.pread(fd, len(self.tail), position - len(self.tail)) == self.tail
+
+
+def how_changed(path: Path, inode: int, fd: int, position: int, seen: Seen) -> str | None:
     """How a topic file changed under a reader that has read `position` bytes through descriptor `fd`.
 
     'deleted' (nothing at the path), 'replaced' (a new inode: rotation, rename over, delete and
-    recreate), 'truncated' (shorter than what was read, or the last bytes read, `mark`, are not there
-    any more: a file truncated and at once written past its old size keeps its inode and grows), or
-    None. After any of them the records read so far are gone from the path.
+    recreate), 'truncated' (shorter than what was read, or the bytes `seen` at its start or just before
+    `position` are not there any more: a file truncated and at once written past its old size keeps its
+    inode and grows), or None. After any of them the records read so far are gone from the path.
+    A rewrite that puts back the same first 4 KiB and the same 4 KiB before `position` cannot be told
+    from growth (docs/reliability.md).
     """
     try:
         info = os.stat(path)
@@ -150,6 +189,6 @@ def how_changed(path: Path, inode: int, fd: int, position: int, mark: bytes) -> 
         return "replaced"
     if info.st_size < position:
         return "truncated"
-    if mark and os.pread(fd, len(mark), position - len(mark)) != mark:
+    if not seen.still_there(fd, position):
         return "truncated"
     return None
