@@ -45,6 +45,7 @@ class Selection:
     values: dict[str, str]
     modules_dirs: list[Path]
     stages: tuple[tuple[Module, dict[str, str]], ...] = ()
+    warnings: tuple[str, ...] = ()  # said on stderr already; the viewer shows them again
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -247,8 +248,16 @@ def _view(selection: Selection, initial: str | None = None) -> int:
     return run_viewer(selection, index=(index, indexed), initial=initial)
 
 
-def _select(args: argparse.Namespace) -> Selection:
+def _load_config() -> config_mod.Config:
+    """The config, after saying on stderr which config file or module folder was ignored and why."""
     config = config_mod.load_config()
+    for warning in config.warnings:
+        print(f"smartview: {warning}", file=sys.stderr)
+    return config
+
+
+def _select(args: argparse.Namespace) -> Selection:
+    config = _load_config()
     topics_dir = config_mod.topics_dir(args.topics_dir, config)
     if is_kafka_address(args.topic):
         topic = _kafka_topic(args.topic, args, config)
@@ -260,7 +269,7 @@ def _select(args: argparse.Namespace) -> Selection:
     if not wanted:
         if values:
             raise SmartviewError("parameters given with -e but no module selected; add --map MODULE")
-        return Selection(topic, None, {}, dirs)
+        return Selection(topic, None, {}, dirs, warnings=config.warnings)
     with contextlib.redirect_stdout(sys.stderr):  # a module printing at import must not reach stdout
         modules = [module_mod.load(module_mod.find(name, dirs)) for name, _ in wanted]
     given = chain_mod.split_values(modules, values)
@@ -270,7 +279,7 @@ def _select(args: argparse.Namespace) -> Selection:
             module.make_params(module_values)  # parse now: bad values stop the run before any record
         except SmartviewError as exc:
             raise SmartviewError(f"{module.name}: {exc.message}" if len(stages) > 1 else exc.message) from None
-    return Selection(topic, stages[0][0], stages[0][1], dirs, stages)
+    return Selection(topic, stages[0][0], stages[0][1], dirs, stages, config.warnings)
 
 
 def _wanted_modules(args: argparse.Namespace, config: config_mod.Config, values: dict[str, str]):
@@ -380,7 +389,7 @@ def _run_command(name: str, argv: list[str]) -> int:
         for path in new_module(args.name, args.kind, args.params, Path(args.dir)):
             print(f"wrote {path}")
         return 0
-    config = config_mod.load_config()
+    config = _load_config()
     if name == "topics":
         return _list_topics(config_mod.topics_dir(args.topics_dir, config))
     if name == "modules":

@@ -152,6 +152,8 @@ class SmartviewApp(App[int]):
         self._index_timer = self.set_interval(0.02, self._poll_index, name="index-poll")
         self._census_timer = self.set_interval(0.1, self._poll_census, name="census", pause=True)
         self.set_interval(0.25, self._show_busy, name="busy")
+        for warning in self.selection.warnings:  # a config file or module folder that was not trusted
+            self.notify(warning, severity="warning", timeout=10, markup=False)
 
     def _rows_ready(self) -> None:
         """Rows that a slow module held back are mapped now."""
