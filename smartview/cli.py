@@ -27,7 +27,9 @@ from .core.runs.formats import FIELDS, KAFKA_FIELDS, LineFormat
 from .core.modules.module import Module
 from .core.modules.params import format_value, parse_assignments
 from .core.runs.printer import Printer, Range, stdout_is_terminal
-from .core.sources.topic import KAFKA_SCHEME, Topic, count_records, is_kafka_address, list_topics, path_for_new, resolve
+from .core.sources.topic import (
+    KAFKA_SCHEME, Topic, count_records, is_kafka_address, list_topics, path_for_new, resolve, topic_problem,
+)
 
 COMMANDS = ("topics", "modules", "produce", "test", "new")
 USAGE_ERROR = 2
@@ -419,9 +421,22 @@ def _list_topics(topics_dir: Path) -> int:
     width = max(len(t.name) for t in topics)
     print(f"{'TOPIC':<{width}}  {'RECORDS':>10}  {'SIZE':>10}")
     for topic in topics:
-        size = topic.path.stat().st_size
-        print(f"{topic.name:<{width}}  {count_records(topic.path):>10,}  {_size(size):>10}")
+        print(f"{topic.name:<{width}}  {_topic_figures(topic)}")
     return 0
+
+
+def _topic_figures(topic: Topic) -> str:
+    """The records and size columns of a topic, or what keeps them from being counted, with its path."""
+    problem = topic_problem(topic.path)
+    if problem is None:
+        try:
+            size = os.stat(topic.path).st_size
+            return f"{count_records(topic.path):>10,}  {_size(size):>10}"
+        except SmartviewError as exc:  # it changed since it was looked at
+            return f"{'-':>10}  {'-':>10}  {exc.message}"
+        except OSError as exc:
+            problem = f"cannot be read: {exc.strerror}"
+    return f"{'-':>10}  {'-':>10}  {topic.path} {problem}"
 
 
 def _size(size: float) -> str:
@@ -447,6 +462,18 @@ def _list_modules(dirs: list[Path]) -> int:
     return 0
 
 
+def _open_input(file: str):
+    """The file `produce -f` reads, or a one-line error naming it."""
+    try:
+        if os.path.isdir(file):
+            raise IsADirectoryError(21, "is a directory")
+        return open(file, "rb")
+    except FileNotFoundError:
+        raise SmartviewError(f"input file {file} does not exist") from None
+    except OSError as exc:
+        raise SmartviewError(f"input file {file} cannot be read: {(exc.strerror or str(exc)).lower()}") from None
+
+
 def _produce(path: Path, file: str | None) -> int:
     from .core.sources.produce import ProduceError, produce
 
@@ -454,10 +481,8 @@ def _produce(path: Path, file: str | None) -> int:
         if file is None:
             produce(path, sys.stdin.buffer)
             return 0
-        with open(file, "rb") as source:
+        with _open_input(file) as source:
             produce(path, source)
-    except FileNotFoundError:
-        raise SmartviewError(f"input file {file} does not exist") from None
     except ProduceError as exc:
         print(f"smartview: {exc.message}", file=sys.stderr)
         return 1

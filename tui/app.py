@@ -28,7 +28,7 @@ from textual.worker import get_current_worker
 from ..core import config as config_mod
 from ..core.sources import follow
 from ..core.modules import module as module_mod
-from ..core.errors import SmartviewError
+from ..core.errors import SmartviewError, TopicError
 from ..core.sources.index import LineIndex
 from ..core.modules.module import Module
 from ..core.modules.params import changed_from_default, format_value
@@ -225,9 +225,15 @@ class SmartviewApp(App[int]):
                     self._missing = True
                     self.notify(f"{self.topic_name} was deleted; waiting for it to return", severity="warning")
                 continue
+            if change is not None:
+                try:
+                    self.index.reset()
+                except TopicError as exc:  # a file that cannot be read took its place: wait for a better one
+                    self._source_trouble(exc.message)
+                    continue
+                self._source_trouble("")
             self._missing = False
             if change is not None:
-                self.index.reset()
                 self.mapped.forget()
                 self._start_error_pass()
                 self.notify(f"{self.topic_name} was {change}; showing it again from offset 0", severity="warning")
@@ -241,6 +247,15 @@ class SmartviewApp(App[int]):
                 # A burst: take in what arrived at most every BURST_PAUSE seconds, so that drawing the
                 # newest rows never crowds out the keys; a single record is still shown at once.
                 await asyncio.sleep(BURST_PAUSE)
+
+    def _source_trouble(self, message: str) -> None:
+        """Say in the status bar (and once as a notification) that the topic file cannot be read now."""
+        if message == self.status.trouble:
+            return
+        self.status.trouble = message
+        if message:
+            self.notify(message, severity="error", markup=False)
+        self._show_status()
 
     @work(thread=True, exclusive=True, group="follow")
     def _follow_kafka(self) -> None:

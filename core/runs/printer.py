@@ -97,6 +97,8 @@ class Printer:
             if limit == 0:
                 return self.result
             limit = self._map_and_write(reader, limit, final=not follow)
+            if not follow and not self.result.stopped and limit != 0 and reader.change() == "truncated":
+                self._report_rewritten(reader)
             if follow and not self.result.stopped and limit != 0:
                 self._follow(reader, limit, stop)
         return self.result
@@ -217,9 +219,9 @@ class Printer:
                 continue
             self._missing = False
             if change is not None:
+                reader.restart()  # a TopicError (a file that cannot be read took its place) ends the run
                 self.err.write(f"smartview: topic {self.topic.name} was {change}; reading again from offset 0\n")
                 self.err.flush()
-                reader.restart()
             if reader.offset < self._start:  # --start beyond the end: wait for the topic to get there
                 reader.skip(self._start - reader.offset)
                 if reader.offset < self._start:
@@ -227,6 +229,16 @@ class Printer:
             limit = self._map_and_write(reader, limit, final=False, backlog=False)
             if self.result.stopped or limit == 0:
                 return
+
+    def _report_rewritten(self, reader: TopicReader) -> None:
+        """The file was truncated or rewritten in place while it was printed: what followed is gone."""
+        self.result.failed += 1
+        self.result.stopped = True
+        self.err.write(
+            f"smartview: topic {self.topic.name} was truncated or rewritten while it was read; "
+            f"the output stops after offset {reader.offset - 1}\n"
+        )
+        self.err.flush()
 
     def _say_missing(self) -> None:
         if not self._missing:

@@ -16,7 +16,7 @@ from array import array
 from pathlib import Path
 
 from ..record import Record
-from .topic import Seen, how_changed
+from .topic import Seen, how_changed, open_topic
 
 BLOCK = 64 << 10
 READ = 16 * BLOCK
@@ -34,7 +34,7 @@ class LineIndex:
         self.path = path
         self.block = block
         self._lock = threading.Lock()
-        self._fd = os.open(path, os.O_RDONLY)
+        self._fd = open_topic(path)
         self.inode = os.fstat(self._fd).st_ino
         # _before[k]: newlines in bytes [0, k * block). _before[0] == 0.
         self._before = array("q", [0])
@@ -175,10 +175,14 @@ class LineIndex:
         return how_changed(self.path, self.inode, self._fd, self._scanned, self._seen)
 
     def reset(self) -> None:
-        """Start over on the file now at the path (after truncation or replacement)."""
+        """Start over on the file now at the path (after truncation or replacement).
+
+        A TopicError (the new file cannot be read) leaves the index on the file it had.
+        """
+        fd = open_topic(self.path)
         with self._lock:
             os.close(self._fd)
-            self._fd = os.open(self.path, os.O_RDONLY)
+            self._fd = fd
             self.inode = os.fstat(self._fd).st_ino
             self._before = array("q", [0])
             self._tail = 0

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from .topic import Seen, how_changed
+from .topic import Seen, how_changed, open_topic
 
 BLOCK_SIZE = 1 << 20
 
@@ -36,7 +36,7 @@ class TopicReader:
         self.block_size = block_size
         self.byte = 0
         self.offset = 0
-        self._file = open(path, "rb")
+        self._file = open(open_topic(path), "rb")
         self.inode = os.fstat(self._file.fileno()).st_ino
         self._seen = Seen()  # if what was read changes, the file was rewritten under us
 
@@ -96,6 +96,8 @@ class TopicReader:
         size = self.block_size
         fd = self._file.fileno()
         while remaining is None or remaining > 0:
+            if not self._seen.still_there(fd, self.byte):
+                return  # rewritten since the last block (the caller did its work meanwhile): see `change`
             data = os.pread(fd, size, self.byte)
             if not data:
                 return
@@ -182,9 +184,13 @@ class TopicReader:
         return how_changed(self.path, self.inode, self._file.fileno(), self.byte, self._seen)
 
     def restart(self) -> None:
-        """Read the file at the path again from its beginning (it may be a new file)."""
+        """Read the file at the path again from its beginning (it may be a new file).
+
+        A TopicError (the new file cannot be read) leaves the reader on the file it had.
+        """
+        file = open(open_topic(self.path), "rb")
         self._file.close()
-        self._file = open(self.path, "rb")
+        self._file = file
         self.inode = os.fstat(self._file.fileno()).st_ino
         self.byte = 0
         self.offset = 0
