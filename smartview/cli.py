@@ -162,6 +162,10 @@ def _topic_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--jobs", type=_jobs, default=None, metavar="N|auto", help="worker processes for --print")
     parser.add_argument(
+        "--max-record-bytes", type=_record_limit, default=None, metavar="SIZE",
+        help="a longer record is reported and skipped, not read (default 64M; K, M, G suffixes; at least 1M)",
+    )
+    parser.add_argument(
         "--timeout", type=_seconds, metavar="SECONDS", help="a record taking longer becomes a failure (--print)"
     )
     _common(parser)
@@ -190,6 +194,21 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _record_limit(text: str) -> int:
+    """A size in bytes, with an optional K, M or G (powers of 1024); at least one reading block (1 MiB)."""
+    from .core.sources.reader import BLOCK_SIZE
+
+    units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+    number, unit = (text[:-1], units[text[-1].upper()]) if text[-1:].upper() in units else (text, 1)
+    try:
+        value = int(number) * unit
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a size such as 64M or 1048576") from None
+    if value < BLOCK_SIZE:
+        raise argparse.ArgumentTypeError(f"{text!r} is below the smallest limit, 1M")
+    return value
+
+
 def _jobs(text: str) -> int | None:
     if text == "auto":
         return None
@@ -204,7 +223,7 @@ def _run_topic(argv: list[str]) -> int:
     if args.print:
         return _print(args, _select(args))
     _check_viewer_flags(args)
-    return _view(_select(args), args.aggregate_initial)
+    return _view(_select(args), args.aggregate_initial, args.max_record_bytes)
 
 
 PRINT_ONLY = {
@@ -225,7 +244,7 @@ def _check_viewer_flags(args: argparse.Namespace) -> None:
         )
 
 
-def _view(selection: Selection, initial: str | None = None) -> int:
+def _view(selection: Selection, initial: str | None = None, max_record: int | None = None) -> int:
     if getattr(selection.topic, "kafka", False):
         from .core.sources.kafka_index import KafkaIndex
 
@@ -233,7 +252,7 @@ def _view(selection: Selection, initial: str | None = None) -> int:
     else:
         from .core.sources.index import LineIndex
 
-        index = LineIndex(selection.topic.path)
+        index = LineIndex(selection.topic.path, **({"max_record": max_record} if max_record else {}))
     indexed = index.build_in_background()  # overlaps indexing a large topic with Textual's import
     # Textual batches screen updates at 60 per second by default, which alone adds up to 17 ms to the
     # moment an appended record shows; 120 halves that and costs nothing while the screen is still.
@@ -313,6 +332,7 @@ def _print(args: argparse.Namespace, selection: Selection) -> int:
             escape=escape,
             timeout=args.timeout,
             initial=args.aggregate_initial,
+            **({"max_record": args.max_record_bytes} if args.max_record_bytes else {}),
         )
         stop = threading.Event()
         if args.follow:

@@ -325,3 +325,73 @@ def test_print_reports_a_rewrite_under_it_and_stops_there(ws: Workspace) -> None
     assert result.code == 1
     assert result.err == (f"smartview: topic fixed was truncated or rewritten while it was read; "
                           f"the output stops after offset {len(printed) - 1}\n")
+
+
+# -- a record longer than the limit ---------------------------------------------------------------------
+
+MEASURED = """
+import resource, subprocess, sys
+code = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL if 0 else None).returncode
+print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024, file=sys.stderr)
+sys.exit(code)
+"""
+
+
+def _huge_line_topic(ws: Workspace, megabytes: int) -> Path:
+    """A record, then a line of `megabytes` MiB of zero bytes (a sparse file: no disk used), then a record."""
+    path = ws.topic("huge", '{"b":2}\n')
+    with open(path, "r+b") as topic:
+        topic.truncate(8 + (megabytes << 20))
+        topic.seek(0, os.SEEK_END)
+        topic.write(b'\n{"a":1}\n')
+    return path
+
+
+@pytest.mark.parametrize("flags, limit, most_mb", [
+    ([], 64 << 20, 180),
+    (["--max-record-bytes", "1M"], 1 << 20, 80),
+    (["--max-record-bytes", "1M", "--jobs", "2", "--map", "fields"], 1 << 20, 80),
+    (["--max-record-bytes", "1M", "--jobs", "2", "--map", "fields", "-H", "3"], 1 << 20, 80),
+])
+def test_a_record_past_the_limit_is_reported_and_skipped_in_bounded_memory(ws: Workspace, flags: list[str],
+                                                                           limit: int, most_mb: int) -> None:
+    import sys
+
+    from conftest import smartview_command
+
+    _huge_line_topic(ws, 300)  # read whole, it would take 300 MB
+    proc = subprocess.run([sys.executable, "-c", MEASURED, *smartview_command(), "huge", "--print", *flags],
+                          cwd=ws.root, env=ws.env(), capture_output=True, text=True, timeout=60)
+    *errors, peak = proc.stderr.splitlines()
+    assert proc.returncode == 1
+    assert proc.stdout == '{"b":2}\n{"a":1}\n'
+    assert errors == [f"smartview: huge offset 1: the record is longer than {limit:,} bytes; skipped, not read "
+                      "(--max-record-bytes sets the limit)"]
+    assert int(peak) < most_mb, f"peak memory {peak} MB"
+
+
+@pytest.mark.parametrize("value", ["1K", "lots", "-5M"])
+def test_max_record_bytes_refuses_sizes_below_a_block_or_not_sizes(ws: Workspace, value: str) -> None:
+    ws.topic("t", "{}\n")
+    result = ws.run("t", "--print", f"--max-record-bytes={value}")
+    assert result.code == 2
+    assert result.err.splitlines()[-1].startswith(f"smartview: error: argument --max-record-bytes: {value!r} is ")
+
+
+def test_viewer_shows_a_record_past_the_limit_as_an_error_row(ws: Workspace) -> None:
+    import asyncio
+
+    from viewer_support import make_app, screen_text, settle
+
+    path = _huge_line_topic(ws, 65)  # past the default 64 MiB
+
+    async def scenario():
+        app = make_app(path, module=None)
+        async with app.run_test(size=(160, 30)) as pilot:
+            await settle(pilot)
+            lines = screen_text(app).splitlines()
+            assert lines[0].split() == ["0", '{"b":2}']
+            assert lines[1].startswith(f"1 ✖ the record is {65 << 20:,} bytes, longer than {64 << 20:,}; skipped")
+            assert lines[2].split() == ["2", '{"a":1}']
+
+    asyncio.run(scenario())

@@ -35,7 +35,7 @@ from typing import Any, TextIO
 from .batch import BlockResult, run_block
 from ..errors import SmartviewError
 from .formats import LineFormat
-from ..sources.reader import Block
+from ..sources.reader import Block, too_long_report
 from ..modules.watchdog import Watchdog
 
 MAX_AUTO_JOBS = 4
@@ -62,6 +62,7 @@ class Job:
     out_fd: int
     err: TextIO
     timeout: float | None = None
+    max_record: int = 0  # the limit a too-long block (from `TopicReader.blocks`) broke, for its report
 
 
 @dataclass
@@ -194,14 +195,21 @@ def _work(k: int, n: int, blocks: list[Block], ring: list[tuple[int, int]], job:
     done = Written()
     for i in range(k, len(blocks), n):
         block = blocks[i]
-        data = os.pread(job.fd, block.length, block.start)
-        result = run_block(job.mapper, data, block.first_offset, job.fmt, job.stop_on_error, watch)
+        if block.too_long:  # reported in its turn, never read
+            result = BlockResult(b"", 1, stopped=job.stop_on_error)
+        else:
+            data = os.pread(job.fd, block.length, block.start)
+            result = run_block(job.mapper, data, block.first_offset, job.fmt, job.stop_on_error, watch)
         token = os.read(ring[k][0], 1)
         if token != GO:
             if not token:  # the process before this block ended without passing the token
                 done.lost = done.lost or f"the process mapping offsets before {block.first_offset} ended"
             _pass(ring, k, STOP if token != CLOSED else CLOSED)
             return done
+        if block.too_long:
+            job.err.write(too_long_report(job.topic, block.first_offset, job.max_record) + "\n")
+            job.err.flush()
+            done.failed += 1
         token = _write(job, result, done)
         _pass(ring, k, token)
         if token != GO:

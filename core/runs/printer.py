@@ -15,7 +15,7 @@ from typing import BinaryIO, TextIO
 
 from .batch import BlockResult, run_block, split_lines
 from .formats import LineFormat
-from ..sources.reader import Block, TopicReader
+from ..sources.reader import MAX_RECORD_BYTES, Block, TopicReader, too_long_report
 from ..modules.chain import build
 from ..modules.module import Module
 from ..modules.runner import Failure
@@ -63,8 +63,10 @@ class Printer:
         escape: bool = False,
         timeout: float | None = None,
         initial: str | None = None,
+        max_record: int = MAX_RECORD_BYTES,
     ) -> None:
         self.topic = topic
+        self.max_record = max_record
         self.stages = stages
         self.initial = initial
         # No stages: records as they are. One: that module. Several: a chain.
@@ -89,7 +91,7 @@ class Printer:
             return run_kafka(self, selection, follow, stop)
         # What a module prints goes to stderr: stdout carries records only.
         with contextlib.ExitStack() as stack:
-            reader = stack.enter_context(TopicReader(self.topic.path))
+            reader = stack.enter_context(TopicReader(self.topic.path, max_record=self.max_record))
             stack.enter_context(contextlib.redirect_stdout(sys.stderr))
             if self.timeout is not None:
                 self._watch = stack.enter_context(Watchdog(self.timeout))
@@ -132,10 +134,14 @@ class Printer:
         stateful = any(module.kind == "aggregate" for module, _ in self.stages)
         if self.mapper is not None and backlog and not stateful:
             jobs = self.jobs if self.jobs is not None else _auto_jobs(self._pending_bytes(reader))
-        if jobs > 1:
-            return self._write_parallel(reader, limit, final, jobs)
+        spans = reader.spans(final) if jobs > 1 and limit is None else None
+        if jobs > 1 and (limit is not None or spans is not None):
+            return self._write_parallel(reader, limit, final, jobs, spans)
         for block in reader.blocks(limit, final):
-            self._write(self._map_block(block))
+            if block.too_long:
+                self._report_too_long(block.first_offset, reader.max_record)
+            else:
+                self._write(self._map_block(block))
             if limit is not None:
                 limit -= block.count
             if self.result.stopped:
@@ -154,7 +160,9 @@ class Printer:
         data = b"\n".join(self.fmt.line(block.first_offset + i, None, v) for i, v in enumerate(lines))
         return BlockResult(data + b"\n", block.count)
 
-    def _write_parallel(self, reader: TopicReader, limit: int | None, final: bool, jobs: int) -> int | None:
+    def _write_parallel(
+        self, reader: TopicReader, limit: int | None, final: bool, jobs: int, spans: list[Block] | None
+    ) -> int | None:
         from .parallel import Job, map_parallel  # only large runs need it
 
         assert self.mapper is not None
@@ -169,12 +177,11 @@ class Printer:
             out_fd=self.out.fileno(),
             err=self.err,
             timeout=self.timeout,
+            max_record=reader.max_record,
         )
-        if limit is None:  # the whole backlog: its blocks are found without reading it, and counted in parallel
-            first = reader.offset
-            blocks = reader.spans(final)
-            written = map_parallel(blocks, job, jobs, self._watch, first)
-            reader.passed(blocks, written.count)
+        if spans is not None:  # the whole backlog: its blocks are found without reading it, and counted in parallel
+            written = map_parallel(spans, job, jobs, self._watch, reader.offset)
+            reader.passed(spans, written.count)
         else:  # a head or an end: the blocks are counted here, to stop at the right record
             written = map_parallel(list(reader.blocks(limit, final, with_data=False)), job, jobs, self._watch)
         self.result.failed += written.failed
@@ -195,6 +202,13 @@ class Printer:
         for failure in result.failures:
             self._report(failure)
         if result.stopped:
+            self.result.stopped = True
+
+    def _report_too_long(self, offset: int, limit: int) -> None:
+        self.result.failed += 1
+        self.err.write(too_long_report(self.topic.name, offset, limit) + "\n")
+        self.err.flush()
+        if self.stop_on_error:
             self.result.stopped = True
 
     def _report(self, failure: Failure) -> None:

@@ -16,6 +16,7 @@ from array import array
 from pathlib import Path
 
 from ..record import Record
+from .reader import MAX_RECORD_BYTES
 from .topic import Seen, how_changed, open_topic
 
 BLOCK = 64 << 10
@@ -24,15 +25,32 @@ READ = 16 * BLOCK
 FORK_MIN_BYTES = 128 << 20
 
 
+class TooLong(bytes):
+    """Stands in for a record longer than the index's limit, which is never read: empty, with its length."""
+
+    length: int
+    limit: int
+
+    def __new__(cls, length: int, limit: int) -> TooLong:
+        value = super().__new__(cls, b"")
+        value.length, value.limit = length, limit
+        return value
+
+    def reason(self) -> str:
+        return (f"the record is {self.length:,} bytes, longer than {self.limit:,}; skipped, not read "
+                f"(--max-record-bytes sets the limit)")
+
+
 class LineIndex:
     """Counts and locates the complete lines (records) of a growing file.
 
     `update` may run in a worker thread while `read` serves the screen: both take the lock, briefly.
     """
 
-    def __init__(self, path: Path, block: int = BLOCK) -> None:
+    def __init__(self, path: Path, block: int = BLOCK, max_record: int = MAX_RECORD_BYTES) -> None:
         self.path = path
         self.block = block
+        self.max_record = max_record
         self._lock = threading.Lock()
         self._fd = open_topic(path)
         self.inode = os.fstat(self._fd).st_ino
@@ -141,15 +159,33 @@ class LineIndex:
             position += len(data)
 
     def read(self, first: int, last: int) -> list[bytes]:
-        """The values of records `first` up to (not including) `last`, clipped to what is indexed."""
+        """The values of records `first` up to (not including) `last`, clipped to what is indexed.
+
+        A record longer than `max_record` is a `TooLong` instead: never read, so memory stays bounded.
+        """
         last = min(last, self.count)
         if first >= last:
             return []
         start = self.start_of(first)
         end = self.start_of(last)
+        if end - start > self.max_record:
+            return self._read_each(first, last, start)
         data = os.pread(self._fd, end - start, start)
         lines = data.split(b"\n")[: last - first]
         return [line[:-1] if line.endswith(b"\r") else line for line in lines]
+
+    def _read_each(self, first: int, last: int, start: int) -> list[bytes]:
+        """`read` one record at a time, for a range too big to read at once."""
+        values: list[bytes] = []
+        for offset in range(first, last):
+            end = self.start_of(offset + 1)
+            if end - start - 1 > self.max_record:
+                values.append(TooLong(end - start - 1, self.max_record))
+            else:
+                value = os.pread(self._fd, end - start, start).removesuffix(b"\n")
+                values.append(value.removesuffix(b"\r"))
+            start = end
+        return values
 
     def read_records(self, first: int, last: int) -> list[Record]:
         """Records `first` up to `last` (file topics have no keys)."""
