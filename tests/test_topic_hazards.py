@@ -395,3 +395,15 @@ def test_viewer_shows_a_record_past_the_limit_as_an_error_row(ws: Workspace) -> 
             assert lines[2].split() == ["2", '{"a":1}']
 
     asyncio.run(scenario())
+
+
+def test_a_file_with_old_mac_line_endings_is_one_record(ws: Workspace) -> None:
+    # A lone CR is not a line end (JSON Lines ends lines with \n, optionally \r\n): offsets stay line
+    # numbers that every reader, `wc -l` and Fluvio agree on. The record shows its CRs, escaped on a terminal.
+    ws.topic("mac", b'{"a":1}\r{"a":2}\r{"a":3}\r')
+    result = ws.run("mac", "--print")
+    assert result.code == 0 and result.out == '{"a":1}\r{"a":2}\r{"a":3}\n'
+    listed = ws.run("topics")
+    assert listed.out.splitlines()[1].split()[:2] == ["mac", "1"]
+    failed = ws.run("mac", "--print", "--map", "fields")
+    assert failed.code == 1 and "mac offset 0:" in failed.err
