@@ -261,6 +261,8 @@ def how_changed(path: Path, inode: int, fd: int, position: int, seen: Seen) -> s
         info = os.stat(path)
     except FileNotFoundError:
         return "deleted"
+    except OSError:  # the path cannot be looked at now (a folder's permissions): what was open still reads
+        return None
     if info.st_ino != inode:
         return "replaced"
     if info.st_size < position:
