@@ -109,6 +109,7 @@ class LineIndex:
             if self._scanned == 0:
                 self._before = counts
                 self._scanned = blocks * self.block
+                self._seen.note(self._fd, self._scanned)
 
     def update(self, budget: int | None = None) -> int:
         """Count what was appended since the last call (at most `budget` bytes); returns new records."""
