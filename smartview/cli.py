@@ -31,7 +31,9 @@ from .core.modules.module import Module
 from .core.modules.params import format_value, parse_assignments
 from .core.runs.printer import Printer, Range, stdout_is_terminal
 from .core.text import printable
-from .core.sources.topic import KAFKA_SCHEME, Topic, count_records, is_kafka_address, list_topics, path_for_new, resolve
+from .core.sources.topic import (
+    KAFKA_SCHEME, Topic, count_records, is_kafka_address, list_topics, path_for_new, resolve, topic_problem,
+)
 
 COMMANDS = ("topics", "modules", "produce", "test", "new")
 USAGE_ERROR = 2
@@ -50,6 +52,7 @@ class Selection:
     modules_dirs: list[Path]
     stages: tuple[tuple[Module, dict[str, str]], ...] = ()
     lookbacks: tuple[Lookback | None, ...] = ()  # per stage: what its look_back hook is fed
+    warnings: tuple[str, ...] = ()  # said on stderr already; the viewer shows them again
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -195,6 +198,10 @@ def _topic_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--jobs", type=_jobs, default=None, metavar="N|auto", help="worker processes for --print")
     parser.add_argument(
+        "--max-record-bytes", type=_record_limit, default=None, metavar="SIZE",
+        help="a longer record is reported and skipped, not read (default 64M; K, M, G suffixes; at least 1M)",
+    )
+    parser.add_argument(
         "--timeout", type=_seconds, metavar="SECONDS", help="a record taking longer becomes a failure (--print)"
     )
     _common(parser)
@@ -235,6 +242,21 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _record_limit(text: str) -> int:
+    """A size in bytes, with an optional K, M or G (powers of 1024); at least one reading block (1 MiB)."""
+    from .core.sources.reader import BLOCK_SIZE
+
+    units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+    number, unit = (text[:-1], units[text[-1].upper()]) if text[-1:].upper() in units else (text, 1)
+    try:
+        value = int(number) * unit
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a size such as 64M or 1048576") from None
+    if value < BLOCK_SIZE:
+        raise argparse.ArgumentTypeError(f"{text!r} is below the smallest limit, 1M")
+    return value
+
+
 def _jobs(text: str) -> int | None:
     if text == "auto":
         return None
@@ -254,7 +276,7 @@ def _run_topic(argv: list[str]) -> int:
     if selection.stages:
         with contextlib.redirect_stdout(sys.stderr):  # init refusing the values stops it here, exit status 2
             chain_mod.build(list(selection.stages), args.aggregate_initial)
-    return _view(selection, args.aggregate_initial)
+    return _view(selection, args.aggregate_initial, args.max_record_bytes)
 
 
 PRINT_ONLY = {
@@ -286,7 +308,7 @@ def _check_viewer_flags(args: argparse.Namespace) -> None:
         )
 
 
-def _view(selection: Selection, initial: str | None = None) -> int:
+def _view(selection: Selection, initial: str | None = None, max_record: int | None = None) -> int:
     if getattr(selection.topic, "kafka", False):
         from .core.sources.kafka_index import KafkaIndex
 
@@ -294,7 +316,7 @@ def _view(selection: Selection, initial: str | None = None) -> int:
     else:
         from .core.sources.index import LineIndex
 
-        index = LineIndex(selection.topic.path)
+        index = LineIndex(selection.topic.path, **({"max_record": max_record} if max_record else {}))
     indexed = index.build_in_background()  # overlaps indexing a large topic with Textual's import
     # Textual batches screen updates at 60 per second by default, which alone adds up to 17 ms to the
     # moment an appended record shows; 120 halves that and costs nothing while the screen is still.
@@ -311,8 +333,16 @@ def _view(selection: Selection, initial: str | None = None) -> int:
     return run_viewer(selection, index=(index, indexed), initial=initial)
 
 
-def _select(args: argparse.Namespace) -> Selection:
+def _load_config() -> config_mod.Config:
+    """The config, after saying on stderr which config file or module folder was ignored and why."""
     config = config_mod.load_config()
+    for warning in config.warnings:
+        print(f"smartview: {warning}", file=sys.stderr)
+    return config
+
+
+def _select(args: argparse.Namespace) -> Selection:
+    config = _load_config()
     topics_dir = config_mod.topics_dir(args.topics_dir, config)
     if is_kafka_address(args.topic):
         topic = _kafka_topic(args.topic, args, config)
@@ -324,7 +354,7 @@ def _select(args: argparse.Namespace) -> Selection:
     if not wanted:
         if values:
             raise SmartviewError("parameters given with -e but no module selected; add --map MODULE")
-        return Selection(topic, None, {}, dirs)
+        return Selection(topic, None, {}, dirs, warnings=config.warnings)
     with contextlib.redirect_stdout(sys.stderr):  # a module printing at import must not reach stdout
         modules = [module_mod.load(module_mod.find(entry.uses, dirs)) for entry in wanted]
         given = chain_mod.split_values(modules, values)
@@ -339,7 +369,7 @@ def _select(args: argparse.Namespace) -> Selection:
         topic, "kafka", False
     ):
         raise SmartviewError("a lookback `age` needs record timestamps, which file topics do not have; use `last`")
-    return Selection(topic, stages[0][0], stages[0][1], dirs, stages, lookbacks)
+    return Selection(topic, stages[0][0], stages[0][1], dirs, stages, lookbacks, config.warnings)
 
 
 def _wanted_modules(args: argparse.Namespace, config: config_mod.Config, values: dict[str, str]):
@@ -396,6 +426,7 @@ def _print(args: argparse.Namespace, selection: Selection) -> int:
             timeout=args.timeout,
             initial=args.aggregate_initial,
             lookbacks=list(selection.lookbacks),
+            **({"max_record": args.max_record_bytes} if args.max_record_bytes else {}),
         )
         stop = threading.Event()
         if args.follow:
@@ -488,7 +519,7 @@ def _run_command(name: str, argv: list[str]) -> int:
         for path in new_module(args.name, args.kind, args.params, Path(args.dir)):
             _say(f"wrote {path}")
         return 0
-    config = config_mod.load_config()
+    config = _load_config()
     if name == "topics":
         return _list_topics(config_mod.topics_dir(args.topics_dir, config))
     if name == "modules":
@@ -541,9 +572,22 @@ def _list_topics(topics_dir: Path) -> int:
     width = max(len(printable(t.name)) for t in topics)
     print(f"{'TOPIC':<{width}}  {'RECORDS':>10}  {'SIZE':>10}")
     for topic in topics:
-        size = topic.path.stat().st_size
-        print(f"{printable(topic.name):<{width}}  {count_records(topic.path):>10,}  {_size(size):>10}")
+        print(printable(f"{topic.name:<{width}}  {_topic_figures(topic)}"))
     return 0
+
+
+def _topic_figures(topic: Topic) -> str:
+    """The records and size columns of a topic, or what keeps them from being counted, with its path."""
+    problem = topic_problem(topic.path)
+    if problem is None:
+        try:
+            size = os.stat(topic.path).st_size
+            return f"{count_records(topic.path):>10,}  {_size(size):>10}"
+        except SmartviewError as exc:  # it changed since it was looked at
+            return f"{'-':>10}  {'-':>10}  {exc.message}"
+        except OSError as exc:
+            problem = f"cannot be read: {exc.strerror}"
+    return f"{'-':>10}  {'-':>10}  {topic.path} {problem}"
 
 
 def _size(size: float) -> str:
@@ -571,6 +615,18 @@ def _list_modules(dirs: list[Path]) -> int:
     return 0
 
 
+def _open_input(file: str):
+    """The file `produce -f` reads, or a one-line error naming it."""
+    try:
+        if os.path.isdir(file):
+            raise IsADirectoryError(21, "is a directory")
+        return open(file, "rb")
+    except FileNotFoundError:
+        raise SmartviewError(f"input file {file} does not exist") from None
+    except OSError as exc:
+        raise SmartviewError(f"input file {file} cannot be read: {(exc.strerror or str(exc)).lower()}") from None
+
+
 def _produce(path: Path, file: str | None) -> int:
     from .core.sources.produce import ProduceError, produce
 
@@ -578,10 +634,8 @@ def _produce(path: Path, file: str | None) -> int:
         if file is None:
             produce(path, sys.stdin.buffer)
             return 0
-        with open(file, "rb") as source:
+        with _open_input(file) as source:
             produce(path, source)
-    except FileNotFoundError:
-        raise SmartviewError(f"input file {file} does not exist") from None
     except ProduceError as exc:
         say_error(f"smartview: {exc.message}")
         return 1

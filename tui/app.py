@@ -30,7 +30,7 @@ from textual.worker import get_current_worker
 from ..core import config as config_mod
 from ..core.sources import follow
 from ..core.modules import module as module_mod
-from ..core.errors import SmartviewError
+from ..core.errors import SmartviewError, TopicError
 from ..core.sources.index import LineIndex
 from ..core.modules.chain import build as build_mapper, init_error
 from ..core.modules.module import Module
@@ -156,6 +156,8 @@ class SmartviewApp(App[int]):
         self._index_timer = self.set_interval(0.02, self._poll_index, name="index-poll")
         self._census_timer = self.set_interval(0.1, self._poll_census, name="census", pause=True)
         self.set_interval(0.25, self._show_busy, name="busy")
+        for warning in self.selection.warnings:  # a config file or module folder that was not trusted
+            self.notify(warning, severity="warning", timeout=10, markup=False)
 
     def _rows_ready(self) -> None:
         """Rows that a slow module held back are mapped now."""
@@ -234,9 +236,15 @@ class SmartviewApp(App[int]):
                     self._missing = True
                     self.notify(f"{self.topic_name} was deleted; waiting for it to return", severity="warning")
                 continue
+            if change is not None:
+                try:
+                    self.index.reset()
+                except TopicError as exc:  # a file that cannot be read took its place: wait for a better one
+                    self._source_trouble(exc.message)
+                    continue
+                self._source_trouble("")
             self._missing = False
             if change is not None:
-                self.index.reset()
                 self.mapped.forget()
                 self._start_error_pass()
                 self.notify(f"{self.topic_name} was {change}; showing it again from offset 0", severity="warning")
@@ -250,6 +258,15 @@ class SmartviewApp(App[int]):
                 # A burst: take in what arrived at most every BURST_PAUSE seconds, so that drawing the
                 # newest rows never crowds out the keys; a single record is still shown at once.
                 await asyncio.sleep(BURST_PAUSE)
+
+    def _source_trouble(self, message: str) -> None:
+        """Say in the status bar (and once as a notification) that the topic file cannot be read now."""
+        if message == self.status.trouble:
+            return
+        self.status.trouble = message
+        if message:
+            self.notify(message, severity="error", markup=False)
+        self._show_status()
 
     @work(thread=True, exclusive=True, group="follow")
     def _follow_kafka(self) -> None:

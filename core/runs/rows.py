@@ -15,7 +15,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from ..sources.index import LineIndex
+from ..sources.index import LineIndex, TooLong
 from ..modules.module import Module
 from .outputs import OutputIndex
 from ..record import Record
@@ -193,6 +193,10 @@ class MappedTopic:
     def _map_window(self, key: tuple[int, int, int], done: threading.Event) -> None:
         generation, first, last = key
         todo, state = self._todo(first, last)
+        if any(isinstance(r.value, TooLong) for r in todo):  # rows of their own, never given to a module
+            self._store(generation, [(r.offset, Failure(r.offset, r.value.reason(), str(self.index.path), "", b""))
+                                     for r in todo if isinstance(r.value, TooLong)])
+            todo = [r for r in todo if not isinstance(r.value, TooLong)]
         if not self.stages:
             self._store(generation, [(r.offset, Output(r.offset, r.key, r.value)) for r in todo])
         else:
