@@ -351,7 +351,7 @@ def _huge_line_topic(ws: Workspace, megabytes: int) -> Path:
     ([], 64 << 20, 180),
     (["--max-record-bytes", "1M"], 1 << 20, 80),
     (["--max-record-bytes", "1M", "--jobs", "2", "--map", "fields"], 1 << 20, 80),
-    (["--max-record-bytes", "1M", "--jobs", "2", "--map", "fields", "-H", "3"], 1 << 20, 80),
+    (["--max-record-bytes", "1M", "--jobs", "2", "--map", "fields", "--count", "3"], 1 << 20, 80),
 ])
 def test_a_record_past_the_limit_is_reported_and_skipped_in_bounded_memory(ws: Workspace, flags: list[str],
                                                                            limit: int, most_mb: int) -> None:
