@@ -46,9 +46,18 @@ class Chain:
         return outputs
 
 
+def make_mapper(module: Module, params: Any, initial: Any = None) -> Mapper:
+    """The mapper for a module: a Python module's Mapper, or a SmartModule's WasmMapper (same answers)."""
+    if getattr(module, "runtime", "python") == "wasm":
+        from .wasm.module import WasmMapper
+
+        return WasmMapper(module, params, initial)  # type: ignore[return-value]
+    return Mapper(module, params, initial)
+
+
 def build(stages: list[tuple[Module, dict[str, str]]], initial: Any = None) -> Mapper | Chain:
     """One Mapper for a single module, a Chain for several (`initial` goes to an aggregate)."""
-    mappers = [Mapper(module, module.make_params(values), initial if module.kind == "aggregate" else None)
+    mappers = [make_mapper(module, module.make_params(values), initial if module.kind == "aggregate" else None)
                for module, values in stages]
     return mappers[0] if len(mappers) == 1 else Chain(mappers)
 

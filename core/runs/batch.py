@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -56,6 +56,8 @@ def run_block(
 
     With a `watch`, each record's offset is published so a stuck record can be timed out.
     """
+    if hasattr(mapper, "apply_block"):  # a SmartModule: one call for the whole block
+        return _run_block_wasm(mapper, data, first_offset, fmt, stop_on_error)
     if not isinstance(mapper, Mapper) or mapper.module.kind != "map":  # other kinds, and chains
         return _run_block_any_kind(mapper, data, first_offset, fmt, stop_on_error, watch)
     lines = split_lines(data)
@@ -139,6 +141,28 @@ def _run_block_any_kind(
     if watch is not None:
         watch.offset = -1
     return BlockResult(bytes(out), offset - first_offset + stopped, failures, stopped)
+
+
+def _run_block_wasm(mapper: Any, data: bytes, first_offset: int, fmt: LineFormat, stop_on_error: bool) -> BlockResult:
+    """A SmartModule maps the block in one call (its `--timeout` is wasmtime's deadline, not the watchdog)."""
+    records = [Record(offset, None, line) for offset, line in enumerate(split_lines(data), first_offset)]
+    out = bytearray()
+    failures: list[Failure] = []
+    count = 0
+    stopped = False
+    plain = fmt.plain
+    for record, results in zip(records, mapper.apply_block(records)):
+        if isinstance(results, Failure):
+            failures.append(results)
+            if stop_on_error:
+                stopped = True
+                break
+        else:
+            for output in results:
+                out += output.value if plain else fmt.line(record.offset, output.key, output.value)
+                out += b"\n"
+        count += 1
+    return BlockResult(bytes(out), count + stopped, failures, stopped)
 
 
 __all__ = ["BlockResult", "run_block", "split_lines", "WrongReturn"]
