@@ -17,6 +17,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from typing import Any
 
 from . import __version__
 from .core.modules import chain as chain_mod
@@ -433,9 +434,17 @@ def _list_modules(dirs: list[Path]) -> int:
         print(f"{module.name}  [{module.kind}]  {module.summary}")
         print(f"    {module.path}")
         for spec in module.specs:
-            print(f"    -e {spec.name}=…  {spec.type_name}, default {format_value(spec.default)}")
+            print(f"    -e {spec.name}=…  {_spec_line(module, spec)}")
         print()
     return 0
+
+
+def _spec_line(module: Any, spec: Any) -> str:
+    """`str, default x` for a Python parameter; required or optional, and its description, for a SmartModule's."""
+    if getattr(module, "runtime", "python") != "wasm":
+        return f"{spec.type_name}, default {format_value(spec.default)}"
+    text = "required" if spec.required else "optional"
+    return f"{text}: {spec.doc}" if spec.doc else text
 
 
 def _produce(path: Path, file: str | None) -> int:

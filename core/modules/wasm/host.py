@@ -158,9 +158,11 @@ class Instance:
 
 
 def trap_message(exc: Exception) -> str:
-    """The trap's own first line ("wasm trap: wasm `unreachable` instruction executed")."""
+    """The trap's own line ("wasm trap: call stack exhausted"), without wasmtime's backtrace."""
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    for line in lines:
-        if "trap" in line or "interrupt" in line or "out of" in line or "overflow" in line:
-            return line.removeprefix("error while executing at ").strip()
-    return lines[0] if lines else type(exc).__name__
+    lines = [line.split(": ", 1)[1] if line.split(": ", 1)[0].isdigit() else line for line in lines]
+    traps = [line for line in lines if line.startswith("wasm trap:")]
+    if traps:
+        return traps[-1]
+    caused = lines[lines.index("Caused by:") + 1:] if "Caused by:" in lines else lines
+    return caused[-1] if caused else type(exc).__name__
