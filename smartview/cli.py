@@ -17,7 +17,6 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from typing import Any
 
 from . import __version__
 from .core.modules import chain as chain_mod
@@ -136,8 +135,13 @@ def _topic_parser() -> argparse.ArgumentParser:
     parser.add_argument("topic", metavar="TOPIC", help="a topic name, or the path of a JSONL file")
     parser.add_argument(
         "--map", metavar="MODULE", action="append",
-        help="module name (from the modules folders) or path.py; repeat it to chain modules",
+        help="module name (from the modules folders) or path (.py, or a Fluvio SmartModule .wasm); repeat it to "
+        "chain modules",
     )
+    parser.add_argument("--smartmodule", "--sm", dest="map", action="append", metavar="NAME",
+                        help="as --map (Fluvio's spelling)")
+    parser.add_argument("--smartmodule-path", dest="map", action="append", metavar="PATH", type=_module_path,
+                        help="as --map with a path (Fluvio's spelling)")
     parser.add_argument("--transforms", metavar="FILE", help="a TOML file listing modules to chain, with parameters")
     parser.add_argument(
         "-e", "--params", metavar="KEY=VALUE", action="append", default=[], help="set a parameter (repeatable)"
@@ -166,6 +170,11 @@ def _topic_parser() -> argparse.ArgumentParser:
     _kafka_flags(parser)
     parser.add_argument("--version", action="version", version=f"smartview {__version__}")
     return parser
+
+
+def _module_path(text: str) -> str:
+    """`--smartmodule-path` always means a file, even a bare `name.wasm` in the working directory."""
+    return text if "/" in text else f"./{text}"
 
 
 def _offset(text: str) -> int:

@@ -50,6 +50,17 @@ BURST_RECORDS = 1000
 BURST_PAUSE = 0.05
 
 
+def _init_problem(module: Module, values: dict[str, str]) -> str:
+    """What a SmartModule's `init` says of these values ("Missing param key"), or "" when it takes them."""
+    if getattr(module, "runtime", "python") != "wasm" or module.init is None:
+        return ""
+    try:
+        module.init(module.make_params(values))
+    except SmartviewError as exc:
+        return exc.message
+    return ""
+
+
 class SmartviewApp(App[int]):
     """`smartview TOPIC`: the live, mapped view of a topic."""
 
@@ -365,16 +376,22 @@ class SmartviewApp(App[int]):
         except SmartviewError:
             self.panel.mark_invalid(event.stage, event.name, True)
             return
-        self.panel.mark_invalid(event.stage, event.name, False)
         if value == (spec.parse(values[event.name]) if event.name in values else spec.default):
             # Textual's Input and Select report the value they were given when they mount: mapping all
             # over again for it restarted the background pass, and a page key pressed meanwhile found the
             # rows counted anew from zero.
             return
-        if value == spec.default:
-            values.pop(event.name, None)
-        else:
-            values[event.name] = format_value(value)
+        wanted = {key: text for key, text in values.items() if key != event.name}
+        if value != spec.default:
+            wanted[event.name] = format_value(value)
+        problem = _init_problem(module, wanted)
+        if problem:  # a SmartModule's init refused them: the last good values keep running
+            self.panel.mark_invalid(event.stage, event.name, True)
+            self.panel.show_problem(event.stage, event.name, problem)
+            return
+        self.panel.mark_invalid(event.stage, event.name, False)
+        values.clear()
+        values.update(wanted)
         self._apply()
 
     def action_toggle(self, number: int) -> None:

@@ -29,6 +29,25 @@ def control_id(stage: int, name: str) -> str:
     return f"param-{stage}-{name}"
 
 
+def _is_wasm(module: Any) -> bool:
+    return getattr(module, "runtime", "python") == "wasm"
+
+
+def _kind_text(module: Any, spec: ParamSpec) -> str:
+    """A Python parameter shows its type; a SmartModule's (all strings) whether it is required."""
+    if not _is_wasm(module):
+        return spec.kind
+    return "required" if spec.required else "optional"
+
+
+def _default_text(module: Any, spec: ParamSpec, value: Any) -> str:
+    if _is_wasm(module):
+        if spec.required and not str(value):
+            return "no value: the module needs one"
+        return "default: none (not passed)" if not spec.required else "required"
+    return f"default: {format_value(spec.default) or chr(34) * 2}"
+
+
 class ParamPanel(VerticalScroll, can_focus=False):
     """Form controls for the parameters of each module in the chain, grouped by module, in declaration order."""
 
@@ -44,6 +63,8 @@ class ParamPanel(VerticalScroll, can_focus=False):
     ParamPanel .panel-summary { color: $text-muted; margin-bottom: 1; }
     ParamPanel .param-default { color: $text-muted; margin-bottom: 1; padding-left: 1; }
     ParamPanel .param-default.-changed { color: $text-warning; }
+    ParamPanel .param-default.-missing { color: $text-error; text-style: bold; }
+    ParamPanel .param-doc { color: $text-muted; }
     ParamPanel .param-label { margin-top: 0; }
     ParamPanel Checkbox { border: none; padding: 0; background: transparent; }
     ParamPanel Checkbox.-changed { text-style: bold; }
@@ -87,10 +108,12 @@ class ParamPanel(VerticalScroll, can_focus=False):
                     digit = f"{toggle} " if toggle <= TOGGLE_KEYS else ""
                     yield Checkbox(f"{digit}{spec.name}", value=bool(value), id=control_id(stage, spec.name))
                 else:
-                    yield Label(f"{spec.name} ({spec.kind})", classes="param-label")
+                    yield Label(f"{spec.name} ({_kind_text(module, spec)})", classes="param-label", markup=False)
+                    if _is_wasm(module) and spec.doc:
+                        yield Static(spec.doc, classes="param-doc", markup=False)
                     yield self._input_for(stage, spec, value)
-                shown = format_value(spec.default) or '""'
-                yield Static(f"default: {shown}", classes="param-default", id=f"default-{stage}-{spec.name}")
+                yield Static(_default_text(module, spec, value), classes="param-default",
+                             id=f"default-{stage}-{spec.name}", markup=False)
 
     def _input_for(self, stage: int, spec: ParamSpec, value: Any):
         if spec.kind == "choice":
@@ -124,7 +147,17 @@ class ParamPanel(VerticalScroll, can_focus=False):
                             control.value = format_value(value)
                 changed = value != spec.default
                 control.set_class(changed, "-changed")
-                self.query_one(f"#default-{stage}-{spec.name}").set_class(changed, "-changed")
+                default = self.query_one(f"#default-{stage}-{spec.name}", Static)
+                default.set_class(changed, "-changed")
+                if _is_wasm(module):
+                    default.update(_default_text(module, spec, value))
+                    default.set_class(spec.required and not str(value), "-missing")
+
+    def show_problem(self, stage: int, name: str, text: str) -> None:
+        """Say under the control why its value was refused (a SmartModule's init hint)."""
+        default = self.query_one(f"#default-{stage}-{name}", Static)
+        default.update(text)
+        default.set_class(True, "-missing")
 
     def mark_invalid(self, stage: int, name: str, invalid: bool) -> None:
         self.query_one(f"#{control_id(stage, name)}").set_class(invalid, "-invalid")
