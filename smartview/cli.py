@@ -277,7 +277,9 @@ def _select(args: argparse.Namespace) -> Selection:
     stages = tuple((m, {**base, **extra}) for m, (_, base), extra in zip(modules, wanted, given))
     for module, module_values in stages:
         try:
-            module.make_params(module_values)  # parse now: bad values stop the run before any record
+            params = module.make_params(module_values)  # parse now: bad values stop the run before any record
+            if getattr(module, "runtime", "python") == "wasm" and module.init is not None:
+                module.init(params)  # a SmartModule's init says "Missing param key" before any record
         except SmartviewError as exc:
             raise SmartviewError(f"{module.name}: {exc.message}" if len(stages) > 1 else exc.message) from None
     return Selection(topic, stages[0][0], stages[0][1], dirs, stages)

@@ -450,8 +450,12 @@ class SmartviewApp(App[int]):
         try:
             reloaded = module_mod.load(path)
             names = {s.name for s in reloaded.specs}
-            kept = {k: v for k, v in values.items() if k in names}
+            wasm = getattr(reloaded, "runtime", "python") == "wasm"  # takes keys its metadata does not list
+            kept = {k: v for k, v in values.items() if k in names or wasm}
             reloaded.make_params(kept)
+            problem = _init_problem(reloaded, kept)
+            if problem:
+                raise SmartviewError(problem)
         except SmartviewError as exc:
             banner = self.query_one("#banner", Static)
             banner.update(f"{exc.message}\nStill running the last version that loaded.")
