@@ -12,12 +12,13 @@ from pathlib import Path
 from .core.errors import SmartviewError
 from .core.modules.module import KINDS, Module
 from .core.record import Record
-from .core.modules.runner import Failure, Mapper
+from .core.modules.chain import make_mapper
+from .core.modules.runner import Failure
 
 
 def run_test(module: Module, values: dict[str, str], inputs: list[bytes], initial: str | None) -> int:
     """Apply the module to each input (offsets from 0); print outputs, and failures with tracebacks."""
-    mapper = Mapper(module, module.make_params(values), initial)
+    mapper = make_mapper(module, module.make_params(values), initial)
     failed = 0
     out = sys.stdout.buffer
     for offset, value in enumerate(inputs):

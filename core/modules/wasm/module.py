@@ -343,8 +343,10 @@ class WasmMapper:
                 per_record[current].append(Output(chunk[current].offset, key, value))
         results.extend(per_record)
         if error is not None:
-            hint_lines = error.hint.strip().splitlines() or [""]
-            results.append(self._failure(chunk[failed], f"{self._name} failed: {hint_lines[0]}", error.hint.strip()))
+            hint = error.hint.strip()
+            lines = hint.splitlines() or [""]
+            detail = hint if len(lines) > 1 else ""  # eyre's chain of causes, shown by `smartview test`
+            results.append(self._failure(chunk[failed], f"{self._name} failed: {lines[0]}", detail))
         return failed
 
     def _failure(self, record: Record, error: str, detail: str) -> Failure:
