@@ -1,0 +1,55 @@
+"""The WebAssembly case: `--print` with Fluvio SmartModules (built from tests/wasm/src) on 500k records,
+side by side with the host's floor and the same logic as a Python module."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from cases import BENCH, Context, _throughput, label
+from measure import Command, Samples, paired_ratios, side_by_side
+from report import Row, Target
+
+FIXTURES = BENCH.parent / "tests" / "wasm"
+
+# map_upper.wasm's logic in Python: the value in upper case, keyed by its first word.
+PYTHON_UPPER = '''
+def map(record, params):
+    if b"fail" in record.value:
+        raise ValueError("cannot map a record that says fail")
+    upper = record.value.upper()
+    return upper.split(b" ", 1)[0], upper
+'''
+
+
+def case_wasm(ctx: Context) -> list[Row]:
+    n = ctx.print_count
+    path = ctx.topic(n)
+    upper_py = ctx.write("modules/upper.py", PYTHON_UPPER)
+    identity, upper = FIXTURES / "identity.wasm", FIXTURES / "map_upper.wasm"
+    case = f"wasm {label(n)}"
+    one = ["--print", "--jobs", "1"]
+    commands = {
+        "floor": Command([sys.executable, str(BENCH / "wasm_floor.py"), str(identity), str(path)]),
+        "identity.wasm": Command([*ctx.sv, str(path), "--map", str(identity), *one]),
+        "upper.wasm": Command([*ctx.sv, str(path), "--map", str(upper), *one]),
+        "upper.py": Command([*ctx.sv, str(path), "--map", str(upper_py), *one]),
+        "upper.wasm auto": Command([*ctx.sv, str(path), "--map", str(upper), "--print"]),
+    }
+    ctx.log(f"  {len(commands)} commands x ({ctx.repeat} + 1 warm-up), side by side")
+    t = side_by_side(commands, ctx.repeat)
+    return [
+        Row(case, "floor: encode, call identity.wasm, decode (bench/wasm_floor.py)", samples=t["floor"],
+            note=_throughput(t["floor"], n)),
+        Row(case, "smartview --print --jobs 1, identity.wasm", samples=t["identity.wasm"],
+            note=_throughput(t["identity.wasm"], n)),
+        Row(case, "time identity.wasm / floor", "x", paired_ratios(t["identity.wasm"], t["floor"]),
+            target=Target("<=", 1.2, "<= 1.2x")),
+        Row(case, "smartview --print --jobs 1, map_upper.wasm", samples=t["upper.wasm"],
+            note=_throughput(t["upper.wasm"], n)),
+        Row(case, "smartview --print --jobs 1, the same map in Python", samples=t["upper.py"],
+            note=_throughput(t["upper.py"], n)),
+        Row(case, "time map_upper.wasm / Python map", "x", paired_ratios(t["upper.wasm"], t["upper.py"])),
+        Row(case, "smartview --print (jobs auto), map_upper.wasm", samples=t["upper.wasm auto"],
+            note=_throughput(t["upper.wasm auto"], n)),
+    ]
