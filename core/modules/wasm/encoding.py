@@ -189,21 +189,84 @@ class _Reader:
         return self.take(self.varint())
 
 
+def _varint_at(data: bytes, pos: int) -> tuple[int, int]:
+    """A zigzag varint at `pos`: (value, position after it)."""
+    raw, shift = 0, 0
+    while True:
+        if pos >= len(data):
+            raise DecodeError(f"the output ends early in a varint at byte {pos}")
+        byte = data[pos]
+        pos += 1
+        raw |= (byte & 0x7F) << shift
+        shift += 7
+        if not byte & 0x80:
+            return (raw >> 1) ^ -(raw & 1), pos
+        if shift > 63:
+            raise DecodeError(f"a varint longer than 9 bytes at byte {pos}")
+
+
 def _records(reader: _Reader) -> list[tuple[int, bytes | None, bytes]]:
-    """`Vec<Record>` as (offset delta, key, value)."""
+    """`Vec<Record>` as (offset delta, key, value).
+
+    The hot loop of the host: one-byte varints (lengths below 64, small deltas) are read inline, the
+    rest through `_varint_at`; every length is checked against the record's own length.
+    """
+    data = reader.data
+    count = reader.u32()
+    pos = reader.pos
     out = []
-    for _ in range(reader.u32()):
-        size = reader.varint()
-        end = reader.pos + size
-        reader.byte()  # attributes
-        reader.varint()  # timestamp delta
-        delta = reader.varint()
-        key = reader.record_data() if reader.flag() else None
-        value = reader.record_data()
-        reader.varint()  # headers: Fluvio encodes a bare count and no header items
-        if reader.pos != end:
-            raise DecodeError(f"a record of {size} bytes was read as {size + reader.pos - end}")
-        out.append((delta, key, value))
+    append = out.append
+    varint_at = _varint_at
+    try:
+        for _ in range(count):
+            byte = data[pos]
+            if byte < 0x80:
+                size, pos = byte >> 1, pos + 1  # lengths are never negative: zigzag of n >= 0 is 2n
+            elif data[pos + 1] < 0x80:
+                size, pos = ((byte & 0x7F) | (data[pos + 1] << 7)) >> 1, pos + 2
+            else:
+                size, pos = varint_at(data, pos)
+            end = pos + size
+            pos += 1  # attributes
+            byte = data[pos]
+            pos = pos + 1 if byte < 0x80 else varint_at(data, pos)[1]  # timestamp delta
+            byte = data[pos]
+            if byte < 0x80:
+                delta, pos = (byte >> 1) ^ -(byte & 1), pos + 1
+            elif data[pos + 1] < 0x80:
+                raw = (byte & 0x7F) | (data[pos + 1] << 7)
+                delta, pos = (raw >> 1) ^ -(raw & 1), pos + 2
+            else:
+                delta, pos = varint_at(data, pos)
+            flag = data[pos]
+            pos += 1
+            key = None
+            if flag:
+                if flag != 1:
+                    raise DecodeError(f"a key flag of {flag} at byte {pos - 1}")
+                byte = data[pos]
+                if byte < 0x80:
+                    length, pos = byte >> 1, pos + 1
+                else:
+                    length, pos = varint_at(data, pos)
+                key = data[pos:pos + length]
+                pos += length
+            byte = data[pos]
+            if byte < 0x80:
+                length, pos = byte >> 1, pos + 1
+            elif data[pos + 1] < 0x80:
+                length, pos = ((byte & 0x7F) | (data[pos + 1] << 7)) >> 1, pos + 2
+            else:
+                length, pos = varint_at(data, pos)
+            value = data[pos:pos + length]
+            pos += length
+            pos = pos + 1 if data[pos] < 0x80 else varint_at(data, pos)[1]  # headers: a bare count
+            if pos != end:
+                raise DecodeError(f"a record of {size} bytes does not match its fields (at byte {pos})")
+            append((delta, key, value))
+    except IndexError:
+        raise DecodeError(f"the output ends early (byte {pos} of {len(data)})") from None
+    reader.pos = pos
     return out
 
 
