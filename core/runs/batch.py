@@ -145,24 +145,20 @@ def _run_block_any_kind(
 
 def _run_block_wasm(mapper: Any, data: bytes, first_offset: int, fmt: LineFormat, stop_on_error: bool) -> BlockResult:
     """A SmartModule maps the block in one call (its `--timeout` is wasmtime's deadline, not the watchdog)."""
-    records = [Record(offset, None, line) for offset, line in enumerate(split_lines(data), first_offset)]
-    out = bytearray()
-    failures: list[Failure] = []
-    count = 0
+    lines = split_lines(data)
+    outputs, failures = mapper.apply_flat([(offset, None, line) for offset, line in enumerate(lines, first_offset)])
+    count = len(lines)
     stopped = False
-    plain = fmt.plain
-    for record, results in zip(records, mapper.apply_block(records)):
-        if isinstance(results, Failure):
-            failures.append(results)
-            if stop_on_error:
-                stopped = True
-                break
-        else:
-            for output in results:
-                out += output.value if plain else fmt.line(record.offset, output.key, output.value)
-                out += b"\n"
-        count += 1
-    return BlockResult(bytes(out), count + stopped, failures, stopped)
+    if stop_on_error and failures:
+        stopped = True
+        failures = failures[:1]
+        count = failures[0].offset - first_offset + 1
+        outputs = [output for output in outputs if output[0] < failures[0].offset]
+    if fmt.plain:
+        body = b"\n".join([value for _, _, value in outputs])
+    else:
+        body = b"\n".join([fmt.line(offset, key, value) for offset, key, value in outputs])
+    return BlockResult(body + b"\n" if outputs else b"", count, failures, stopped)
 
 
 __all__ = ["BlockResult", "run_block", "split_lines", "WrongReturn"]

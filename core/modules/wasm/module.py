@@ -275,48 +275,70 @@ class WasmMapper:
 
     def apply_block(self, records: list[Record]) -> list[list[Output] | Failure]:
         """What the module makes of each record, in order: its outputs, or the failure of that record."""
+        outputs, failures = self.apply_flat([(r.offset, r.key, r.value) for r in records])
+        failed = {failure.offset: failure for failure in failures}
         results: list[list[Output] | Failure] = []
+        at, count = 0, len(outputs)
+        for record in records:
+            offset = record.offset
+            if offset in failed:
+                results.append(failed[offset])
+                continue
+            mine = []
+            while at < count and outputs[at][0] == offset:
+                mine.append(Output(*outputs[at]))
+                at += 1
+            results.append(mine)
+        return results
+
+    def apply_flat(self, records: list[tuple[int, bytes | None, bytes]]
+                   ) -> tuple[list[tuple[int, bytes | None, bytes]], list[Failure]]:
+        """(offset, key, value) records in; every output as (source offset, key, value), and the failures.
+
+        The fast path of `--print`: no object per output. Outputs are in record order.
+        """
+        outputs: list[tuple[int, bytes | None, bytes]] = []
+        failures: list[Failure] = []
         start, count = 0, len(records)
         while start < count:
             single = self._single > 0 or self._tag == 2
             size = 1 if single else min(count - start, BLOCK_LIMIT)
-            chunk = records[start:start + size]
-            done = self._call(chunk, results)
-            if done < size:  # a failure at chunk[done]: its record is reported, the rest passed again
+            done, pinned = self._call(records[start:start + size], outputs, failures)
+            if done < size:  # a failure at record `done`: reported when pinned, else passed again alone
                 self._single = SINGLE_AFTER_FAILURE
-                start += done + 1 if len(results) > start + done else done
+                start += done + pinned
             else:
                 start += size
                 if single and self._single:
                     self._single -= 1
-        return results
+        return outputs, failures
 
-    def _call(self, chunk: list[Record], results: list[list[Output] | Failure]) -> int:
-        """Map `chunk` with one call; append results; return how many records succeeded before a failure.
+    def _call(self, chunk: list[tuple[int, bytes | None, bytes]], outputs: list, failures: list[Failure]
+              ) -> tuple[int, int]:
+        """Map `chunk` with one call, adding to `outputs` and `failures`.
 
-        When the failure cannot be pinned on one record (a trap in a block), nothing is appended for it
-        and the caller passes those records again one at a time.
+        Returns how many records succeeded before a failure, and 1 if that failure was pinned on its
+        record (reported), 0 if not (a trap in a block: the caller passes those records again alone).
         """
-        base = chunk[0].offset
-        triples = [(r.offset, r.key, r.value) for r in chunk]
+        base = chunk[0][0]
         aggregate = self._tag == 3
-        data = (encoding.encode_aggregate_input(triples, base, self.acc) if aggregate
-                else encoding.encode_input(triples, base))
+        data = (encoding.encode_aggregate_input(chunk, base, self.acc) if aggregate
+                else encoding.encode_input(chunk, base))
         instance = self._live()
         try:
             status, handed = instance.call(self._name, data, encoding.VERSION, _deadline())
             if status < 0:
                 raise host.CallTrap(f"returned status {status} ({TRANSFORM_STATUS.get(status, 'unknown status')})")
-            outputs, error, acc = encoding.decode_output(handed, aggregate)
+            made, error, acc = encoding.decode_output(handed, aggregate)
         except (host.CallTrap, encoding.DecodeError) as exc:
             self._instance = None  # after a trap the instance's state cannot be trusted
             if len(chunk) > 1:
-                return 0
-            results.append(self._failure(chunk[0], self._trap_text(exc), ""))
-            return 0
+                return 0, 0
+            failures.append(self._failure(chunk[0], self._trap_text(exc), ""))
+            return 0, 1
         if acc is not None:
             self.acc = acc
-        return self._sort(chunk, outputs, error, results)
+        return self._sort(chunk, made, error, outputs, failures)
 
     def _trap_text(self, exc: Exception) -> str:
         text = str(exc)
@@ -327,34 +349,37 @@ class WasmMapper:
             return f"{self._name} handed over an output that does not decode: {text}"
         return f"{self._name} trapped: {text}"
 
-    def _sort(self, chunk: list[Record], outputs: list, error: encoding.RuntimeError_ | None,
-              results: list[list[Output] | Failure]) -> int:
-        """Give each record of the chunk its outputs (by offset delta) and the failure its record."""
-        base = chunk[0].offset
-        if error is None and len(outputs) == len(chunk) and chunk[-1].offset - base == len(chunk) - 1 and all(
-                output[0] == index for index, output in enumerate(outputs)):  # a map's usual answer
-            results.extend([[Output(base + delta, key, value)] for delta, key, value in outputs])
-            return len(chunk)
-        position = {record.offset - base: index for index, record in enumerate(chunk)}
+    def _sort(self, chunk: list[tuple[int, bytes | None, bytes]], made: list, error: encoding.RuntimeError_ | None,
+              outputs: list, failures: list[Failure]) -> tuple[int, int]:
+        """Give each output the offset of its record (from its offset delta) and the failure its record."""
+        base = chunk[0][0]
+        consecutive = chunk[-1][0] - base == len(chunk) - 1
         failed = len(chunk)
+        if error is None and consecutive:
+            if len(chunk) == 1:
+                outputs.extend([(base, key, value) for _, key, value in made])
+                return 1, 0
+            if all(0 <= delta < failed for delta, _, _ in made):  # every delta names a record of the chunk
+                outputs.extend([(base + delta, key, value) for delta, key, value in made])
+                return failed, 0
+        position = {record[0] - base: index for index, record in enumerate(chunk)}
         if error is not None:
             failed = position.get(error.offset - base, 0)
-        per_record: list[list[Output]] = [[] for _ in range(failed)]
         current = 0
-        for delta, key, value in outputs:
+        for delta, key, value in made:
             current = position.get(delta, current) if len(chunk) > 1 else 0
             if current < failed:
-                per_record[current].append(Output(chunk[current].offset, key, value))
-        results.extend(per_record)
-        if error is not None:
-            hint = error.hint.strip()
-            lines = hint.splitlines() or [""]
-            detail = hint if len(lines) > 1 else ""  # eyre's chain of causes, shown by `smartview test`
-            results.append(self._failure(chunk[failed], f"{self._name} failed: {lines[0]}", detail))
-        return failed
+                outputs.append((chunk[current][0], key, value))
+        if error is None:
+            return failed, 0
+        hint = error.hint.strip()
+        lines = hint.splitlines() or [""]
+        detail = hint if len(lines) > 1 else ""  # eyre's chain of causes, shown by `smartview test`
+        failures.append(self._failure(chunk[failed], f"{self._name} failed: {lines[0]}", detail))
+        return failed, 1
 
-    def _failure(self, record: Record, error: str, detail: str) -> Failure:
-        return Failure(record.offset, error, str(self.module.path), detail, record.value)
+    def _failure(self, record: tuple[int, bytes | None, bytes], error: str, detail: str) -> Failure:
+        return Failure(record[0], error, str(self.module.path), detail, record[2])
 
     def failure(self, offset: int, value: bytes, exc: BaseException) -> Failure:
         return Failure(offset, f"{self._name} raised {type(exc).__name__}: {exc}", str(self.module.path), "", value)
