@@ -628,7 +628,9 @@ class SmartviewApp(App[int]):
         for module, values in self.stages:
             params = module.make_params(values)
             prefix = f"{module.name}." if len(self.stages) > 1 else ""
-            for name, text in changed_from_default(params, list(module.specs)).items():
+            given = (dict(values) if getattr(module, "runtime", "python") == "wasm"  # keys beyond its metadata too
+                     else changed_from_default(params, list(module.specs)))
+            for name, text in given.items():
                 words += ["-e", f"{prefix}{name}={text}"]
         if self.initial is not None and any(module.kind == "aggregate" for module, _ in self.stages):
             words += ["--aggregate-initial", self.initial]
