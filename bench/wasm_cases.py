@@ -6,8 +6,10 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from cases import BENCH, Context, _throughput, label
-from measure import Command, Samples, paired_ratios, side_by_side
+import filecmp
+
+from cases import BENCH, Context, _first_difference, _throughput, label
+from measure import Command, paired_ratios, run_once, side_by_side
 from report import Row, Target
 
 FIXTURES = BENCH.parent / "tests" / "wasm"
@@ -38,7 +40,7 @@ def case_wasm(ctx: Context) -> list[Row]:
     }
     ctx.log(f"  {len(commands)} commands x ({ctx.repeat} + 1 warm-up), side by side")
     t = side_by_side(commands, ctx.repeat)
-    return [
+    return _same_outputs(ctx, case, commands, path) + [
         Row(case, "floor: encode, call identity.wasm, decode (bench/wasm_floor.py)", samples=t["floor"],
             note=_throughput(t["floor"], n)),
         Row(case, "smartview --print --jobs 1, identity.wasm", samples=t["identity.wasm"],
@@ -53,3 +55,24 @@ def case_wasm(ctx: Context) -> list[Row]:
         Row(case, "smartview --print (jobs auto), map_upper.wasm", samples=t["upper.wasm auto"],
             note=_throughput(t["upper.wasm auto"], n)),
     ]
+
+
+def _same_outputs(ctx: Context, case: str, commands: dict[str, Command], path: Path) -> list[Row]:
+    """The identity SmartModule gives the input back, through the floor and through smartview; the
+    map gives the Python module's output."""
+    outputs = {}
+    for name in ("floor", "identity.wasm", "upper.wasm", "upper.py"):
+        out = ctx.data_dir / "out" / f"wasm-{name}.jsonl"
+        out.parent.mkdir(exist_ok=True)
+        run_once(Command(commands[name].argv, stdout=out))
+        outputs[name] = out
+    rows = []
+    for a, b in (("floor", None), ("identity.wasm", None), ("upper.wasm", "upper.py")):
+        other = path if b is None else outputs[b]
+        same = filecmp.cmp(outputs[a], other, shallow=False)
+        rows.append(Row(case, f"output of {a} == {'input' if b is None else b} (bytes)",
+                        text="identical" if same else "differs", ok=same,
+                        note="" if same else _first_difference(outputs[a], other)))
+    for out in outputs.values():
+        out.unlink()
+    return rows
