@@ -40,8 +40,8 @@ def _varint_slow(number: int) -> bytes:
     return bytes(out)
 
 
-_SMALL = 1 << 14
-_VARINTS = [_varint_slow(n) for n in range(_SMALL)]
+_SMALL = 1 << 13  # below this, a length or delta takes one or two bytes: a table of them, built at import
+_VARINTS = [bytes((v,)) if v < 0x80 else bytes(((v & 0x7F) | 0x80, v >> 7)) for v in range(0, 2 * _SMALL, 2)]
 
 
 def varint(number: int) -> bytes:
