@@ -7,9 +7,10 @@ import sys
 from pathlib import Path
 
 import filecmp
+import re
 
-from cases import BENCH, Context, _first_difference, _throughput, label
-from measure import Command, paired_ratios, run_once, side_by_side
+from cases import BENCH, Context, _first_difference, _offset_pattern, _open_timeout, _throughput, label, open_once
+from measure import Command, Samples, paired_ratios, run_once, side_by_side
 from report import Row, Target
 
 FIXTURES = BENCH.parent / "tests" / "wasm"
@@ -40,7 +41,7 @@ def case_wasm(ctx: Context) -> list[Row]:
     }
     ctx.log(f"  {len(commands)} commands x ({ctx.repeat} + 1 warm-up), side by side")
     t = side_by_side(commands, ctx.repeat)
-    return _same_outputs(ctx, case, commands, path) + [
+    return _same_outputs(ctx, case, commands, path) + _first_screens(ctx, case, path, upper, upper_py, n) + [
         Row(case, "floor: encode, call identity.wasm, decode (bench/wasm_floor.py)", samples=t["floor"],
             note=_throughput(t["floor"], n)),
         Row(case, "smartview --print --jobs 1, identity.wasm", samples=t["identity.wasm"],
@@ -76,3 +77,25 @@ def _same_outputs(ctx: Context, case: str, commands: dict[str, Command], path: P
     for out in outputs.values():
         out.unlink()
     return rows
+
+
+def _first_screens(ctx: Context, case: str, path: Path, wasm: Path, python: Path, n: int) -> list[Row]:
+    """The viewer's first screen with the SmartModule and with the Python module, opened in turns."""
+    if ctx.tmux() is None:
+        return [Row(case, "viewer first screen", text="tmux missing")]
+    pattern = re.compile(rf"(?<![\d,_]){_offset_pattern(n - 1)}(?![\d,_]).*\"TYPE\":")
+    ready = lambda screen: any(pattern.search(line) for line in screen.splitlines())  # noqa: E731
+    times: dict[str, Samples] = {"wasm": Samples(), "python": Samples()}
+    for number in range(ctx.repeat + 1):
+        for name, module in (("wasm", wasm), ("python", python)):
+            opened = open_once(ctx, [*ctx.sv, str(path), "--map", str(module)], ready, _open_timeout(n), 0.0)
+            if opened.seconds is None:
+                return [Row(case, f"viewer first screen ({name})", text="not shown", ok=False, note=opened.error)]
+            if number:  # the first round warms up
+                times[name].values.append(opened.seconds)
+    return [
+        Row(case, "viewer: launch -> first screen, map_upper.wasm", samples=times["wasm"]),
+        Row(case, "viewer: launch -> first screen, the same map in Python", samples=times["python"]),
+        Row(case, "first screen map_upper.wasm / Python map", "x", paired_ratios(times["wasm"], times["python"]),
+            target=Target("<=", 1.2, "<= 1.2x")),
+    ]
