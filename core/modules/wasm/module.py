@@ -117,8 +117,9 @@ class WasmModule:
             raise ModuleError(f"{self.path}: cannot be instantiated: {host.trap_message(exc)}") from None
 
     def call_init(self, instance: host.Instance, params: Any) -> None:
-        values = {key: str(value) for key, value in vars(params).items() if str(value) != "" or key not in
-                  {spec.name for spec in self.specs}}
+        listed = {spec.name for spec in self.specs}
+        # A listed parameter left empty is not passed, so the module's init can say it is missing.
+        values = {key: str(value) for key, value in vars(params).items() if str(value) != "" or key not in listed}
         data = encoding.encode_init_input(values)
         try:
             status, handed = instance.call("init", data, encoding.VERSION, _deadline())
