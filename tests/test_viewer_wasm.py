@@ -113,3 +113,31 @@ def test_a_rebuilt_module_is_reloaded_and_a_broken_one_keeps_the_last_good(tmp_p
             assert not app.query_one("#banner").has_class("-shown")
 
     run(scenario())
+
+
+def test_a_parameter_the_metadata_does_not_list_can_be_added_in_the_panel(tmp_path: Path) -> None:
+    topic = tmp_path / "t.jsonl"
+    topic.write_text("apple\nbanana\ncherry\n")
+    folder = tmp_path / "bare"
+    folder.mkdir()
+    shutil.copy(WASM / "filter_init.wasm", folder / "grep.wasm")  # no metadata beside it
+
+    async def scenario():
+        app = make_app(topic, module="grep", values={"key": "an"}, modules_dirs=[folder])
+        async with app.run_test(size=(120, 30)) as pilot:
+            await settle(pilot)
+            await wait_for(pilot, lambda: [label for label, _ in rows(app)] == ["1"])
+            assert app.query_one("#param-0-key").value == "an"  # given with -e: shown although not listed
+            adder = app.query_one("#add-param-0")
+            adder.focus()
+            adder.value = "key=RR"
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: app.query("#param-0-key") and app.query_one("#param-0-key").value == "RR")
+            adder = app.query_one("#add-param-0")
+            adder.focus()
+            adder.value = "ignore_case=true"
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: [label for label, _ in rows(app)] == ["2"])  # cheRRy, compared in lower case
+            assert app.headless_command().endswith("-e key=RR -e ignore_case=true --print")
+
+    run(scenario())

@@ -50,6 +50,15 @@ BURST_RECORDS = 1000
 BURST_PAUSE = 0.05
 
 
+def _with_params(module: Module, values: dict[str, str]) -> Module:
+    """A SmartModule shows a field for every parameter it was given, listed in its metadata or not."""
+    if getattr(module, "runtime", "python") != "wasm":
+        return module
+    from ..core.modules.wasm.module import with_params
+
+    return with_params(module, values)
+
+
 def _init_problem(module: Module, values: dict[str, str]) -> str:
     """What a SmartModule's `init` says of these values ("Missing param key"), or "" when it takes them."""
     if getattr(module, "runtime", "python") != "wasm" or module.init is None:
@@ -106,7 +115,8 @@ class SmartviewApp(App[int]):
         self.watch = watch
         stages = selection.stages or ([(selection.module, selection.values)] if selection.module else [])
         # The modules applied, in chain order, each with its parameter values as `-e` strings.
-        self.stages: list[tuple[Module, dict[str, str]]] = [(module, dict(values)) for module, values in stages]
+        self.stages: list[tuple[Module, dict[str, str]]] = [(_with_params(module, values), dict(values))
+                                                             for module, values in stages]
         if index is None:
             built = LineIndex(selection.topic.path)
             index = (built, built.build_in_background())
@@ -394,6 +404,23 @@ class SmartviewApp(App[int]):
         values.update(wanted)
         self._apply()
 
+    def on_param_panel_added(self, event: ParamPanel.Added) -> None:
+        """A parameter typed as NAME=VALUE for a SmartModule, listed in its metadata or not."""
+        module, values = self.stages[event.stage]
+        name, sep, text = event.text.partition("=")
+        name = name.strip()
+        if not sep or not name:
+            self.notify("type a parameter as name=value", severity="error")
+            return
+        wanted = {**values, name: text}
+        problem = _init_problem(module, wanted)
+        if problem:
+            self.notify(problem, severity="error", title="init refused the parameters")
+            return
+        self.stages[event.stage] = (_with_params(module, wanted), wanted)
+        self.panel.show_modules(self._groups())
+        self._remap()
+
     def action_toggle(self, number: int) -> None:
         names = self.panel.bool_names()
         if 0 < number <= len(names):
@@ -452,6 +479,7 @@ class SmartviewApp(App[int]):
             names = {s.name for s in reloaded.specs}
             wasm = getattr(reloaded, "runtime", "python") == "wasm"  # takes keys its metadata does not list
             kept = {k: v for k, v in values.items() if k in names or wasm}
+            reloaded = _with_params(reloaded, kept)
             reloaded.make_params(kept)
             problem = _init_problem(reloaded, kept)
             if problem:

@@ -100,7 +100,8 @@ class ParamPanel(VerticalScroll, can_focus=False):
             if module.summary:
                 yield Static(module.summary, classes="panel-summary")
             if not module.specs:
-                yield Static("This module takes no parameters.", classes="panel-empty")
+                empty = "No parameters in its metadata." if _is_wasm(module) else "This module takes no parameters."
+                yield Static(empty, classes="panel-empty")
             for spec in module.specs:
                 value = values.get(spec.name, spec.default)
                 if spec.kind == "bool":
@@ -114,6 +115,9 @@ class ParamPanel(VerticalScroll, can_focus=False):
                     yield self._input_for(stage, spec, value)
                 yield Static(_default_text(module, spec, value), classes="param-default",
                              id=f"default-{stage}-{spec.name}", markup=False)
+            if _is_wasm(module):  # its metadata may not list every parameter its init reads
+                yield Label("add a parameter", classes="param-label")
+                yield Input(placeholder="name=value, then Enter", id=f"add-param-{stage}", classes="param-add")
 
     def _input_for(self, stage: int, spec: ParamSpec, value: Any):
         if spec.kind == "choice":
@@ -180,6 +184,18 @@ class ParamPanel(VerticalScroll, can_focus=False):
     def on_checkbox_changed(self, event: Checkbox.Changed) -> None:
         event.stop()
         self._changed(event.checkbox.id, format_value(event.value))
+
+    @dataclass
+    class Added(Message):
+        """`name=value` typed into a SmartModule's "add a parameter" field, for module `stage`."""
+
+        stage: int
+        text: str
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id and event.input.id.startswith("add-param-"):
+            event.stop()
+            self.post_message(self.Added(int(event.input.id[len("add-param-"):]), event.value))
 
     def on_input_changed(self, event: Input.Changed) -> None:
         event.stop()

@@ -26,6 +26,7 @@ they are.
 
 from __future__ import annotations
 
+import copy
 import math
 import os
 import sys
@@ -172,6 +173,21 @@ def look_back(module: WasmModule, instance: host.Instance, records: list[Record]
         raise ParamError(f"{module.path}: look_back trapped: {exc}") from None
     if status < 0:
         raise ParamError(f"{module.path}: look_back failed: {_hint(handed, status, LOOK_BACK_STATUS)}")
+
+
+def with_params(module: Any, names: Any) -> Any:
+    """The module, with a text parameter for each of `names` its metadata does not list (so the panel
+    shows a value given with `-e` or added in the viewer); the module itself when there are none."""
+    if getattr(module, "runtime", "python") != "wasm":
+        return module
+    listed = {spec.name for spec in module.specs}
+    extra = tuple(ParamSpec(name, "str", str, "", doc="not in the module's metadata")
+                  for name in names if name not in listed)
+    if not extra:
+        return module
+    shown = copy.copy(module)
+    shown.specs = module.specs + extra
+    return shown
 
 
 def is_wasm_path(arg: str) -> bool:
