@@ -162,9 +162,14 @@ def _topic_parser() -> argparse.ArgumentParser:
     parser.add_argument("topic", metavar="TOPIC", help="a topic name, or the path of a JSONL file")
     parser.add_argument(
         "--map", metavar="MODULE", action="append",
-        help="module name (from the modules folders) or path.py; repeat it to chain modules",
+        help="module name (from the modules folders) or path (.py, or a Fluvio SmartModule .wasm); repeat it to "
+        "chain modules",
     )
     _transforms_flags(parser)
+    parser.add_argument("--smartmodule", "--sm", dest="map", action="append", metavar="NAME",
+                        help="as --map (Fluvio's spelling)")
+    parser.add_argument("--smartmodule-path", dest="map", action="append", metavar="PATH", type=_module_path,
+                        help="as --map with a path (Fluvio's spelling)")
     parser.add_argument(
         "-e", "--params", metavar="KEY=VALUE", action="append", default=[], help="set a parameter (repeatable)"
     )
@@ -220,6 +225,11 @@ def _transforms_flags(parser: argparse.ArgumentParser) -> None:
         "--transforms-line", "--transform", metavar="JSON", action="append", default=[],
         help='one transforms entry as JSON, e.g. \'{"uses":"where","with":{"equals":"login"}}\' (repeatable)',
     )
+
+
+def _module_path(text: str) -> str:
+    """`--smartmodule-path` always means a file, even a bare `name.wasm` in the working directory."""
+    return text if "/" in text else f"./{text}"
 
 
 def _offset(text: str) -> int:
@@ -610,7 +620,7 @@ def _list_modules(dirs: list[Path]) -> int:
         _say(f"{module.name}  [{module.kind}{hooks}]  {module.summary}")
         _say(f"    {module.path}")
         for spec in module.specs:
-            _say(f"    -e {spec.name}=…  {printable(spec.type_name)}, default {printable(format_value(spec.default))}")
+            _say(f"    -e {spec.name}=…  {printable(_spec_line(module, spec))}")
         print()
     return 0
 
@@ -625,6 +635,14 @@ def _open_input(file: str):
         raise SmartviewError(f"input file {file} does not exist") from None
     except OSError as exc:
         raise SmartviewError(f"input file {file} cannot be read: {(exc.strerror or str(exc)).lower()}") from None
+
+
+def _spec_line(module: Any, spec: Any) -> str:
+    """`str, default x` for a Python parameter; required or optional, and its description, for a SmartModule's."""
+    if getattr(module, "runtime", "python") != "wasm":
+        return f"{spec.type_name}, default {format_value(spec.default)}"
+    text = "required" if spec.required else "optional"
+    return f"{text}: {spec.doc}" if spec.doc else text
 
 
 def _produce(path: Path, file: str | None) -> int:
