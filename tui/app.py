@@ -414,6 +414,9 @@ class SmartviewApp(App[int]):
         values.update(candidate)
         self._apply()
 
+    def on_param_panel_left(self, event: ParamPanel.Left) -> None:
+        self.stream.focus()
+
     def action_toggle(self, number: int) -> None:
         names = self.panel.bool_names()
         if 0 < number <= len(names):
