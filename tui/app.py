@@ -223,7 +223,9 @@ class SmartviewApp(App[int]):
         self._outputs_news = False
         if not self.query("#stream"):  # the app is closing
             return
-        self.stream.update_count()
+        # Rows counted for records the pass had not reached are not new; once it follows the end, they are.
+        caught_up = self.checked >= self.status.records > 0
+        self.stream.update_count(arrived=caught_up)
         self._take_outputs_figures()
         self._show_status()
 
@@ -381,7 +383,7 @@ class SmartviewApp(App[int]):
         """Map every row again with the current modules and values, and restart the error count."""
         self.mapped.set_stages(self.stages, self.initial)
         self.stream.remap()
-        self.stream.update_count()
+        self.stream.update_count(arrived=False)
         self.status.module = self._module_label()
         self._start_error_pass()
 
@@ -509,6 +511,7 @@ class SmartviewApp(App[int]):
         self._stop_error_pass()
         self.failures = 0
         self.checked = 0
+        self.status.passed = self.status.rows = None  # until the new modules' pass says (a map has neither)
         if not self.stages:
             self.checked = self.index.count
         elif self.mapped.outputs is not None:
