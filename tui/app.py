@@ -150,7 +150,6 @@ class SmartviewApp(App[int]):
 
         self._callbacks = (rows_ready, outputs_progressed)
         self.mapped.on_ready, self.mapped.on_progress = self._callbacks
-        self.stream.empty_message = f"Waiting for records in {printable(self.topic_name)}…"
         self.stream.focus()
         self._show_status()
         self._index_timer = self.set_interval(0.02, self._poll_index, name="index-poll")
@@ -562,6 +561,23 @@ class SmartviewApp(App[int]):
         self.status.following = self.stream.following
         self.status.new = self.stream.new_while_paused
         self.query_one(StatusBar).show(self.status)
+        message = self._empty_message()
+        if message != self.stream.empty_message:
+            self.stream.empty_message = message
+            if self.stream._count == 0:
+                self.stream.refresh()
+
+    def _empty_message(self) -> str:
+        """What an empty stream says: waiting for records, or how many were read and that none gave a row."""
+        read = self.index.count
+        if read == 0:
+            return f"Waiting for records in {printable(self.topic_name)}…"
+        records = "1 record" if read == 1 else f"{read:,} records"
+        kinds = {module.kind for module, _ in self.stages}
+        outcome = "passed the filter" if kinds & {"filter", "filter_map"} else "gave a row"
+        if self.checked < read:
+            return f"Read {records}; none {outcome} so far (checking {100 * self.checked // read}%)"
+        return f"Read {records}; none {outcome} ({' → '.join(module.name for module, _ in self.stages)})"
 
     def on_stream_view_follow_changed(self, event: StreamView.FollowChanged) -> None:
         self._show_status()
