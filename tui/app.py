@@ -434,7 +434,9 @@ class SmartviewApp(App[int]):
 
     def action_pick_module(self) -> None:
         current = self.module.path if self.module else None
-        self.push_screen(ModulePicker(self.selection.modules_dirs, current), self._module_picked)
+        # Modules given by path (`--map ../mods/shapes.py`) are not in the module folders: listed too, to come back to.
+        given = [module.path for module, _ in self.selection.stages]
+        self.push_screen(ModulePicker(self.selection.modules_dirs, current, given), self._module_picked)
 
     def _module_picked(self, choice: Path | str | None) -> None:
         if choice is None:
