@@ -40,6 +40,7 @@ from ..core.text import printable
 from ..core.runs.rows import MappedTopic, Row
 from ..core.modules.runner import Failure
 from .detail import DetailScreen
+from .help import HelpScreen
 from .panel import ParamPanel
 from .picker import NO_MODULE, ModulePicker
 from .render import decode
@@ -80,9 +81,11 @@ class SmartviewApp(App[int]):
         Binding("n", "find_next(1)", "Next", show=False),
         Binding("N", "find_next(-1)", "Previous", show=False),
         Binding("c", "copy_command", "Copy cmd"),
-        *[Binding(str(n), f"toggle({n})", f"Toggle {n}", show=False) for n in range(1, 10)],
+        *[Binding(str(n), f"toggle({n})", f"Toggle checkbox {n} of the panel", show=False) for n in range(1, 10)],
         Binding("left_square_bracket", "partition(-1)", "Partition", key_display="[ ]"),
         Binding("right_square_bracket", "partition(1)", "Next partition", show=False),
+        # The one way to every other key: new keys are listed there rather than in the full footer.
+        Binding("question_mark", "help", "Keys", key_display="?"),
     ]
 
     def __init__(
@@ -126,7 +129,7 @@ class SmartviewApp(App[int]):
             yield ParamPanel(self._groups(), id="panel")
         yield Input(placeholder="find in mapped output (enter searches, esc closes)", id="find")
         yield StatusBar()
-        yield Footer()
+        yield Footer(show_command_palette=False, compact=True)  # ctrl+p is listed by `?`; the footer is full at 80 columns
 
     @property
     def stream(self) -> StreamView:
@@ -592,6 +595,10 @@ class SmartviewApp(App[int]):
             self.notify(f"offset {self.mapped.offset_of(event.row)} is still being mapped", severity="warning")
             return
         self.push_screen(DetailScreen(rows[0], self.mapped.value(event.row), self.topic_name))
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen([DetailScreen, ModulePicker]))
 
     def action_toggle_panel(self) -> None:
         self.panel.display = not self.panel.display
