@@ -511,15 +511,14 @@ def _run_command(name: str, argv: list[str]) -> int:
         parser.add_argument("name", metavar="NAME")
         parser.add_argument("--kind", default="map", choices=module_mod.KINDS)
         parser.add_argument("--params", action="store_true", help="add a Params dataclass")
-        parser.add_argument("--dir", default=".", metavar="DIR", help="where to write it (default: here)")
+        parser.add_argument(
+            "--dir", metavar="DIR",
+            help="where to write it (default: the first module folder, so `--map NAME` finds it)",
+        )
     args = parser.parse_args(argv)
-    if name == "new":
-        from .workbench import new_module
-
-        for path in new_module(args.name, args.kind, args.params, Path(args.dir)):
-            _say(f"wrote {path}")
-        return 0
     config = _load_config()
+    if name == "new":
+        return _new(args, config)
     if name == "topics":
         return _list_topics(config_mod.topics_dir(args.topics_dir, config))
     if name == "modules":
@@ -533,6 +532,40 @@ def _run_command(name: str, argv: list[str]) -> int:
     if args.key_separator is not None:
         raise SmartviewError("--key-separator applies to Kafka topics only: file topics have no keys")
     return _produce(path_for_new(args.topic, config_mod.topics_dir(args.topics_dir, config)), args.file)
+
+
+def _new(args: argparse.Namespace, config: config_mod.Config) -> int:
+    """`smartview new`: write the module and its test, then say how to try and view it."""
+    from .workbench import new_module, next_steps
+
+    dirs = config_mod.modules_dirs(args.modules_dir, config)
+    folder = Path(args.dir) if args.dir else dirs[0]
+    written = new_module(args.name, args.kind, args.params, folder)
+    for path in written:
+        _say(f"wrote {path}")
+    _say("next:")
+    for step in next_steps(_map_argument(args.name, written[0], config), _first_topic(args, config)):
+        _say(f"  {step}")
+    return 0
+
+
+def _map_argument(name: str, path: Path, config: config_mod.Config) -> str:
+    """How `--map` finds the module at `path` with no flags: by name if a module folder gives that file, else by path."""
+    try:
+        if module_mod.find(name, config_mod.modules_dirs(None, config)).resolve() == path.resolve():
+            return name
+    except SmartviewError:
+        pass
+    return str(path)
+
+
+def _first_topic(args: argparse.Namespace, config: config_mod.Config) -> str | None:
+    """A topic of the topics folder to view a new module on, or None when there is none (or it cannot be listed)."""
+    try:
+        topics = list_topics(config_mod.topics_dir(args.topics_dir, config))
+    except SmartviewError:
+        return None
+    return topics[0].name if topics and not args.topics_dir else None
 
 
 def _test(args: argparse.Namespace, config: config_mod.Config) -> int:
@@ -610,7 +643,10 @@ def _list_modules(dirs: list[Path]) -> int:
         _say(f"{module.name}  [{module.kind}{hooks}]  {module.summary}")
         _say(f"    {module.path}")
         for spec in module.specs:
-            _say(f"    -e {spec.name}=…  {printable(spec.type_name)}, default {printable(format_value(spec.default))}")
+            default = format_value(spec.default) or '""'  # as the panel shows an empty string
+            _say(f"    -e {spec.name}=…  {printable(spec.type_name)}, default {printable(default)}")
+            if spec.doc:
+                _say(f"        {spec.doc}")
         print()
     return 0
 
