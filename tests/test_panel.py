@@ -334,3 +334,19 @@ def test_a_key_added_to_the_viewer_is_listed_by_question_mark_and_kept_out_of_th
             assert re.search(r"^z +Zap every row$", help_text(app), re.MULTILINE)
 
     run(scenario())
+
+
+def test_a_parameter_doc_is_shown_literally_never_as_markup_or_control_sequences(tmp_path: Path) -> None:
+    doc = "[b]bold[/b] [/var/log] \x1b]52;c;aGFja2Vk\x07 end"
+    mods = module_dir(tmp_path, hostile=(
+        "from dataclasses import dataclass, field\n\n@dataclass\nclass Params:\n"
+        f"    tag: str = field(default='', metadata={{'doc': {doc!r}}})\n\ndef map(record, params):\n    return record.value\n"))
+
+    async def scenario():
+        app = make_app(SAMPLE, module="hostile", modules_dirs=[mods])
+        async with app.run_test(size=(120, 30)) as pilot:
+            await settle(pilot)
+            shown = plain(app.panel.query_one(".param-doc", Static))
+            assert shown == "[b]bold[/b] [/var/log] \\x1b]52;c;aGFja2Vk\\x07 end"
+
+    run(scenario())
