@@ -507,7 +507,7 @@ def _run_command(name: str, argv: list[str]) -> int:
             "-l", "--lookback-last", type=_offset, metavar="N", help="feed look_back the last N --record values",
         )
     if name == "new":
-        parser.description = "Write a new module from a template, with a test file beside it."
+        parser.description = "Write a new module from a template into the first module folder (or --dir), with its test in tests/ below it."
         parser.add_argument("name", metavar="NAME")
         parser.add_argument("--kind", default="map", choices=module_mod.KINDS)
         parser.add_argument("--params", action="store_true", help="add a Params dataclass")
