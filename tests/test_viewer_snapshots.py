@@ -64,6 +64,15 @@ def test_detail_view(snap_compare) -> None:
     assert snap_compare(make_app(SAMPLE), run_before=after("1", "up", "enter", remapped=False), terminal_size=(120, 30))
 
 
+def test_detail_of_nested_json_with_big_numbers(snap_compare, tmp_path: Path) -> None:
+    """The input as written (a big integer, 1.10, a duplicate key, nesting), aligned with the output."""
+    topic = tmp_path / "written.jsonl"
+    topic.write_text('{"id":123456789012345678901234567890,"price":1.10,"tag":"a","tag":"b",'
+                     '"nested":{"level":{"deep":[1,{"x":2.50}]}},"gone":true,"kept":"yes"}\n')
+    app = make_app(topic, module="fields", values={"drop": "gone"})
+    assert snap_compare(app, run_before=after("enter", remapped=False), terminal_size=(120, 30))
+
+
 def test_detail_of_an_error_row(snap_compare, mixed: Path) -> None:
     assert snap_compare(make_app(mixed), run_before=after("home", "down", "enter", remapped=False), terminal_size=(120, 30))
 
