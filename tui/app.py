@@ -10,6 +10,7 @@ that waits on the broker.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import gc
 import shlex
 import threading
@@ -40,6 +41,7 @@ from ..core.text import printable
 from ..core.runs.rows import MappedTopic, Row
 from ..core.modules.runner import Failure
 from .detail import DetailScreen
+from .goto import GotoBar
 from .panel import ParamPanel
 from .picker import NO_MODULE, ModulePicker
 from .render import decode
@@ -80,6 +82,9 @@ class SmartviewApp(App[int]):
         Binding("n", "find_next(1)", "Next", show=False),
         Binding("N", "find_next(-1)", "Previous", show=False),
         Binding("c", "copy_command", "Copy cmd"),
+        Binding("g,colon", "goto", "Go to offset", show=False),
+        Binding("e", "next_error(1)", "Next error row", show=False),
+        Binding("E", "next_error(-1)", "Previous error row", show=False),
         *[Binding(str(n), f"toggle({n})", f"Toggle {n}", show=False) for n in range(1, 10)],
         Binding("left_square_bracket", "partition(-1)", "Partition", key_display="[ ]"),
         Binding("right_square_bracket", "partition(1)", "Next partition", show=False),
@@ -125,6 +130,7 @@ class SmartviewApp(App[int]):
             yield StreamView(self.mapped, id="stream")
             yield ParamPanel(self._groups(), id="panel")
         yield Input(placeholder="find in mapped output (enter searches, esc closes)", id="find")
+        yield GotoBar(id="goto")
         yield StatusBar()
         yield Footer()
 
@@ -639,6 +645,64 @@ class SmartviewApp(App[int]):
             if all(row is not None for row in rows):
                 return rows
         return None
+
+    # -- moving: to an offset, to the next error row -------------------------------------------------
+
+    def action_goto(self) -> None:
+        self.query_one(GotoBar).open()
+
+    def on_goto_bar_go(self, event: GotoBar.Go) -> None:
+        self.stream.focus()
+        self._go_to_offset(event.offset)
+
+    def on_goto_bar_closed(self, event: GotoBar.Closed) -> None:
+        self.stream.focus()
+
+    def _go_to_offset(self, offset: int) -> None:
+        """Put the cursor on the record at `offset`, or say why it is somewhere else."""
+        count = self.mapped.count
+        if count == 0:
+            self.notify("there are no rows yet", severity="warning")
+            return
+        row = self.mapped.row_of(offset)
+        if row >= count:
+            row = count - 1
+            self.notify(f"offset {offset:,} is past the last row (offset {self.mapped.offset_of(row):,})",
+                        severity="warning")
+        elif self.mapped.offset_of(row) != offset:
+            self.notify(f"offset {offset:,} gives no row: showing offset {self.mapped.offset_of(row):,}",
+                        severity="warning")
+        self.stream.jump_to(row)
+        self._show_status()
+
+    def _failed_offsets(self):
+        """The offsets of the failing records the background pass has found so far, in order."""
+        if self._census is not None:
+            return self._census.failed
+        return self.mapped.failed_offsets() or []
+
+    def action_next_error(self, direction: int) -> None:
+        """Move to the next (1) or previous (-1) error row, wrapping around once with a notice."""
+        offsets = self._failed_offsets()
+        checked = "" if self.checked >= self.index.count else f" among the {self.checked:,} records checked so far"
+        if not offsets:
+            self.notify(f"no error rows{checked}")
+            return
+        current = self.mapped.offset_of(self.stream.cursor) if self.mapped.count else 0
+        if direction > 0:
+            k = bisect.bisect_right(offsets, current)
+            wrapped, k = (True, 0) if k == len(offsets) else (False, k)
+        else:
+            k = bisect.bisect_left(offsets, current) - 1
+            wrapped, k = (True, len(offsets) - 1) if k < 0 else (False, k)
+        row = self.mapped.row_of(offsets[k])
+        if row >= self.mapped.count:
+            return
+        self.stream.jump_to(row)
+        self._show_status()
+        if wrapped:
+            where = "first" if direction > 0 else "last"
+            self.notify(f"wrapped to the {where} error row{checked}")
 
     def headless_command(self) -> str:
         """The `--print` command that gives what the screen shows."""

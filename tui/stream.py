@@ -279,6 +279,13 @@ class StreamView(ScrollView, can_focus=True):
         self._set_following(row == self._count - 1 and self.following)
         self.refresh()
 
+    def jump_to(self, row: int) -> None:
+        """Move the cursor far (an offset, an error row): a row off screen is brought to the middle, as less does."""
+        top, height = int(self.scroll_y), self.size.height
+        if self._count and not top <= row < top + height:
+            self.scroll_to(y=max(0, row - height // 2), animate=False, immediate=True)
+        self.move_to(row)
+
     def _set_following(self, following: bool) -> None:
         if following != self.following:
             self.following = following
