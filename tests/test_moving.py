@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from test_viewer import EVENT, run, wait_for
-from viewer_support import make_app, settle
+from viewer_support import make_app, screen_text, settle
 
 BROKEN = {7, 30, 31, 88}
 
@@ -98,5 +99,65 @@ def test_e_finds_error_rows_of_a_filter(tmp_path: Path) -> None:
             await wait_for(pilot, lambda: cursor_offset(app) == 30)
             await pilot.press("e")
             await wait_for(pilot, lambda: cursor_offset(app) == 31)
+
+    run(scenario())
+
+
+def long_rows(folder: Path, count: int = 30) -> Path:
+    path = folder / "long.jsonl"
+    path.write_text("".join(json.dumps({"n": n, "text": " ".join(f"w{n}-{k}" for k in range(40)), "end": "END"}) + "\n"
+                            for n in range(count)))
+    return path
+
+
+def test_left_and_right_scroll_long_rows_keeping_the_offsets(tmp_path: Path) -> None:
+    topic = long_rows(tmp_path)
+
+    async def scenario():
+        app = make_app(topic, module=None)
+        async with app.run_test(size=(100, 20)) as pilot:
+            await settle(pilot)
+            assert '"END"' not in screen_text(app)
+            for _ in range(40):  # far right: it stops once the longest row's end is in view
+                await pilot.press("right")
+            await pilot.pause()
+            lines = screen_text(app).splitlines()
+            assert lines[-1].startswith("29 …") and '"end": "END"}' in lines[-1]
+            assert app.stream.x_shift < len(json.dumps({"n": 29, "text": " ".join(f"w29-{k}" for k in range(40))}))
+            for _ in range(40):
+                await pilot.press("left")
+            await pilot.pause()
+            assert screen_text(app).splitlines()[-1].startswith('29 {"n": 29, "text": "w29-0 ')
+
+    run(scenario())
+
+
+def test_w_wraps_long_rows_onto_several_lines(tmp_path: Path) -> None:
+    topic = long_rows(tmp_path)
+
+    async def scenario():
+        app = make_app(topic, module=None)
+        async with app.run_test(size=(100, 20)) as pilot:
+            await settle(pilot)
+            await pilot.press("w")
+            await pilot.pause()
+            lines = [line.rstrip() for line in screen_text(app).splitlines()]
+            # Following: the last row is wholly on screen, its end on the last lines, continuations indented.
+            assert any(line.endswith('"end": "END"}') and line.startswith("   ") for line in lines)
+            assert '"END"}' in "".join(lines[-4:])
+            starts = [line[:3] for line in lines if line[:3].strip()]
+            assert starts[-1] == "29 "
+            await pilot.press("g", "3", "enter")
+            await pilot.pause()
+            assert [line for line in screen_text(app).splitlines() if line.startswith("3 ") or line.startswith(" 3 ")]
+            await pilot.press("down", "down", "down", "down", "down", "down")  # past the bottom: scrolls by rows
+            await pilot.pause()
+            lines = [line.rstrip() for line in screen_text(app).splitlines()]
+            assert app.stream.cursor == 9 and not any(line.startswith(" 3 {") for line in lines)
+            nine = next(k for k, line in enumerate(lines) if line.startswith(" 9 {"))
+            assert lines[nine + 4].endswith('"END"}')  # the cursor's row is wholly on screen
+            await pilot.press("w")  # back to one line a row
+            await pilot.pause()
+            assert all(line[:3].strip() for line in screen_text(app).splitlines()[:5])
 
     run(scenario())
