@@ -146,3 +146,18 @@ def test_filter_map(snap_compare, tmp_path: Path) -> None:
 def test_panel_hidden(snap_compare) -> None:
     """`p` gives the rows the whole width, drawn in one frame from the same mapped results."""
     assert snap_compare(make_app(SAMPLE), run_before=after("p", remapped=False), terminal_size=(120, 30))
+
+
+def test_bar_chart_of_an_aggregate(snap_compare, tmp_path: Path) -> None:
+    """`b` on count_by: the newest counts as bars, largest first."""
+    topic = tmp_path / "visits.jsonl"
+    kinds = ["login"] * 12 + ["logout"] * 7 + ["home_page"] * 3 + ["play_demo"]
+    topic.write_text("".join(f'{{"type":"{kind}","account_id":"{n}"}}\n' for n, kind in enumerate(kinds)))
+    app = make_app(topic, module="count_by")
+
+    async def run_before(pilot) -> None:
+        await settle(pilot)
+        await pilot.press("b")
+        await pilot.pause(0.6)  # the chart is drawn four times a second
+
+    assert snap_compare(app, run_before=run_before, terminal_size=(120, 30))
