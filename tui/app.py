@@ -133,7 +133,7 @@ class SmartviewApp(App[int]):
             yield BarChart(id="chart")
             yield ParamPanel(self._groups(), id="panel")
         yield Input(placeholder="find in mapped output (enter searches, esc closes)", id="find")
-        yield GotoBar(id="goto")
+        yield GotoBar(self._go_to_offset, id="goto")
         yield StatusBar()
         yield Footer()
 
@@ -656,13 +656,6 @@ class SmartviewApp(App[int]):
 
     def action_goto(self) -> None:
         self.query_one(GotoBar).open()
-
-    def on_goto_bar_go(self, event: GotoBar.Go) -> None:
-        self.stream.focus()
-        self._go_to_offset(event.offset)
-
-    def on_goto_bar_closed(self, event: GotoBar.Closed) -> None:
-        self.stream.focus()
 
     def _go_to_offset(self, offset: int) -> None:
         """Put the cursor on the record at `offset`, or say why it is somewhere else."""
