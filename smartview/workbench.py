@@ -17,7 +17,7 @@ from .core.modules.runner import Failure, Mapper
 
 def run_test(module: Module, values: dict[str, str], inputs: list[bytes], initial: str | None) -> int:
     """Apply the module to each input (offsets from 0); print outputs, and failures with tracebacks."""
-    mapper = Mapper(module, module.make_params(values), initial)
+    mapper = Mapper(module, module.make_params(values), initial, tracebacks=True)
     failed = 0
     out = sys.stdout.buffer
     for offset, value in enumerate(inputs):

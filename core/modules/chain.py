@@ -46,9 +46,12 @@ class Chain:
         return outputs
 
 
-def build(stages: list[tuple[Module, dict[str, str]]], initial: Any = None) -> Mapper | Chain:
+def build(
+    stages: list[tuple[Module, dict[str, str]]], initial: Any = None, tracebacks: bool = False
+) -> Mapper | Chain:
     """One Mapper for a single module, a Chain for several (`initial` goes to an aggregate)."""
-    mappers = [Mapper(module, module.make_params(values), initial if module.kind == "aggregate" else None)
+    mappers = [Mapper(module, module.make_params(values), initial if module.kind == "aggregate" else None,
+                      tracebacks)
                for module, values in stages]
     return mappers[0] if len(mappers) == 1 else Chain(mappers)
 

@@ -12,11 +12,12 @@ from typing import Any
 
 import orjson
 
-from .module import Module, describe_exception, module_traceback, where_failed
+from .module import Module, describe_exception, module_line, module_traceback, where_failed
 from ..record import Record
 from .watchdog import RecordTimeout
 
 VALUE_HEAD = 80
+REPORT_CACHE = 1024  # report middles kept per Mapper: one per distinct error and module line
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,14 +29,20 @@ class Output:
     value: bytes
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: one is made per failing record, and frozen ones cost twice as much
 class Failure:
-    """A record the module failed on: where, why, and what the record held."""
+    """A record the module failed on: where, why, and what the record held.
+
+    `traceback` is None when the module raised but its traceback was not formatted: formatting one costs
+    far more than mapping a record, so runs over many records keep only the module's file and line
+    (`location`), and a viewer maps the one record it shows again with `Mapper(tracebacks=True)`. It is
+    "" when there is no traceback to show (a wrong return value, a timeout, a process that ended).
+    """
 
     offset: int
     error: str
     location: str
-    traceback: str
+    traceback: str | None
     value: bytes
 
     def report(self, topic: str) -> str:
@@ -44,10 +51,12 @@ class Failure:
         Everything that came from a record, the error text included, is made printable: a report must
         not be able to clear or retitle the terminal it is written to.
         """
-        return (
-            f"smartview: {topic} offset {self.offset}: {one_line(self.error, 300)} (at {self.location}); "
-            f"value: {value_head(self.value)}"
-        )
+        return f"smartview: {topic} offset {self.offset}{report_middle(self.error, self.location)}{value_head(self.value)}"
+
+
+def report_middle(error: str, location: str) -> str:
+    """The part of a report line between the offset and the value: the same for many failures."""
+    return f": {one_line(error, 300)} (at {location}); value: "
 
 
 def one_line(text: str, limit: int) -> str:
@@ -93,14 +102,21 @@ def to_output(offset: int, result: Any) -> Output:
     return Output(offset, None, to_bytes(result))
 
 
+_NOT_RAISED_BY_MODULE = (RecordTimeout, WrongReturn)
+
+
 class Mapper:
     """A module bound to parameter values: turns records into outputs or failures."""
 
-    def __init__(self, module: Module, params: Any, initial: Any = None) -> None:
+    def __init__(self, module: Module, params: Any, initial: Any = None, tracebacks: bool = False) -> None:
+        """With `tracebacks`, a failure carries the module's formatted traceback (slow: for a few records)."""
         self.module = module
         self.params = params
+        self.tracebacks = tracebacks
         self._function = module.function
         self._takes_params = module.takes_params
+        self._filename = str(module.path)
+        self._middles: dict[tuple[type, str, int | None], str] = {}
         # An aggregate's accumulator: the state it carries from one record to the next.
         self.acc = module.initial if initial is None else initial
 
@@ -151,14 +167,33 @@ class Mapper:
     def failure(self, offset: int, value: bytes, exc: BaseException) -> Failure:
         """The failure of the record read at `offset` with `value` (not what the module left in it)."""
         module = self.module
-        if isinstance(exc, RecordTimeout):
-            return Failure(offset, f"{module.kind} {exc}", where_failed(exc, module.path), "", value)
-        if isinstance(exc, WrongReturn):
+        if isinstance(exc, _NOT_RAISED_BY_MODULE):
+            if isinstance(exc, RecordTimeout):
+                return Failure(offset, f"{module.kind} {exc}", where_failed(exc, module.path), "", value)
             return Failure(offset, f"{module.kind} {exc}", str(module.path), "", value)
         return Failure(
             offset,
             f"{module.kind} raised {describe_exception(exc)}",
             where_failed(exc, module.path),
-            module_traceback(exc, module.path),
+            module_traceback(exc, module.path) if self.tracebacks else None,
             value,
         )
+
+    def report(self, topic: str, offset: int, value: bytes, exc: BaseException) -> str:
+        """`failure(offset, value, exc).report(topic)` and its newline, at a fraction of the cost.
+
+        The fast path of `--print` for a module that fails on many records: failures of one exception
+        type, message and module line share the middle of their report, which is made once.
+        """
+        if self.tracebacks or isinstance(exc, _NOT_RAISED_BY_MODULE):
+            return self.failure(offset, value, exc).report(topic) + "\n"
+        line = module_line(exc, self._filename)
+        key = (type(exc), str(exc), line)
+        middle = self._middles.get(key)
+        if middle is None:
+            if len(self._middles) >= REPORT_CACHE:  # messages that name their record: keep memory flat
+                self._middles.clear()
+            location = self._filename if line is None else f"{self._filename}:{line}"
+            middle = report_middle(f"{self.module.kind} raised {describe_exception(exc)}", location)
+            self._middles[key] = middle
+        return f"smartview: {topic} offset {offset}{middle}{value_head(value)}\n"

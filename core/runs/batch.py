@@ -1,7 +1,8 @@
 """Mapping a block of whole lines at once: the fast path behind `--print`, in one process or many.
 
 Records are handled in blocks of complete lines so that the per-record work is one function call and
-one list append; the output of a block is joined once and written once.
+one list append; the output of a block is joined once and written once. A failure becomes its report
+line at once (nothing else of it is kept), and the block's reports are written once, after its output.
 """
 
 from __future__ import annotations
@@ -23,14 +24,14 @@ from ..modules.watchdog import Watchdog
 
 @dataclass(slots=True)
 class BlockResult:
-    """The printed form of a block: output bytes, the failures in it, and how many records it held.
+    """The printed form of a block: output bytes, the report lines of its failures, and how many records it held.
 
     `stopped` is set when the block ended early at a failure because the run stops on the first error.
     """
 
     data: bytes
     count: int
-    failures: list[Failure] = field(default_factory=list)
+    reports: list[str] = field(default_factory=list)  # one line (with its newline) per failed record
     stopped: bool = False
 
 
@@ -51,20 +52,24 @@ def run_block(
     fmt: LineFormat,
     stop_on_error: bool = False,
     watch: Watchdog | None = None,
+    topic: str = "",
 ) -> BlockResult:
     """Map every line of `data` (whole lines; a last line without newline counts as one).
 
-    With a `watch`, each record's offset is published so a stuck record can be timed out.
+    With a `watch`, each record's offset is published so a stuck record can be timed out. Failures are
+    reported as records of `topic`.
     """
     if not isinstance(mapper, Mapper) or mapper.module.kind != "map":  # other kinds, and chains
-        return _run_block_any_kind(mapper, data, first_offset, fmt, stop_on_error, watch)
+        return _run_block_any_kind(mapper, data, first_offset, fmt, stop_on_error, watch, topic)
     lines = split_lines(data)
     # Appending each output to one buffer at once (rather than keeping a list of them) lets the
     # allocator reuse the same memory for every record: orjson's results are 1 KiB allocations, and
     # keeping thousands alive made the heap grow and shrink per block (300k page faults per 1M records).
     out = bytearray()
     append = out.extend
-    failures: list[Failure] = []
+    # Report lines, not Failure objects: a million kept objects would make the garbage collector scan
+    # them over and over, and a failing record should cost a few times a good one, not a hundred.
+    reports: list[str] = []
     function = mapper._function
     params = mapper.params
     takes_params = mapper._takes_params
@@ -104,22 +109,28 @@ def run_block(
         except KeyboardInterrupt:
             raise
         except BaseException as exc:  # every failure is reported with its offset, sys.exit() included
-            failures.append(mapper.failure(offset, line, exc))
+            reports.append(mapper.report(topic, offset, line, exc))
             if stop_on_error:
                 stopped = True
                 break
         offset += 1
     if watch is not None:
         watch.offset = -1
-    return BlockResult(bytes(out), offset - first_offset + stopped, failures, stopped)
+    return BlockResult(bytes(out), offset - first_offset + stopped, reports, stopped)
 
 
 def _run_block_any_kind(
-    mapper: Mapper | Chain, data: bytes, first_offset: int, fmt: LineFormat, stop_on_error: bool, watch: Watchdog | None
+    mapper: Mapper | Chain,
+    data: bytes,
+    first_offset: int,
+    fmt: LineFormat,
+    stop_on_error: bool,
+    watch: Watchdog | None,
+    topic: str,
 ) -> BlockResult:
     """The general path for filter, filter_map, array_map and aggregate: zero or more outputs a record."""
     out = bytearray()
-    failures: list[Failure] = []
+    reports: list[str] = []
     offset = first_offset
     stopped = False
     for line in split_lines(data):
@@ -127,7 +138,7 @@ def _run_block_any_kind(
             watch.offset = offset
         results = mapper.apply_many(Record(offset, None, line))
         if isinstance(results, Failure):
-            failures.append(results)
+            reports.append(results.report(topic) + "\n")
             if stop_on_error:
                 stopped = True
                 break
@@ -138,7 +149,7 @@ def _run_block_any_kind(
         offset += 1
     if watch is not None:
         watch.offset = -1
-    return BlockResult(bytes(out), offset - first_offset + stopped, failures, stopped)
+    return BlockResult(bytes(out), offset - first_offset + stopped, reports, stopped)
 
 
 __all__ = ["BlockResult", "run_block", "split_lines", "WrongReturn"]
