@@ -91,7 +91,8 @@ class DetailScreen(ModalScreen[None]):
             # Paths are shown from the module's folder: the file name is what its author recognises.
             folder = result.location.rsplit("/", 1)[0] + "/" if "/" in result.location else ""
             failure = Text(f"{printable(result.error)}\nat {short_location(result.location)}\n\n", style="bold red")
-            trace = result.traceback.replace(folder, "") if folder else result.traceback
+            trace = result.traceback or ""  # None: the record was not mapped again in time
+            trace = trace.replace(folder, "") if folder else trace
             failure.append(printable(trace, keep_newlines=True), style="red")
             return pretty(self.value), failure
         before, after = _object(self.value), _object(result.value)
