@@ -82,3 +82,17 @@ def test_quick_kinds_and_kafka_cases_measure_something(tmp_path: Path) -> None:
         row = next((line for line in proc.stdout.splitlines() if figure in line), None)
         assert row is not None, f"no row for {figure!r}:\n{proc.stdout}"
         assert " ms" in row or " s " in row, row  # a measured time, not "failed" or "not available"
+
+
+def test_quick_failures_case_measures_both_runs_and_counts_every_report(tmp_path: Path) -> None:
+    proc = run_bench(tmp_path, "--only", "failures")
+    assert "Traceback" not in proc.stderr + proc.stdout, proc.stderr
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    for figure in ("records that each fail (stderr to a file)", "time failing / passing",
+                   "first report on stderr", "census failing / passing"):
+        row = next((line for line in lines if figure in line), None)
+        assert row is not None, f"no row for {figure!r}:\n{proc.stdout}"
+        assert "failed" not in row and "no samples" not in row, row
+    counted = next(line for line in lines if "report lines == records" in line)
+    assert "2,000 of 2,000" in counted and counted.rstrip().endswith("ok"), counted
