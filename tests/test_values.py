@@ -77,3 +77,88 @@ def test_nan_and_infinity_in_a_record_are_errors_not_nulls(ws: Workspace) -> Non
     result = ws.run("odd", "--map", "fields", "-e", "drop=drop", "--print")
     assert result.out == '{"a":1}\n'
     assert [line.split(" offset ")[1][:1] for line in result.err.splitlines()] == ["0", "1"]
+
+
+SUBCLASSES = '''
+class Text(str):
+    def __str__(self):
+        return "not this"
+
+    def encode(self, *args, **kwargs):
+        return b"nor this"
+
+
+class Raw(bytes):
+    def __bytes__(self):
+        return b"not this"
+
+
+def map(record):
+    if record.value == b"t":
+        return Text("text as it is")
+    if record.value == b"k":
+        return (Text("key"), Raw(b"raw as it is"))
+    return Raw(b"raw as it is")
+'''
+
+
+def test_a_returned_str_or_bytes_subclass_is_written_as_its_base_value(ws: Workspace) -> None:
+    module = ws.module("subclasses", SUBCLASSES)
+    ws.topic("kinds", "t\nb\nk\n")
+    result = ws.run("kinds", "--map", str(module), "--print", "-k")
+    assert result.out.splitlines() == ["[null] text as it is", "[null] raw as it is", "[key] raw as it is"], result.err
+
+
+LINE_BREAKS = '''
+def map(record):
+    if record.value == b"s":
+        return "two\\nlines"
+    if record.value == b"b":
+        return b"two\\nlines"
+    if record.value == b"list":
+        return ["two\\nlines"]  # JSON escapes it: one line
+    return record.value
+'''
+
+
+def test_a_returned_value_with_a_line_break_fails_its_record(ws: Workspace) -> None:
+    module = ws.module("breaks", LINE_BREAKS)
+    ws.topic("values", "s\nb\nlist\nplain\n")
+    result = ws.run("values", "--map", str(module), "--print")
+    assert result.code == 1
+    assert result.out.splitlines() == ['["two\\nlines"]', "plain"]
+    errors = result.err.splitlines()
+    assert len(errors) == 2
+    for offset, line in zip((0, 1), errors):
+        assert f"offset {offset}: map returned a value with a line break at byte 3" in line
+
+
+NON_FINITE = '''
+def map(record):
+    n = int(record.value)
+    if n == 3:
+        return {"n": n, "ratio": float("nan")}
+    if n == 5:
+        return [{"deep": [float("-inf")]}]
+    if n == 6:
+        return {"n": n, "ratio": None}  # a null of the module's own
+    return {"n": n}
+'''
+
+
+def test_nan_or_infinity_in_a_returned_value_fails_its_record_instead_of_printing_null(ws: Workspace) -> None:
+    module = ws.module("ratios", NON_FINITE)
+    ws.topic("numbers", "".join(f"{n}\n" for n in range(200)))
+    result = ws.run("numbers", "--map", str(module), "--print")
+    assert result.code == 1
+    printed = result.out.splitlines()
+    assert len(printed) == 198 and '{"n":6,"ratio":null}' in printed and '{"n":3,"ratio":null}' not in printed
+    errors = result.err.splitlines()
+    assert [line.split(" offset ")[1].split(":")[0] for line in errors] == ["3", "5"]
+    assert all("returned NaN or an infinity, which JSON cannot hold" in line for line in errors)
+    # The same through the general path (-k), and --on-error stop stops at the first of them.
+    keyed = ws.run("numbers", "--map", str(module), "--print", "-k")
+    assert [line.split(" offset ")[1].split(":")[0] for line in keyed.err.splitlines()] == ["3", "5"]
+    stopped = ws.run("numbers", "--map", str(module), "--print", "--on-error", "stop")
+    assert stopped.out.splitlines() == ['{"n":0}', '{"n":1}', '{"n":2}']
+    assert len(stopped.err.splitlines()) == 1 and " offset 3: " in stopped.err

@@ -8,6 +8,7 @@ is reported rather than lost.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from math import isfinite
 from typing import Any
 
 import orjson
@@ -75,22 +76,58 @@ class WrongReturn(Exception):
 
 
 def to_bytes(value: Any) -> bytes:
+    """The bytes of a returned value: one line of output, and nothing the module did not give.
+
+    A subclass of bytes or str counts as its base type (its own methods are not called). A value with a
+    line break would print as two records, and NaN or an infinity as JSON's null: both fail the record.
+    """
     kind = type(value)
     if kind is bytes:
-        return value
+        return one_line_value(value)
     if kind is str:
-        return value.encode("utf-8", "surrogateescape")
+        return one_line_value(value.encode("utf-8", "surrogateescape"))
     if kind is dict or kind is list:
-        return orjson.dumps(value)
-    if isinstance(value, (bytearray, memoryview)):
-        return bytes(value)
-    if isinstance(value, (dict, list)):
-        return orjson.dumps(value)
+        return json_value(value)
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return one_line_value(memoryview(value).tobytes())
     if isinstance(value, str):
-        return str(value).encode("utf-8", "surrogateescape")
+        return one_line_value(str.encode(value, "utf-8", "surrogateescape"))
+    if isinstance(value, (dict, list)):
+        return json_value(value)
     raise WrongReturn(
         f"returned {type(value).__name__}; expected bytes, str, dict, list or a (key, value) tuple"
     )
+
+
+def one_line_value(value: bytes) -> bytes:
+    """`value`, unless it holds a line break: downstream, one record would become two."""
+    if 10 in value:  # an int is searched with memchr, several times faster than b"\n"
+        raise WrongReturn(f"returned a value with a line break at byte {value.index(10)}; one record "
+                          "would print as several lines (escape it, or return a dict or list as JSON)")
+    return value
+
+
+def json_value(value: dict | list) -> bytes:
+    """`value` as compact JSON; NaN and infinities fail the record rather than becoming null."""
+    data = orjson.dumps(value)
+    if data.find(b"null") >= 0 and not_finite(value):
+        raise WrongReturn(NOT_FINITE)
+    return data
+
+
+NOT_FINITE = "returned NaN or an infinity, which JSON cannot hold (it would be written as null)"
+
+
+def not_finite(value: Any) -> bool:
+    """Whether a float that is NaN or infinite is in `value` (in its dicts, lists and tuples)."""
+    kind = type(value)
+    if kind is float:
+        return not isfinite(value)
+    if isinstance(value, dict):
+        return any(not_finite(item) for item in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(not_finite(item) for item in value)
+    return isinstance(value, float) and not isfinite(value)
 
 
 def to_output(offset: int, result: Any) -> Output:
