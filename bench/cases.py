@@ -953,4 +953,5 @@ CASES = {
     "detail": case_detail,
     "kafka": lambda ctx: __import__("kafka_cases").case_kafka(ctx),  # imports cases itself
     "wasm": lambda ctx: __import__("wasm_cases").case_wasm(ctx),
+    "failures": lambda ctx: __import__("failure_cases").case_failures(ctx),  # imports cases itself
 }

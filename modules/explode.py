@@ -2,12 +2,15 @@
 
 `field` names the array (`items` by default). With `keep_parent`, each element becomes an object
 `{"parent": <the record without the array>, "item": <element>}`; otherwise the element itself. A
-record without the field gives no records; one that is not a JSON object is an error.
+record without the field gives no records; one that is not a JSON object is an error. Elements and
+parents are written back as they were: numbers keep their text (`1.10`, integers beyond 64 bits).
 """
 
 from dataclasses import dataclass
 
 import orjson
+
+from smartview.core.exactjson import loads
 
 
 @dataclass
@@ -17,7 +20,7 @@ class Params:
 
 
 def array_map(record, params):
-    event = orjson.loads(record.value)
+    event = loads(record.value)
     if not isinstance(event, dict):
         raise ValueError(f"expected a JSON object, got {type(event).__name__}")
     items = event.get(params.field)

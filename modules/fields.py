@@ -2,12 +2,13 @@
 
 `keep` and `drop` are comma-separated field names; an empty `keep` keeps every field. Nested fields
 are named with dots (`user.id`). Records that are not JSON objects are errors for that record.
+Every field kept is written back as it was: numbers keep their text (`1.10`, integers beyond 64 bits).
 """
 
 from dataclasses import dataclass
 from functools import lru_cache
 
-import orjson
+from smartview.core.exactjson import loads
 
 
 @dataclass
@@ -22,7 +23,7 @@ def _paths(names: str) -> tuple[tuple[str, ...], ...]:
 
 
 def map(record, params):
-    event = orjson.loads(record.value)
+    event = loads(record.value)
     if not isinstance(event, dict):
         raise ValueError(f"expected a JSON object, got {type(event).__name__}")
     if params.keep:

@@ -10,9 +10,11 @@ from dataclasses import dataclass
 
 import orjson
 
+from smartview.core.exactjson import loads
+
 EVENT_TYPES = ("register", "login", "logout", "home_page", "play_demo", "action_a", "action_b")
 _KNOWN = frozenset(EVENT_TYPES)
-_FIELDS = (("account_id", str, "a string"), ("timestamp", int, "an integer"), ("user_client", str, "a string"))
+_FIELDS = (("account_id", str, "a string"), ("timestamp", int, "a 64-bit integer"), ("user_client", str, "a string"))
 
 
 @dataclass
@@ -37,7 +39,7 @@ def map(record, params):
         or type(timestamp) is not int
         or type(user_client) is not str
     ):
-        raise ValueError(_invalid(event))
+        raise ValueError(_invalid(loads(record.value)))  # read again: the error shows numbers as written
     output = {"type": kind}
     if params.show_account_id:
         output["account_id"] = account_id

@@ -1,13 +1,16 @@
 """Keep only the JSON records whose field has a given value (a filter).
 
 `field` names the field (dots reach into objects: `user.id`); `equals` is compared with the field's
-value as text, so `-e field=type -e equals=login` keeps login events. Records that are not JSON
-objects are errors for that record.
+value as text, so `-e field=type -e equals=login` keeps login events. A number is compared as it is
+written in the record (`1.10`, `18446744073709551616`). Records that are not JSON are errors for that
+record; kept records are passed on unchanged.
 """
 
 from dataclasses import dataclass
 
 import orjson
+
+from smartview.core.exactjson import loads
 
 
 @dataclass
@@ -17,7 +20,7 @@ class Params:
 
 
 def filter(record, params):
-    value = orjson.loads(record.value)
+    value = loads(record.value)
     for name in params.field.split("."):
         if not isinstance(value, dict):
             return False

@@ -43,7 +43,7 @@ def run_test(run: TestRun, inputs: list[bytes], before: list[bytes], out: Binary
     inputs; a module's look_back is fed the ones its lookback asks for, as a consumer starting at the
     first input would.
     """
-    mapper = build(run.stages, run.initial, run.lookbacks)
+    mapper = build(run.stages, run.initial, run.lookbacks, tracebacks=True)
     prior = [Record(offset, run.key, value) for offset, value in enumerate(before)]
     mapper.look_back(lambda lookback: lookback.select(prior, 0))
     keeps_no_key = any(module.kind == "aggregate" for module, _ in run.stages)  # a running total is no record's

@@ -93,3 +93,17 @@ def test_quick_wasm_case_measures_and_compares_outputs(tmp_path: Path) -> None:
         assert row is not None, f"no row for {figure!r}:\n{proc.stdout}"
         if figure.startswith("output"):
             assert "identical" in row, row
+
+
+def test_quick_failures_case_measures_both_runs_and_counts_every_report(tmp_path: Path) -> None:
+    proc = run_bench(tmp_path, "--only", "failures")
+    assert "Traceback" not in proc.stderr + proc.stdout, proc.stderr
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    for figure in ("records that each fail (stderr to a file)", "time failing / passing",
+                   "first report on stderr", "census failing / passing"):
+        row = next((line for line in lines if figure in line), None)
+        assert row is not None, f"no row for {figure!r}:\n{proc.stdout}"
+        assert "failed" not in row and "no samples" not in row, row
+    counted = next(line for line in lines if "report lines == records" in line)
+    assert "2,000 of 2,000" in counted and counted.rstrip().endswith("ok"), counted

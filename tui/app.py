@@ -635,7 +635,8 @@ class SmartviewApp(App[int]):
         if not rows or rows[0] is None:
             self.notify(f"offset {self.mapped.offset_of(event.row)} is still being mapped", severity="warning")
             return
-        self.push_screen(DetailScreen(rows[0], self.mapped.value(event.row), self.topic_name))
+        row = self.mapped.explained(rows[0])  # a failure's traceback is made for the row shown only
+        self.push_screen(DetailScreen(row, self.mapped.value(event.row), self.topic_name))
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):

@@ -88,7 +88,8 @@ def side(value: bytes, name: str) -> Side:
 def failure_side(failure: Failure) -> Side:
     """The exception, where it was raised, and the module's traceback (paths from the module's folder)."""
     folder = failure.location.rsplit("/", 1)[0] + "/" if "/" in failure.location else ""
-    trace = failure.traceback.replace(folder, "") if folder else failure.traceback
+    trace = failure.traceback or ""  # None: the record was not mapped again in time
+    trace = trace.replace(folder, "") if folder else trace
     head = printable(failure.error, keep_newlines=True).split("\n")
     head += [f"at {printable(short_location(failure.location))}", ""]
     body = printable(trace, keep_newlines=True).split("\n")

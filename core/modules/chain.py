@@ -85,13 +85,15 @@ class Transform:
     lookback: Lookback | None = None
 
 
-def make_mapper(module: Module, params: Any, initial: Any = None, lookback: Lookback | None = None) -> Mapper:
+def make_mapper(
+    module: Module, params: Any, initial: Any = None, lookback: Lookback | None = None, tracebacks: bool = False
+) -> Mapper:
     """The mapper for a module: a Python module's Mapper, or a SmartModule's WasmMapper (same answers)."""
     if getattr(module, "runtime", "python") == "wasm":
         from .wasm.module import WasmMapper
 
-        return WasmMapper(module, params, initial, lookback)  # type: ignore[return-value]
-    return Mapper(module, params, initial, lookback)
+        return WasmMapper(module, params, initial, lookback, tracebacks)  # type: ignore[return-value]
+    return Mapper(module, params, initial, lookback, tracebacks)
 
 
 def build(
@@ -99,13 +101,16 @@ def build(
     initial: Any = None,
     lookbacks: list[Lookback | None] | None = None,
     start: bool = True,
+    tracebacks: bool = False,
 ) -> Mapper | Chain:
     """One Mapper for a single module, a Chain for several (`initial` goes to an aggregate).
 
-    With `start`, each module's init runs before this returns (HookError if one raises).
+    With `start`, each module's init runs before this returns (HookError if one raises). With
+    `tracebacks`, failures carry the module's formatted traceback (slow: for a few records).
     """
     lookbacks = lookbacks or [None] * len(stages)
-    mappers = [make_mapper(module, module.make_params(values), initial if module.kind == "aggregate" else None, lookback)
+    mappers = [make_mapper(module, module.make_params(values), initial if module.kind == "aggregate" else None, lookback,
+                           tracebacks)
                for (module, values), lookback in zip(stages, lookbacks)]
     mapper = mappers[0] if len(mappers) == 1 else Chain(mappers)
     if start:

@@ -8,6 +8,7 @@ is reported rather than lost.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from math import isfinite
 from typing import Any
 
 import orjson
@@ -16,12 +17,13 @@ from collections.abc import Callable
 
 from ..errors import HookError
 from .lookback import Lookback
-from .module import Module, describe_exception, variables, module_traceback, where_failed
+from .module import Module, describe_exception, module_line, module_traceback, variables, where_failed
 from ..record import Record
 from ..text import one_line, printable
 from .watchdog import RecordTimeout
 
 VALUE_HEAD = 80
+REPORT_CACHE = 1024  # report middles kept per Mapper: one per distinct error and module line
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,14 +35,20 @@ class Output:
     value: bytes
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: one is made per failing record, and frozen ones cost twice as much
 class Failure:
-    """A record the module failed on: where, why, and what the record held."""
+    """A record the module failed on: where, why, and what the record held.
+
+    `traceback` is None when the module raised but its traceback was not formatted: formatting one costs
+    far more than mapping a record, so runs over many records keep only the module's file and line
+    (`location`), and a viewer maps the one record it shows again with `Mapper(tracebacks=True)`. It is
+    "" when there is no traceback to show (a wrong return value, a timeout, a process that ended).
+    """
 
     offset: int
     error: str
     location: str
-    traceback: str
+    traceback: str | None
     value: bytes
 
     def report(self, topic: str) -> str:
@@ -50,10 +58,14 @@ class Failure:
         not be able to clear or retitle the terminal it is written to.
         """
         return (
-            f"smartview: {printable(topic)} offset {self.offset}: {one_line(self.error, 300)} "
-            f"(at {printable(self.location)}); "
-            f"value: {value_head(self.value)}"
+            f"smartview: {printable(topic)} offset {self.offset}"
+            f"{report_middle(self.error, self.location)}{value_head(self.value)}"
         )
+
+
+def report_middle(error: str, location: str) -> str:
+    """The part of a report line between the offset and the value: the same for many failures."""
+    return f": {one_line(error, 300)} (at {printable(location)}); value: "
 
 
 def value_head(value: bytes, limit: int = VALUE_HEAD) -> str:
@@ -66,22 +78,58 @@ class WrongReturn(Exception):
 
 
 def to_bytes(value: Any) -> bytes:
+    """The bytes of a returned value: one line of output, and nothing the module did not give.
+
+    A subclass of bytes or str counts as its base type (its own methods are not called). A value with a
+    line break would print as two records, and NaN or an infinity as JSON's null: both fail the record.
+    """
     kind = type(value)
     if kind is bytes:
-        return value
+        return one_line_value(value)
     if kind is str:
-        return value.encode("utf-8", "surrogateescape")
+        return one_line_value(value.encode("utf-8", "surrogateescape"))
     if kind is dict or kind is list:
-        return orjson.dumps(value)
-    if isinstance(value, (bytearray, memoryview)):
-        return bytes(value)
-    if isinstance(value, (dict, list)):
-        return orjson.dumps(value)
+        return json_value(value)
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return one_line_value(memoryview(value).tobytes())
     if isinstance(value, str):
-        return str(value).encode("utf-8", "surrogateescape")
+        return one_line_value(str.encode(value, "utf-8", "surrogateescape"))
+    if isinstance(value, (dict, list)):
+        return json_value(value)
     raise WrongReturn(
         f"returned {type(value).__name__}; expected bytes, str, dict, list or a (key, value) tuple"
     )
+
+
+def one_line_value(value: bytes) -> bytes:
+    """`value`, unless it holds a line break: downstream, one record would become two."""
+    if 10 in value:  # an int is searched with memchr, several times faster than b"\n"
+        raise WrongReturn(f"returned a value with a line break at byte {value.index(10)}; one record "
+                          "would print as several lines (escape it, or return a dict or list as JSON)")
+    return value
+
+
+def json_value(value: dict | list) -> bytes:
+    """`value` as compact JSON; NaN and infinities fail the record rather than becoming null."""
+    data = orjson.dumps(value)
+    if data.find(b"null") >= 0 and not_finite(value):
+        raise WrongReturn(NOT_FINITE)
+    return data
+
+
+NOT_FINITE = "returned NaN or an infinity, which JSON cannot hold (it would be written as null)"
+
+
+def not_finite(value: Any) -> bool:
+    """Whether a float that is NaN or infinite is in `value` (in its dicts, lists and tuples)."""
+    kind = type(value)
+    if kind is float:
+        return not isfinite(value)
+    if isinstance(value, dict):
+        return any(not_finite(item) for item in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(not_finite(item) for item in value)
+    return isinstance(value, float) and not isfinite(value)
 
 
 def to_output(offset: int, result: Any) -> Output:
@@ -91,6 +139,9 @@ def to_output(offset: int, result: Any) -> Output:
         key, value = result
         return Output(offset, None if key is None else to_bytes(key), to_bytes(value))
     return Output(offset, None, to_bytes(result))
+
+
+_NOT_RAISED_BY_MODULE = (RecordTimeout, WrongReturn)
 
 
 class Mapper:
@@ -104,17 +155,25 @@ class Mapper:
                               oldest first; each is fed to the module (raises HookError)
         apply(record)         one output or a Failure (map modules)
         apply_many(record)    a list of outputs or a Failure (any kind)
+        report(topic, offset, value, exc)   a failure's report line, cheaply (--print)
         snapshot(), restore(state)   the state carried from record to record, for checkpoints
         module.stateful       whether that state exists (aggregate, or a look_back hook)
         lookback              the Lookback asked for this module, or None
     """
 
-    def __init__(self, module: Module, params: Any, initial: Any = None, lookback: Lookback | None = None) -> None:
+    def __init__(
+        self, module: Module, params: Any, initial: Any = None, lookback: Lookback | None = None,
+        tracebacks: bool = False,
+    ) -> None:
+        """With `tracebacks`, a failure carries the module's formatted traceback (slow: for a few records)."""
         self.module = module
         self.params = params
         self.lookback = lookback
+        self.tracebacks = tracebacks
         self._function = module.function
         self._takes_params = module.takes_params
+        self._filename = str(module.path)
+        self._middles: dict[tuple[type, str, int | None], str] = {}
         # An aggregate's accumulator: the state it carries from one record to the next.
         self.acc = module.initial if initial is None else initial
         if module.look_back is not None:
@@ -211,18 +270,36 @@ class Mapper:
     def failure(self, offset: int, value: bytes, exc: BaseException) -> Failure:
         """The failure of the record read at `offset` with `value` (not what the module left in it)."""
         module = self.module
-        if isinstance(exc, RecordTimeout):
-            return Failure(offset, f"{module.kind} {exc}", where_failed(exc, module.path), "", value)
-        if isinstance(exc, WrongReturn):
+        if isinstance(exc, _NOT_RAISED_BY_MODULE):
+            if isinstance(exc, RecordTimeout):
+                return Failure(offset, f"{module.kind} {exc}", where_failed(exc, module.path), "", value)
             return Failure(offset, f"{module.kind} {exc}", str(module.path), "", value)
         return Failure(
             offset,
             f"{module.kind} raised {describe_exception(exc)}",
             where_failed(exc, module.path),
-            module_traceback(exc, module.path),
+            module_traceback(exc, module.path) if self.tracebacks else None,
             value,
         )
 
+    def report(self, topic: str, offset: int, value: bytes, exc: BaseException) -> str:
+        """`failure(offset, value, exc).report(topic)` and its newline, at a fraction of the cost.
+
+        The fast path of `--print` for a module that fails on many records: failures of one exception
+        type, message and module line share the middle of their report, which is made once.
+        """
+        if self.tracebacks or isinstance(exc, _NOT_RAISED_BY_MODULE):
+            return self.failure(offset, value, exc).report(topic) + "\n"
+        line = module_line(exc, self._filename)
+        key = (type(exc), str(exc), line)
+        middle = self._middles.get(key)
+        if middle is None:
+            if len(self._middles) >= REPORT_CACHE:  # messages that name their record: keep memory flat
+                self._middles.clear()
+            location = self._filename if line is None else f"{self._filename}:{line}"
+            middle = report_middle(f"{self.module.kind} raised {describe_exception(exc)}", location)
+            self._middles[key] = middle
+        return f"smartview: {printable(topic)} offset {offset}{middle}{value_head(value)}\n"
 
 def restore_globals(module: Module, saved: Any) -> None:
     """Put back a look_back module's variables (a dict, or pickled bytes as `Module.fresh_globals` holds them)."""

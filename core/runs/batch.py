@@ -1,7 +1,8 @@
 """Mapping a block of whole lines at once: the fast path behind `--print`, in one process or many.
 
 Records are handled in blocks of complete lines so that the per-record work is one function call and
-one list append; the output of a block is joined once and written once.
+one list append; the output of a block is joined once and written once. A failure becomes its report
+line at once (nothing else of it is kept), and the block's reports are written once, after its output.
 """
 
 from __future__ import annotations
@@ -14,23 +15,26 @@ import orjson
 
 from .formats import LineFormat
 from ..record import Record
-from ..modules.runner import Failure, Mapper, WrongReturn, to_output
+from ..modules.runner import NOT_FINITE, Failure, Mapper, WrongReturn, not_finite, one_line_value, to_output
 
 if TYPE_CHECKING:
     from ..modules.chain import Chain
 from ..modules.watchdog import Watchdog
 
 
+CHUNK = 64  # records between two searches of the output for a null
+
+
 @dataclass(slots=True)
 class BlockResult:
-    """The printed form of a block: output bytes, the failures in it, and how many records it held.
+    """The printed form of a block: output bytes, the report lines of its failures, and how many records it held.
 
     `stopped` is set when the block ended early at a failure because the run stops on the first error.
     """
 
     data: bytes
     count: int
-    failures: list[Failure] = field(default_factory=list)
+    reports: list[str] = field(default_factory=list)  # one line (with its newline) per failed record
     stopped: bool = False
 
 
@@ -51,22 +55,31 @@ def run_block(
     fmt: LineFormat,
     stop_on_error: bool = False,
     watch: Watchdog | None = None,
+    topic: str = "",
 ) -> BlockResult:
     """Map every line of `data` (whole lines; a last line without newline counts as one).
 
-    With a `watch`, each record's offset is published so a stuck record can be timed out.
+    With a `watch`, each record's offset is published so a stuck record can be timed out. Failures are
+    reported as records of `topic`.
     """
     if hasattr(mapper, "apply_block"):  # a SmartModule: one call for the whole block
-        return _run_block_wasm(mapper, data, first_offset, fmt, stop_on_error)
+        return _run_block_wasm(mapper, data, first_offset, fmt, stop_on_error, topic)
     if not isinstance(mapper, Mapper) or mapper.module.kind != "map":  # other kinds, and chains
-        return _run_block_any_kind(mapper, data, first_offset, fmt, stop_on_error, watch)
+        return _run_block_any_kind(mapper, data, first_offset, fmt, stop_on_error, watch, topic)
     lines = split_lines(data)
     # Appending each output to one buffer at once (rather than keeping a list of them) lets the
     # allocator reuse the same memory for every record: orjson's results are 1 KiB allocations, and
     # keeping thousands alive made the heap grow and shrink per block (300k page faults per 1M records).
     out = bytearray()
     append = out.extend
-    failures: list[Failure] = []
+    # Report lines, not Failure objects: a million kept objects would make the garbage collector scan
+    # them over and over, and a failing record should cost a few times a good one, not a hundred.
+    reports: list[str] = []
+    failed: list[int] = []  # the offset of each report
+    # orjson writes NaN and infinities as null. Rather than search every output for a null, the fast
+    # path keeps a chunk's dicts and lists, and searches the chunk's output once (see _fail_non_finite).
+    kept: list[Any] = []
+    keep = kept.append
     function = mapper._function
     params = mapper.params
     takes_params = mapper._takes_params
@@ -81,47 +94,136 @@ def run_block(
     refs = sys.getrefcount
     record = Record(offset, None, b"")
     alone = refs(record)
-    for line in lines:
-        if refs(record) != alone:
-            record = Record(offset, None, line)
-            alone = refs(record)
-        record.offset = offset
-        record.key = None
-        record.value = line
-        if watch is not None:
-            watch.offset = offset
-        try:
-            result = function(record, params) if takes_params else function(record)
-            kind = type(result)
-            if plain and (kind is dict or kind is list):
-                append(dumps(result, option=NEWLINE))  # the common case: one call, no temporaries
-            else:
-                if kind is bytes:
-                    key, value = None, result
+    for start in range(0, len(lines), CHUNK):
+        mark, reported = len(out), len(reports)
+        for line in lines[start : start + CHUNK]:
+            if refs(record) != alone:
+                record = Record(offset, None, line)
+                alone = refs(record)
+            record.offset = offset
+            record.key = None
+            record.value = line
+            if watch is not None:
+                watch.offset = offset
+            try:
+                result = function(record, params) if takes_params else function(record)
+                kind = type(result)
+                if plain and (kind is dict or kind is list):
+                    append(dumps(result, option=NEWLINE))  # the common case: one call, no temporaries
+                    keep(result)
                 else:
-                    output = to_output(offset, result)
-                    key, value = output.key, output.value
-                append(value if plain else fmt.line(offset, key, value))
-                append(b"\n")
-        except KeyboardInterrupt:
-            raise
-        except BaseException as exc:  # every failure is reported with its offset, sys.exit() included
-            failures.append(mapper.failure(offset, line, exc))
-            if stop_on_error:
-                stopped = True
-                break
-        offset += 1
+                    if kind is bytes:
+                        if result is not line and 10 in result:  # a line break (the record's own value has none)
+                            one_line_value(result)  # raises
+                        key, value = None, result
+                    else:
+                        output = to_output(offset, result)
+                        key, value = output.key, output.value
+                    append(value if plain else fmt.line(offset, key, value))
+                    append(b"\n")
+            except KeyboardInterrupt:
+                raise
+            except BaseException as exc:  # every failure is reported with its offset, sys.exit() included
+                reports.append(mapper.report(topic, offset, line, exc))
+                failed.append(offset)
+                if stop_on_error:
+                    stopped = True
+                    break
+            offset += 1
+        if kept:
+            if out.find(b"null", mark) >= 0:
+                chunk = _Chunk(mapper, topic, lines, first_offset, first_offset + start, mark, reported)
+                offset, stopped = chunk.fail_non_finite(out, kept, reports, failed, offset, stopped, stop_on_error)
+            kept.clear()
+        if stopped:
+            break
     if watch is not None:
         watch.offset = -1
-    return BlockResult(bytes(out), offset - first_offset + stopped, failures, stopped)
+    return BlockResult(bytes(out), offset - first_offset + stopped, reports, stopped)
+
+
+@dataclass
+class _Chunk:
+    """Where a chunk of a block's records and outputs begins: enough to take some of its outputs back."""
+
+    mapper: Mapper
+    topic: str
+    lines: list[bytes]
+    first_offset: int  # of the block
+    start: int  # offset of the chunk's first record
+    mark: int  # where its output begins in the block's output
+    reported: int  # how many reports the block had before it
+
+    def fail_non_finite(
+        self, out: bytearray, kept: list[Any], reports: list[str], failed: list[int], end: int, stopped: bool,
+        stop_on_error: bool,
+    ) -> tuple[int, bool]:
+        """Turn the outputs among `kept` that hold NaN or an infinity into failures: their lines leave
+        `out` and their reports join the chunk's, in offset order. Returns the offset mapping goes on
+        from and whether the block stops there (at the first of them, with `stop_on_error`)."""
+        bad = [number for number, value in enumerate(kept) if not_finite(value)]
+        if not bad:
+            return end, stopped  # the nulls were the module's own
+        starts, ends = self._line_spans(out)
+        where = self._lines_of(out, kept, starts, ends)
+        chunk_failed = set(failed[self.reported :])
+        offsets = [offset for offset in range(self.start, end) if offset not in chunk_failed]
+        dropped = sorted((offsets[where[number]], where[number]) for number in bad if where[number] is not None)
+        if not dropped:
+            return end, stopped
+        if stop_on_error:  # the run stops at the first of them: nothing after it is written or reported
+            first, line = dropped[0]
+            del out[starts[line] :]
+            dropped, end, stopped = dropped[:1], first, True
+        else:
+            for _, line in reversed(dropped):
+                del out[starts[line] : ends[line]]
+        entries = [(offset, report) for offset, report in zip(failed[self.reported :], reports[self.reported :])
+                   if offset < end or not stopped]
+        for offset, _ in dropped:
+            value = self.lines[offset - self.first_offset]
+            entries.append((offset, self.mapper.report(self.topic, offset, value, WrongReturn(NOT_FINITE))))
+        entries.sort(key=lambda entry: entry[0])
+        failed[self.reported :] = [offset for offset, _ in entries]
+        reports[self.reported :] = [report for _, report in entries]
+        return end, stopped
+
+    def _line_spans(self, out: bytearray) -> tuple[list[int], list[int]]:
+        ends = []
+        position = self.mark
+        while (newline := out.find(b"\n", position)) >= 0:
+            position = newline + 1
+            ends.append(position)
+        return [self.mark, *ends[:-1]], ends
+
+    @staticmethod
+    def _lines_of(out: bytearray, kept: list[Any], starts: list[int], ends: list[int]) -> list[int | None]:
+        """The chunk's output line of each kept output: found by content when other outputs came between."""
+        if len(kept) == len(ends):
+            return list(range(len(kept)))
+        where: list[int | None] = []
+        line = 0
+        for value in kept:
+            text = orjson.dumps(value, option=orjson.OPT_APPEND_NEWLINE)
+            while line < len(ends) and out[starts[line] : ends[line]] != text:
+                line += 1
+            where.append(line if line < len(ends) else None)
+            line += 1
+        return where
 
 
 def _run_block_any_kind(
-    mapper: Mapper | Chain, data: bytes, first_offset: int, fmt: LineFormat, stop_on_error: bool, watch: Watchdog | None
+    mapper: Mapper | Chain,
+    data: bytes,
+    first_offset: int,
+    fmt: LineFormat,
+    stop_on_error: bool,
+    watch: Watchdog | None,
+    topic: str,
 ) -> BlockResult:
     """The general path for filter, filter_map, array_map and aggregate: zero or more outputs a record."""
     out = bytearray()
-    failures: list[Failure] = []
+    reports: list[str] = []
     offset = first_offset
     stopped = False
     for line in split_lines(data):
@@ -129,7 +231,7 @@ def _run_block_any_kind(
             watch.offset = offset
         results = mapper.apply_many(Record(offset, None, line))
         if isinstance(results, Failure):
-            failures.append(results)
+            reports.append(results.report(topic) + "\n")
             if stop_on_error:
                 stopped = True
                 break
@@ -140,10 +242,12 @@ def _run_block_any_kind(
         offset += 1
     if watch is not None:
         watch.offset = -1
-    return BlockResult(bytes(out), offset - first_offset + stopped, failures, stopped)
+    return BlockResult(bytes(out), offset - first_offset + stopped, reports, stopped)
 
 
-def _run_block_wasm(mapper: Any, data: bytes, first_offset: int, fmt: LineFormat, stop_on_error: bool) -> BlockResult:
+def _run_block_wasm(
+    mapper: Any, data: bytes, first_offset: int, fmt: LineFormat, stop_on_error: bool, topic: str
+) -> BlockResult:
     """A SmartModule maps the block in one call (its `--timeout` is wasmtime's deadline, not the watchdog)."""
     lines = split_lines(data)
     outputs, failures = mapper.apply_flat([(offset, None, line) for offset, line in enumerate(lines, first_offset)])
@@ -158,7 +262,8 @@ def _run_block_wasm(mapper: Any, data: bytes, first_offset: int, fmt: LineFormat
         body = b"\n".join([value for _, _, value in outputs])
     else:
         body = b"\n".join([fmt.line(offset, key, value) for offset, key, value in outputs])
-    return BlockResult(body + b"\n" if outputs else b"", count, failures, stopped)
+    reports = [failure.report(topic) + "\n" for failure in failures]
+    return BlockResult(body + b"\n" if outputs else b"", count, reports, stopped)
 
 
 __all__ = ["BlockResult", "run_block", "split_lines", "WrongReturn"]

@@ -199,7 +199,7 @@ def _work(k: int, n: int, blocks: list[Block], ring: list[tuple[int, int]], job:
             result = BlockResult(b"", 1, stopped=job.stop_on_error)
         else:
             data = os.pread(job.fd, block.length, block.start)
-            result = run_block(job.mapper, data, block.first_offset, job.fmt, job.stop_on_error, watch)
+            result = run_block(job.mapper, data, block.first_offset, job.fmt, job.stop_on_error, watch, job.topic)
         token = os.read(ring[k][0], 1)
         if token != GO:
             if not token:  # the process before this block ended without passing the token
@@ -230,9 +230,9 @@ def _write(job: Job, result: BlockResult, done: Written) -> bytes:
         done.closed = True
         return CLOSED
     done.count += result.count
-    done.failed += len(result.failures)
-    if result.failures:
-        job.err.write("".join(f.report(job.topic) + "\n" for f in result.failures))
+    done.failed += len(result.reports)
+    if result.reports:
+        job.err.write("".join(result.reports))
         job.err.flush()
     if result.stopped:
         done.stopped = True

@@ -20,7 +20,6 @@ from ..modules.chain import build
 from ..modules.lookback import Lookback
 from ..record import Record
 from ..modules.module import Module
-from ..modules.runner import Failure
 from ..sources.topic import Topic
 from ..modules.watchdog import Watchdog
 from ..text import printable, printable_bytes
@@ -178,7 +177,8 @@ class Printer:
     def _map_block(self, block: Block) -> BlockResult:
         assert block.data is not None
         if self.mapper is not None:
-            return run_block(self.mapper, block.data, block.first_offset, self.fmt, self.stop_on_error, self._watch)
+            return run_block(self.mapper, block.data, block.first_offset, self.fmt, self.stop_on_error, self._watch,
+                             self.topic.name)
         if self.fmt.plain and b"\r" not in block.data:
             data = block.data if block.data.endswith(b"\n") else block.data + b"\n"
             return BlockResult(data, block.count)
@@ -225,8 +225,10 @@ class Printer:
     def _write(self, result: BlockResult) -> None:
         data = printable_bytes(result.data) if self.escape else result.data
         self.out.write(data)
-        for failure in result.failures:
-            self._report(failure)
+        if result.reports:  # one write for the block's reports: a failing module may fail every record
+            self.result.failed += len(result.reports)
+            self.err.write("".join(result.reports))
+            self.err.flush()
         if result.stopped:
             self.result.stopped = True
 
@@ -236,11 +238,6 @@ class Printer:
         self.err.flush()
         if self.stop_on_error:
             self.result.stopped = True
-
-    def _report(self, failure: Failure) -> None:
-        self.result.failed += 1
-        self.err.write(failure.report(self.topic.name) + "\n")
-        self.err.flush()
 
     def _follow(self, reader: TopicReader, limit: int | None, stop: threading.Event) -> None:
         """Print records as they are appended until `stop` is set or the limit is reached."""

@@ -55,7 +55,8 @@ class Request:
     """Records to map with modules (module path, its stamp, its values), in chain order.
 
     With `many`, the stages run as a pipeline of any kinds and each record's reply is a list of outputs;
-    `state` is the pickled accumulators (outputs.state_of) to start from, for aggregates.
+    `state` is the pickled accumulators (outputs.state_of) to start from, for aggregates. With
+    `tracebacks`, failures carry the module's formatted traceback (for the one record a detail shows).
     """
 
     stages: list[tuple[str, tuple[int, int], dict[str, str]]]
@@ -63,6 +64,7 @@ class Request:
     many: bool = False
     initial: str | None = None
     state: bytes | None = field(default=None, repr=False)
+    tracebacks: bool = False
 
 
 class RowProcess:
@@ -83,10 +85,11 @@ class RowProcess:
         many: bool = False,
         initial: str | None = None,
         state: bytes | None = None,
+        tracebacks: bool = False,
     ) -> None:
         assert self._process.stdin is not None
         stamped = [(str(path), module_stamp(path), values) for path, values in stages]
-        write_frame(self._process.stdin, Request(stamped, items, many, initial, state))
+        write_frame(self._process.stdin, Request(stamped, items, many, initial, state, tracebacks))
 
     def receive(self) -> Any:
         assert self._process.stdout is not None
@@ -162,12 +165,12 @@ def _answer(request: Request, modules: _Modules):
         for record in request.items:
             yield Failure(record.offset, f"module does not load: {exc.message}", first_path, "", record.value)
         return
-    key = (repr(request.stages), request.initial)
+    key = (repr(request.stages), request.initial, request.tracebacks)
     stateful = any(module.stateful for module, _ in loaded)
     try:
         if stateful or modules.pipeline is None or modules.pipeline[0] != key:
             modules.pipeline = None
-            mapper = build(loaded, request.initial)  # runs each module's init
+            mapper = build(loaded, request.initial, tracebacks=request.tracebacks)  # runs each module's init
             if not stateful:
                 modules.pipeline = (key, mapper)
         else:

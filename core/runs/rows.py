@@ -293,6 +293,61 @@ class MappedTopic:
         finally:
             self._process_lock.release()
 
+    def explained(self, row: Row, wait: float = 1.0) -> Row:
+        """`row` with its failure's traceback, found by mapping its record once more in the child process.
+
+        Mapping keeps only the module's file and line of a failure: formatting every traceback would make
+        a module that fails on every record a hundred times slower. The detail view asks for the one it
+        shows. The row comes back as it was if its record is not mapped again within `wait` seconds, or
+        does not fail this time.
+        """
+        result = row.result
+        if not isinstance(result, Failure) or result.traceback is not None or not self.stages:
+            return row
+        found: list[Row] = []
+        done = threading.Event()
+
+        def remap() -> None:
+            try:
+                found.append(self._remap(row, wait))
+            finally:
+                done.set()
+
+        threading.Thread(target=remap, name="smartview-traceback", daemon=True).start()
+        done.wait(wait)
+        return found[0] if found else row
+
+    def _remap(self, row: Row, wait: float) -> Row:
+        generation = self.generation
+        low, state = row.offset, None
+        if self.stateful and self.outputs is not None:  # the accumulators before this record are needed
+            low, state = self.outputs.checkpoint(row.offset)
+        records = self.index.read_records(low, row.offset + 1)
+        if not records or not self._process_lock.acquire(timeout=wait):
+            return row
+        reply = None
+        try:
+            # Marked stale: a screen that needs the process more than this does may take it back.
+            self._process_generation = -1
+            with self._lock:
+                if self._closed or generation != self.generation:
+                    return row
+                if self._process is None or self._process.exit_status() is not None:
+                    self._process = RowProcess()
+                process = self._process
+            stages = [(module.path, values) for module, values in self.stages]
+            process.send(stages, records, not self.one_to_one, self.initial, state, tracebacks=True)
+            for _ in records:
+                reply = process.receive()
+        except (OSError, EOFError):  # the module ended the process: there is no traceback to show
+            self._process = None
+            return row
+        finally:
+            self._process_lock.release()
+        if isinstance(reply, Failure) and reply.traceback is not None and generation == self.generation:
+            return Row(row.offset, reply, row.sub)
+        return row
+
     def _fail_all(self, generation: int, records: list[Record], reason: str) -> None:
         path = str(self.stages[0][0].path)
         self._store(generation, [(r.offset, Failure(r.offset, reason, path, "", r.value)) for r in records])

@@ -252,7 +252,10 @@ def _signature(kind: Any) -> str:
 class WasmMapper:
     """A SmartModule bound to parameter values, with an instance of its own in each process."""
 
-    def __init__(self, module: WasmModule, params: Any, initial: Any = None, lookback: Any = None) -> None:
+    def __init__(
+        self, module: WasmModule, params: Any, initial: Any = None, lookback: Any = None, tracebacks: bool = False
+    ) -> None:
+        """`tracebacks` is taken for the same calls as a Python Mapper's: a SmartModule's failure has none."""
         self.module = module
         self.params = params
         self.lookback = lookback
@@ -415,3 +418,6 @@ class WasmMapper:
 
     def failure(self, offset: int, value: bytes, exc: BaseException) -> Failure:
         return Failure(offset, f"{self._name} raised {type(exc).__name__}: {exc}", str(self.module.path), "", value)
+
+    def report(self, topic: str, offset: int, value: bytes, exc: BaseException) -> str:
+        return self.failure(offset, value, exc).report(topic) + "\n"
