@@ -77,23 +77,26 @@ class WrongReturn(Exception):
     """The module returned something that is not a record value."""
 
 
-def to_bytes(value: Any) -> bytes:
+def to_bytes(value: Any, breaks: bool = False) -> bytes:
     """The bytes of a returned value: one line of output, and nothing the module did not give.
 
     A subclass of bytes or str counts as its base type (its own methods are not called). A value with a
-    line break would print as two records, and NaN or an infinity as JSON's null: both fail the record.
+    line break would print as two records, so it fails the record, unless `breaks`: the record's own
+    value had one (a `--raw` input, a Kafka record), so the topic is not one record a line anyway. NaN
+    or an infinity would be written as JSON's null: that fails the record too.
     """
     kind = type(value)
     if kind is bytes:
-        return one_line_value(value)
+        return value if breaks else one_line_value(value)
     if kind is str:
-        return one_line_value(value.encode("utf-8", "surrogateescape"))
+        encoded = value.encode("utf-8", "surrogateescape")
+        return encoded if breaks else one_line_value(encoded)
     if kind is dict or kind is list:
         return json_value(value)
     if isinstance(value, (bytes, bytearray, memoryview)):
-        return one_line_value(memoryview(value).tobytes())
+        return to_bytes(memoryview(value).tobytes(), breaks)
     if isinstance(value, str):
-        return one_line_value(str.encode(value, "utf-8", "surrogateescape"))
+        return to_bytes(str.encode(value, "utf-8", "surrogateescape"), breaks)
     if isinstance(value, (dict, list)):
         return json_value(value)
     raise WrongReturn(
@@ -132,13 +135,14 @@ def not_finite(value: Any) -> bool:
     return isinstance(value, float) and not isfinite(value)
 
 
-def to_output(offset: int, result: Any) -> Output:
+def to_output(offset: int, result: Any, breaks: bool = False) -> Output:
+    """A returned value (or `(key, value)`) as an Output; `breaks`: line breaks are allowed (see to_bytes)."""
     if type(result) is tuple:
         if len(result) != 2:
             raise WrongReturn(f"returned a tuple of {len(result)} items; expected (key, value)")
         key, value = result
-        return Output(offset, None if key is None else to_bytes(key), to_bytes(value))
-    return Output(offset, None, to_bytes(result))
+        return Output(offset, None if key is None else to_bytes(key, breaks), to_bytes(value, breaks))
+    return Output(offset, None, to_bytes(result, breaks))
 
 
 _NOT_RAISED_BY_MODULE = (RecordTimeout, WrongReturn)
@@ -230,7 +234,7 @@ class Mapper:
                 result = self._function(record, self.params)
             else:
                 result = self._function(record)
-            return to_output(offset, result)
+            return to_output(offset, result, 10 in value)
         except KeyboardInterrupt:
             raise
         except BaseException as exc:  # SystemExit too: a module's sys.exit() fails its record, not the run
@@ -251,17 +255,18 @@ class Mapper:
             if kind == "aggregate":
                 args = (self.acc, record, self.params) if self._takes_params else (self.acc, record)
                 self.acc = self._function(*args)
-                return [to_output(offset, self.acc)]
+                return [to_output(offset, self.acc, 10 in value)]
             result = self._function(record, self.params) if self._takes_params else self._function(record)
             if kind == "filter":
                 if type(result) is not bool:
                     raise WrongReturn(f"returned {type(result).__name__}; expected True or False")
                 return [Output(offset, key, value)] if result else []
             if kind == "filter_map":
-                return [] if result is None else [to_output(offset, result)]
+                return [] if result is None else [to_output(offset, result, 10 in value)]
             if not isinstance(result, list):  # array_map
                 raise WrongReturn(f"returned {type(result).__name__}; expected a list of values")
-            return [to_output(offset, item) for item in result]
+            breaks = 10 in value
+            return [to_output(offset, item, breaks) for item in result]
         except KeyboardInterrupt:
             raise
         except BaseException as exc:
