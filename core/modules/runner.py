@@ -7,11 +7,13 @@ is reported rather than lost.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
+from .forks import FORKED
 from .module import Module, describe_exception, module_traceback, where_failed
 from ..record import Record
 from .watchdog import RecordTimeout
@@ -116,6 +118,9 @@ class Mapper:
             raise
         except BaseException as exc:  # SystemExit too: a module's sys.exit() fails its record, not the run
             return self.failure(offset, value, exc)
+        finally:
+            if FORKED:  # a process the module forked came back here: it ends (forks.py)
+                os._exit(0)
 
     def apply_many(self, record: Record) -> list[Output] | Failure:
         """What any kind of module makes of one record: no output, one, or several.
@@ -147,6 +152,9 @@ class Mapper:
             raise
         except BaseException as exc:
             return self.failure(offset, value, exc)
+        finally:
+            if FORKED:  # a process the module forked came back here: it ends (forks.py)
+                os._exit(0)
 
     def failure(self, offset: int, value: bytes, exc: BaseException) -> Failure:
         """The failure of the record read at `offset` with `value` (not what the module left in it)."""

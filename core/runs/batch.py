@@ -6,6 +6,7 @@ one list append; the output of a block is joined once and written once.
 
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -14,6 +15,7 @@ import orjson
 
 from .formats import LineFormat
 from ..record import Record
+from ..modules.forks import FORKED
 from ..modules.runner import Failure, Mapper, WrongReturn, to_output
 
 if TYPE_CHECKING:
@@ -79,7 +81,10 @@ def run_block(
     refs = sys.getrefcount
     record = Record(offset, None, b"")
     alone = refs(record)
+    forked = FORKED  # a process the module forked that comes back into this loop ends (forks.py)
     for line in lines:
+        if forked:
+            os._exit(0)
         if refs(record) != alone:
             record = Record(offset, None, line)
             alone = refs(record)
@@ -109,6 +114,8 @@ def run_block(
                 stopped = True
                 break
         offset += 1
+    if forked:
+        os._exit(0)
     if watch is not None:
         watch.offset = -1
     return BlockResult(bytes(out), offset - first_offset + stopped, failures, stopped)
