@@ -1,4 +1,7 @@
-"""The module picker: every module in the module folders, with the first line of its docstring."""
+"""The module picker: every module in the module folders, with the first line of its docstring.
+
+The list is read from the modules' source (core/modules/listing.py): no module runs until it is chosen.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +14,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Label, OptionList
 from textual.widgets.option_list import Option
 
-from ..core.modules import module as module_mod
-from ..core.errors import SmartviewError
+from ..core.modules.listing import ModuleEntry, list_modules
 
 NO_MODULE = "-"
 
@@ -37,8 +39,8 @@ class ModulePicker(ModalScreen[Path | str | None]):
     def compose(self) -> ComposeResult:
         none_mark = "● " if self.current is None else "  "
         options = [Option(f"{none_mark}(no module) records as they are", id=NO_MODULE)]
-        for path in module_mod.available_paths(self.dirs):
-            options.append(Option(self._describe(path), id=str(path)))
+        for entry in list_modules(self.dirs):
+            options.append(Option(self._describe(entry), id=str(entry.path)))
         # The cursor starts on what is shown now, so enter alone keeps it and a neighbour is one key away.
         current = [n for n, option in enumerate(options) if self._is_current(option.id)]
         with Vertical() as box:
@@ -53,14 +55,13 @@ class ModulePicker(ModalScreen[Path | str | None]):
             return option == NO_MODULE
         return option != NO_MODULE and Path(option).resolve() == self.current.resolve()
 
-    def _describe(self, path: Path) -> str:
+    def _describe(self, entry: ModuleEntry) -> str:
+        path = entry.path
         mark = "● " if self._is_current(str(path)) else "  "
-        try:
-            module = module_mod.load(path)
-        except SmartviewError as exc:
-            return f"{mark}[b]{path.stem}[/b]  [dim](does not load: {exc.message})[/dim]"
-        kind = "" if module.kind == "map" else f" [dim]({module.kind})[/dim]"
-        return f"{mark}[b]{path.stem}[/b]{kind}  [dim]{module.summary}[/dim]"
+        if entry.error is not None:
+            return f"{mark}[b]{path.stem}[/b]  [dim](does not load: {entry.error})[/dim]"
+        kind = "" if entry.kind == "map" else f" [dim]({entry.kind})[/dim]"
+        return f"{mark}[b]{path.stem}[/b]{kind}  [dim]{entry.summary}[/dim]"
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         chosen = event.option.id
