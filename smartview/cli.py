@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import functools
 import os
 import signal
@@ -24,6 +25,8 @@ from .core import config as config_mod
 from .core.modules import module as module_mod
 from .core.errors import SmartviewError
 from .core.runs.formats import FIELDS, KAFKA_FIELDS, LineFormat
+from .core.children import take_stdin
+from .core.descendants import adopt_orphans
 from .core.modules.module import Module
 from .core.modules.params import format_value, parse_assignments
 from .core.runs.printer import Printer, Range, stdout_is_terminal
@@ -45,6 +48,32 @@ class Selection:
     values: dict[str, str]
     modules_dirs: list[Path]
     stages: tuple[tuple[Module, dict[str, str]], ...] = ()
+    # Where `--map NAME` looks without this run's --modules-dir flags (for the copied command), found
+    # before any module ran: a module may change the working directory, and the config found from it.
+    named_dirs: tuple[Path, ...] | None = None
+
+
+def run() -> None:
+    """The `smartview` command: `main`, then nothing that module code started outlives it.
+
+    A thread a module started (not a daemon) would keep the interpreter waiting at exit, and processes it
+    started would go on after smartview: the output is flushed, every process below this one is ended
+    (descendants.py), and the process exits at once.
+    """
+    code = main()
+    _end(code)
+
+
+def _end(code: int) -> None:
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    from .core.descendants import end_descendants
+
+    end_descendants()
+    os._exit(code)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -199,7 +228,12 @@ def _jobs(text: str) -> int | None:
 def _run_topic(argv: list[str]) -> int:
     args = _topic_parser().parse_args(argv)
     if args.print:
-        return _print(args, _select(args))
+        # Module code gets /dev/null as its stdin; records piped to smartview would be read from `kept`.
+        kept = take_stdin()
+        try:
+            return _print(args, _select(args))
+        finally:
+            kept.close()
     _check_viewer_flags(args)
     return _view(_select(args), args.aggregate_initial)
 
@@ -242,27 +276,35 @@ def _view(selection: Selection, initial: str | None = None) -> int:
         os.environ.pop(name, None)
     from .tui.app import run_viewer  # Textual costs ~0.2 s to import: only the viewer pays it
 
+    adopt_orphans()  # a module picked later runs too: what it starts must stay findable
+    _end_on_hangup()
+
     # Descriptor 1 stays the terminal: Textual asks it for the screen size. Module code runs in a child
     # process whose descriptor 1 goes nowhere (core/runs/rowprocess.py), so it cannot paint over the screen.
     return run_viewer(selection, index=(index, indexed), initial=initial)
 
 
 def _select(args: argparse.Namespace) -> Selection:
+    """What to open, with every path made absolute before any module code runs (a module may chdir)."""
     config = config_mod.load_config()
     topics_dir = config_mod.topics_dir(args.topics_dir, config)
     if is_kafka_address(args.topic):
         topic = _kafka_topic(args.topic, args, config)
     else:
         topic = resolve(args.topic, topics_dir)
-    dirs = config_mod.modules_dirs(args.modules_dir, config)
+        topic = dataclasses.replace(topic, path=_absolute(topic.path))
+    dirs = [_absolute(folder) for folder in config_mod.modules_dirs(args.modules_dir, config)]
+    named = tuple(_absolute(folder) for folder in config_mod.modules_dirs(None, config))
     values = parse_assignments(args.params)
     wanted = _wanted_modules(args, config, values)
     if not wanted:
         if values:
             raise SmartviewError("parameters given with -e but no module selected; add --map MODULE")
-        return Selection(topic, None, {}, dirs)
+        return Selection(topic, None, {}, dirs, named_dirs=named)
+    paths = [_absolute(module_mod.find(name, dirs)) for name, _ in wanted]
+    adopt_orphans()  # what the modules start stays findable, to be ended with smartview
     with contextlib.redirect_stdout(sys.stderr):  # a module printing at import must not reach stdout
-        modules = [module_mod.load(module_mod.find(name, dirs)) for name, _ in wanted]
+        modules = [module_mod.load(path) for path in paths]
     given = chain_mod.split_values(modules, values)
     stages = tuple((m, {**base, **extra}) for m, (_, base), extra in zip(modules, wanted, given))
     for module, module_values in stages:
@@ -270,7 +312,12 @@ def _select(args: argparse.Namespace) -> Selection:
             module.make_params(module_values)  # parse now: bad values stop the run before any record
         except SmartviewError as exc:
             raise SmartviewError(f"{module.name}: {exc.message}" if len(stages) > 1 else exc.message) from None
-    return Selection(topic, stages[0][0], stages[0][1], dirs, stages)
+    return Selection(topic, stages[0][0], stages[0][1], dirs, stages, named)
+
+
+def _absolute(path: Path) -> Path:
+    """The path from the working directory of now (symlinks kept, so messages name what was given)."""
+    return Path(os.path.abspath(path))
 
 
 def _wanted_modules(args: argparse.Namespace, config: config_mod.Config, values: dict[str, str]):
@@ -306,6 +353,7 @@ def _print(args: argparse.Namespace, selection: Selection) -> int:
         stop = threading.Event()
         if args.follow:
             _stop_on_signals(stop)
+            _stop_when_closed(out.fileno(), stop)
         selection_range = Range(start=args.start, head=args.head, tail=args.tail, end=args.end)
         result = printer.run(selection_range, follow=args.follow, stop=stop)
     return 1 if result.failed else 0
@@ -344,6 +392,39 @@ def _stop_on_signals(stop: threading.Event) -> None:
         stop.set()
 
     signal.signal(signal.SIGINT, handle)
+    signal.signal(signal.SIGTERM, handle)
+    signal.signal(signal.SIGHUP, handle)  # the terminal closed (`tmux kill-server`): end the same way
+
+
+def _stop_when_closed(fd: int, stop: threading.Event) -> None:
+    """End a follow as soon as the reader of stdout goes away (`| head -1`), even while no record arrives.
+
+    A closed pipe is otherwise only noticed by the next write, which may be hours away. A thread waits on
+    the descriptor for POLLERR or POLLHUP (a pipe whose reader closed, a terminal that hung up).
+    """
+    import select
+
+    def watch() -> None:
+        poller = select.poll()
+        poller.register(fd, 0)  # no events asked for: POLLERR and POLLHUP are always reported
+        while not stop.is_set():
+            if poller.poll(200):
+                stop.set()
+                return
+
+    threading.Thread(target=watch, name="smartview-stdout-watch", daemon=True).start()
+
+
+def _end_on_hangup() -> None:
+    """SIGHUP (the terminal closed, `tmux kill-server`) or SIGTERM ends the viewer and every process below it.
+
+    The viewer's main thread never runs module code, so the handler always gets to run.
+    """
+
+    def handle(signum: int, frame: Any) -> None:
+        _end(128 + signum)
+
+    signal.signal(signal.SIGHUP, handle)
     signal.signal(signal.SIGTERM, handle)
 
 
@@ -388,11 +469,15 @@ def _run_command(name: str, argv: list[str]) -> int:
     if name == "test":
         from .workbench import read_inputs, run_test
 
+        kept = take_stdin()  # the module gets /dev/null; --stdin records come from `kept`
+        inputs = read_inputs(args.text, args.file, kept if args.stdin else None)
+        path = _absolute(module_mod.find(args.module, config_mod.modules_dirs(args.modules_dir, config)))
+        adopt_orphans()
         with contextlib.redirect_stdout(sys.stderr):
-            module = module_mod.load(module_mod.find(args.module, config_mod.modules_dirs(args.modules_dir, config)))
+            module = module_mod.load(path)
         values = parse_assignments(args.params)
         module.make_params(values)
-        return run_test(module, values, read_inputs(args.text, args.file, args.stdin), args.aggregate_initial)
+        return run_test(module, values, inputs, args.aggregate_initial)
     if is_kafka_address(args.topic):
         from .core.sources.kafka_produce import produce_file
 
@@ -424,16 +509,17 @@ def _size(size: float) -> str:
 
 
 def _list_modules(dirs: list[Path]) -> int:
-    for path in module_mod.available_paths(dirs):
-        try:
-            module = module_mod.load(path)
-        except SmartviewError as exc:
-            print(f"{path.stem}  (does not load: {exc.message})\n")
+    """Every module with its kind, summary and parameters, read from the source: none of them runs."""
+    from .core.modules.listing import list_modules
+
+    for entry in list_modules(dirs):
+        if entry.error is not None:
+            print(f"{entry.name}  (does not load: {entry.error})\n")
             continue
-        print(f"{module.name}  [{module.kind}]  {module.summary}")
-        print(f"    {module.path}")
-        for spec in module.specs:
-            print(f"    -e {spec.name}=…  {spec.type_name}, default {format_value(spec.default)}")
+        print(f"{entry.name}  [{entry.kind}]  {entry.summary}")
+        print(f"    {entry.path}")
+        for param in entry.params:
+            print(f"    -e {param.name}=…  {param.type_name}, default {param.default}")
         print()
     return 0
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import BinaryIO
 
 from .core.errors import SmartviewError
 from .core.modules.module import KINDS, Module
@@ -36,7 +37,8 @@ def run_test(module: Module, values: dict[str, str], inputs: list[bytes], initia
     return 1 if failed else 0
 
 
-def read_inputs(texts: list[str] | None, file: str | None, stdin: bool) -> list[bytes]:
+def read_inputs(texts: list[str] | None, file: str | None, stdin: BinaryIO | None) -> list[bytes]:
+    """The records to try: `--text` values, the lines of `--file`, or the lines read from `stdin`."""
     if texts:
         return [text.encode() for text in texts]
     if file is not None:
@@ -44,8 +46,8 @@ def read_inputs(texts: list[str] | None, file: str | None, stdin: bool) -> list[
             data = Path(file).read_bytes()
         except OSError as exc:
             raise SmartviewError(f"input file {file} cannot be read: {exc.strerror}") from None
-    elif stdin:
-        data = sys.stdin.buffer.read()
+    elif stdin is not None:
+        data = stdin.read()
     else:
         raise SmartviewError("give the input with --text VALUE (repeatable), --file FILE or --stdin")
     lines = data.split(b"\n")
@@ -103,15 +105,17 @@ def _test_source(name: str, kind: str) -> str:
 `smartview test {name}.py --text '{{"a": 1}}'`."""
 
 import subprocess
-import sys
 from pathlib import Path
+
+from smartview.core.children import python_command
 
 HERE = Path(__file__).parent
 
 
 def test_{name}_runs_on_a_record():
+    # python_command keeps the working directory off the child's sys.path.
     result = subprocess.run(
-        [sys.executable, "-m", "smartview", "test", str(HERE / "{name}.py"), "--text", '{{"a": 1}}'],
+        python_command("smartview", "test", str(HERE / "{name}.py"), "--text", '{{"a": 1}}'),
         capture_output=True, text=True,
     )
     assert result.returncode == 0, result.stderr

@@ -603,7 +603,7 @@ class SmartviewApp(App[int]):
         """The `--print` command that gives what the screen shows."""
         words = ["smartview", self._address() if self.kafka else self.topic_name]
         for module, _ in self.stages:
-            words += ["--map", module.name if _found_by_name(module) else str(module.path)]
+            words += ["--map", module.name if self._found_by_name(module) else str(module.path)]
         for module, values in self.stages:
             params = module.make_params(values)
             prefix = f"{module.name}." if len(self.stages) > 1 else ""
@@ -613,6 +613,20 @@ class SmartviewApp(App[int]):
             words += ["--aggregate-initial", self.initial]
         words.append("--print")
         return shlex.join(words)
+
+    def _found_by_name(self, module: Module) -> bool:
+        """Whether `--map NAME` finds this module without the --modules-dir flags this run was given.
+
+        The folders are the ones found when smartview started: a module may have changed the working
+        directory since.
+        """
+        dirs = self.selection.named_dirs
+        if dirs is None:
+            dirs = tuple(config_mod.modules_dirs(None, config_mod.load_config()))
+        try:
+            return module_mod.find(module.name, list(dirs)).resolve() == module.path.resolve()
+        except SmartviewError:
+            return False
 
     def _address(self) -> str:
         """The Kafka address of what the screen shows: the topic's, with the partition shown."""
@@ -636,13 +650,6 @@ class SmartviewApp(App[int]):
         yield SystemCommand("Find", "Find text in the mapped output", self.action_find)
 
 
-def _found_by_name(module: Module) -> bool:
-    """Whether `--map NAME` finds this module without the --modules-dir flags this run was given."""
-    try:
-        dirs = config_mod.modules_dirs(None, config_mod.load_config())
-        return module_mod.find(module.name, dirs).resolve() == module.path.resolve()
-    except SmartviewError:
-        return False
 
 
 def searchable(row: Row) -> str:
