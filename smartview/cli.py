@@ -26,9 +26,9 @@ from .core.modules import module as module_mod
 from .core.errors import SmartviewError
 from .core.runs.formats import FIELDS, KAFKA_FIELDS, LineFormat
 from .core.children import take_stdin
-from .core.descendants import adopt_orphans
+from .core.descendants import adopt_orphans, end_descendants
 from .core.modules.module import Module
-from .core.modules.params import format_value, parse_assignments
+from .core.modules.params import parse_assignments
 from .core.runs.printer import Printer, Range, stdout_is_terminal
 from .core.sources.topic import KAFKA_SCHEME, Topic, count_records, is_kafka_address, list_topics, path_for_new, resolve
 
@@ -65,13 +65,12 @@ def run() -> None:
 
 
 def _end(code: int) -> None:
+    """Flush, end every process below this one, and exit now: no waiting for threads a module started."""
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
-        except (OSError, ValueError):
+        except Exception:  # a closed pipe or terminal, or a signal arriving in the middle of a write
             pass
-    from .core.descendants import end_descendants
-
     end_descendants()
     os._exit(code)
 
