@@ -382,11 +382,16 @@ FORKS = '''import os, time
 def map(record):
     if os.fork() == 0:
         return record.value  # a child that comes back into smartview's loop
+    noted, note = os.pipe()
     if os.fork() == 0:  # a child that stays, in a session of its own (no hangup reaches it), for an hour
         os.setsid()
         open(PIDS, "a").write(f"{os.getpid()}\\n")
+        os.write(note, b"+")
         time.sleep(3600)
         os._exit(0)
+    os.read(noted, 1)  # its pid is noted before the record is done
+    os.close(noted)
+    os.close(note)
     return record.value
 '''
 
