@@ -469,3 +469,76 @@ def test_a_module_reading_stdin_does_not_eat_the_row_process_protocol(ws: Worksp
             assert app.failures == 0
 
     asyncio.run(scenario())
+
+
+# -- a chosen module that hangs or ends its process at import ---------------------------------------
+
+EXITS = 'import os\nos._exit(3)\n\ndef map(record):\n    return record.value\n'
+UPPER = 'def map(record):\n    return record.value.upper()\n'
+
+
+def notices(app) -> str:
+    return "\n".join(f"{n.title}: {n.message}" for n in app._notifications)
+
+
+def test_picking_a_module_that_hangs_or_exits_at_import_leaves_the_viewer_running(ws: Workspace, monkeypatch) -> None:
+    import asyncio
+
+    from smartview.core.modules import trial
+    from viewer_support import make_app, screen_text, settle
+
+    monkeypatch.setattr(trial, "IMPORT_LIMIT", 1.0)
+    (ws.modules / "hangs.py").write_text(HANGS)
+    (ws.modules / "exits.py").write_text(EXITS)
+    (ws.modules / "upper.py").write_text(UPPER)
+    topic = ws.topic("t", "a\nb\n")
+
+    async def wait_until(condition, timeout: float = 10) -> None:
+        deadline = time.monotonic() + timeout
+        while not condition():
+            assert time.monotonic() < deadline, "timed out waiting for the viewer"
+            await asyncio.sleep(0.02)
+
+    async def scenario():
+        app = make_app(topic, module="upper", modules_dirs=[ws.modules])
+        async with app.run_test(size=(120, 30)) as pilot:
+            await settle(pilot)
+            for choice, reason in [(1, "ended its process while importing (exit status 3)"),
+                                   (2, "importing the module took longer than 1 s")]:
+                await pilot.press("m")
+                await pilot.pause()
+                await pilot.press("home", *["down"] * choice, "enter")
+                await pilot.press("p")  # keys are answered while the module is tried
+                assert not app.panel.display
+                await pilot.press("p")
+                await wait_until(lambda: reason in notices(app))
+                assert app.module.name == "upper"
+                assert screen_text(app).split()[:4] == ["0", "A", "1", "B"]
+
+    asyncio.run(scenario())
+
+
+def test_an_edit_that_ends_the_process_at_import_keeps_the_last_good_version(ws: Workspace) -> None:
+    import asyncio
+
+    from viewer_support import make_app, screen_text, settle
+
+    module = ws.modules / "upper.py"
+    module.write_text(UPPER)
+    topic = ws.topic("t", "a\nb\n")
+
+    async def scenario():
+        app = make_app(topic, module="upper", modules_dirs=[ws.modules], watch=True)
+        async with app.run_test(size=(120, 30)) as pilot:
+            await settle(pilot)
+            await pilot.pause(0.3)  # let the module watcher start
+            module.write_text(EXITS)
+            banner = app.query_one("#banner")
+            deadline = time.monotonic() + 10
+            while not banner.has_class("-shown"):
+                assert time.monotonic() < deadline, "no banner"
+                await pilot.pause(0.02)
+            assert "ended its process while importing (exit status 3)" in str(banner.render())
+            assert screen_text(app).split()[:4] == ["0", "A", "1", "B"]
+
+    asyncio.run(scenario())

@@ -31,6 +31,7 @@ from ..core.modules import module as module_mod
 from ..core.errors import SmartviewError
 from ..core.sources.index import LineIndex
 from ..core.modules.module import Module
+from ..core.modules.trial import try_import
 from ..core.modules.params import changed_from_default, format_value
 from ..core.runs.census import Census
 from ..core.runs.rows import MappedTopic, Row
@@ -398,17 +399,30 @@ class SmartviewApp(App[int]):
     def _module_picked(self, choice: Path | str | None) -> None:
         if choice is None:
             return
+        self.workers.cancel_group(self, "module-load")  # a later choice wins over one still loading
         if choice == NO_MODULE:
             self._use_module(None)
             return
         if len(self.stages) == 1 and self.module.path.resolve() == Path(choice).resolve():
             return  # the module shown now: its values stay (r resets them; edits reload on their own)
+        self._load_picked(Path(choice))
+
+    @work(exclusive=True, group="module-load")
+    async def _load_picked(self, path: Path) -> None:
+        """Show the picked module once it has loaded, first in a child (trial.py): it may hang or exit at import."""
         try:
-            module = module_mod.load(Path(choice))
+            module = await self._load(path)
         except SmartviewError as exc:
             self.notify(exc.message, severity="error", title="module does not load")
             return
         self._use_module(module)
+
+    async def _load(self, path: Path) -> Module:
+        """The module at `path`, imported here only after a child imported it in time without ending."""
+        problem = await asyncio.to_thread(try_import, path)
+        if problem is not None:
+            raise SmartviewError(problem)
+        return module_mod.load(path)
 
     def _use_module(self, module: Module | None) -> None:
         """Show the topic through this one module (replacing a whole chain), from its defaults."""
@@ -426,12 +440,14 @@ class SmartviewApp(App[int]):
         async for changed in follow.achanges_of(paths):
             for path in changed:
                 if path.exists() and [module.path for module, _ in self.stages] == paths:
-                    self._reload(paths.index(path), path)
+                    await self._reload(paths.index(path), path)
 
-    def _reload(self, stage: int, path: Path) -> None:
+    async def _reload(self, stage: int, path: Path) -> None:
         module, values = self.stages[stage]
         try:
-            reloaded = module_mod.load(path)
+            reloaded = await self._load(path)
+            if stage >= len(self.stages) or self.stages[stage][0] is not module:  # another was picked meanwhile
+                return
             names = {s.name for s in reloaded.specs}
             kept = {k: v for k, v in values.items() if k in names}
             reloaded.make_params(kept)
