@@ -3,12 +3,19 @@
 The config file is found the way ruff and pytest find theirs: walking up from the working directory to
 the first `smartview.toml`, or `pyproject.toml` with a `[tool.smartview]` table. Paths in it are relative
 to the file's own directory, so a project's settings work from any of its subfolders.
+
+A config file decides which code runs (`modules-dirs`, a topic's `map`), so, as git does with
+`safe.directory`, one that another user could have written is ignored with a warning: owned by someone
+else (other than root), or writable by others or by a group with other members. A module folder it
+names is checked the same way. A file found that way is not replaced by one further up: what is used
+stays what the nearest file would say, or the defaults.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+import stat
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +47,7 @@ class Config:
     topics_dir: Path | None = None
     modules_dirs: tuple[Path, ...] = ()
     topics: dict[str, TopicDefaults] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()  # one line each: a config file or module folder that was ignored
 
     def for_topic(self, name: str) -> TopicDefaults:
         return self.topics.get(name, TopicDefaults())
@@ -73,13 +81,65 @@ def load_config(start: Path | None = None) -> Config:
     import tomllib  # only when there is a file to read: it is a noticeable part of start-up
 
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        with open(path, "rb") as file:
+            if why := untrusted(os.fstat(file.fileno())):  # the file read, not whatever the path names later
+                return Config(warnings=(_ignored(path, "config file", why),))
+            text = file.read().decode("utf-8")
+        data = tomllib.loads(text)
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read: {exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
     table = data.get("tool", {}).get("smartview", {}) if path.name == "pyproject.toml" else data
-    return _parse_table(table, path)
+    return _trusted_folders(_parse_table(table, path))
+
+
+def untrusted(info: os.stat_result) -> str | None:
+    """Why a file or folder with this status may hold someone else's choices, or None if it is safe.
+
+    Safe: owned by the user running smartview (or by root), and writable by nobody else. Group write is
+    allowed only for the owner's own group when it has no other members (the "user private group" that
+    a umask of 002 gives), since nobody else can write through it.
+    """
+    uid = os.getuid()
+    if info.st_uid not in (uid, 0):
+        return f"owned by another user (uid {info.st_uid})"
+    if info.st_mode & stat.S_IWOTH:
+        return "writable by other users"
+    if info.st_mode & stat.S_IWGRP and not _private_group(info.st_gid, info.st_uid):
+        return f"writable by group {info.st_gid}"
+    return None
+
+
+def _private_group(gid: int, owner: int) -> bool:
+    """Whether group `gid` is the owner's primary group and lists no members: only the owner is in it."""
+    import grp
+    import pwd
+
+    try:
+        return pwd.getpwuid(owner).pw_gid == gid and not grp.getgrgid(gid).gr_mem
+    except KeyError:
+        return False
+
+
+def _trusted_folders(config: Config) -> Config:
+    """The config without the module folders another user could write to, with a warning for each."""
+    kept, warnings = [], list(config.warnings)
+    for folder in config.modules_dirs:
+        try:
+            why = untrusted(os.stat(folder))
+        except OSError:
+            why = None  # a missing folder holds no code; finding a module there says it is missing
+        if why:
+            warnings.append(_ignored(folder, "module folder", why))
+        else:
+            kept.append(folder)
+    return replace(config, modules_dirs=tuple(kept), warnings=tuple(warnings))
+
+
+def _ignored(path: Path, what: str, why: str) -> str:
+    fix = "chown it" if "owned" in why else "chmod go-w it"
+    return f"ignoring {what} {path}: {why}; {fix} if you trust it"
 
 
 def _parse_table(table: dict[str, Any], path: Path) -> Config:

@@ -27,3 +27,7 @@ class ParamError(SmartviewError):
 
 class ConfigError(SmartviewError):
     """A configuration file that cannot be read."""
+
+
+class HookError(SmartviewError):
+    """A module's init or look_back hook raised: the run cannot start with these parameters."""

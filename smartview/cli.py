@@ -1,8 +1,10 @@
 """The `smartview` command: view a topic, print it headless, list topics and modules, produce records.
 
 Everything the user asked for is checked here before any record is read, and problems are reported as
-one line naming what was wrong, with exit status 2. The Textual app is imported only when the viewer
-opens, so `--print` and the other commands start fast.
+one line naming what was wrong, with exit status 2. Every such line, and every listing, goes through
+core/text.py: a path or value holding control characters is shown escaped, never acted on by the
+terminal. The Textual app is imported only when the viewer opens, so `--print` and the other commands
+start fast.
 """
 
 from __future__ import annotations
@@ -27,10 +29,14 @@ from .core.errors import SmartviewError
 from .core.runs.formats import FIELDS, KAFKA_FIELDS, LineFormat
 from .core.children import take_stdin
 from .core.descendants import adopt_orphans, end_descendants
+from .core.modules.lookback import Lookback
 from .core.modules.module import Module
 from .core.modules.params import parse_assignments
 from .core.runs.printer import Printer, Range, stdout_is_terminal
-from .core.sources.topic import KAFKA_SCHEME, Topic, count_records, is_kafka_address, list_topics, path_for_new, resolve
+from .core.text import printable
+from .core.sources.topic import (
+    KAFKA_SCHEME, Topic, count_records, is_kafka_address, list_topics, path_for_new, resolve, topic_problem,
+)
 
 COMMANDS = ("topics", "modules", "produce", "test", "new")
 USAGE_ERROR = 2
@@ -48,6 +54,8 @@ class Selection:
     values: dict[str, str]
     modules_dirs: list[Path]
     stages: tuple[tuple[Module, dict[str, str]], ...] = ()
+    lookbacks: tuple[Lookback | None, ...] = ()  # per stage: what its look_back hook is fed
+    warnings: tuple[str, ...] = ()  # said on stderr already; the viewer shows them again
     # Where `--map NAME` looks without this run's --modules-dir flags (for the copied command), found
     # before any module ran: a module may change the working directory, and the config found from it.
     named_dirs: tuple[Path, ...] | None = None
@@ -82,13 +90,32 @@ def main(argv: list[str] | None = None) -> int:
             return _run_command(argv[0], argv[1:])
         return _run_topic(argv)
     except SmartviewError as exc:
-        print(f"smartview: {exc.message}", file=sys.stderr)
+        say_error(f"smartview: {exc.message}")
         return USAGE_ERROR
     except BrokenPipeError:
         _silence_stdout()
         return 0
     except KeyboardInterrupt:
         return 130
+
+
+def say_error(line: str) -> None:
+    """Write one line to stderr with control characters escaped: it often quotes a path or value from outside."""
+    print(printable(line), file=sys.stderr)
+
+
+def _say(line: str) -> None:
+    """Write a line of a listing: names, paths and docstrings from outside, escaped."""
+    print(printable(line))
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its usage errors (which quote the argument given) escaped like every error line."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        say_error(f"{self.prog}: error: {message}")
+        sys.exit(USAGE_ERROR)
 
 
 def _silence_stdout() -> None:
@@ -153,7 +180,7 @@ def _formatter(prog: str) -> argparse.HelpFormatter:
 
 
 def _topic_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         formatter_class=_formatter,
         prog="smartview",
         description="View a topic through a Python map module with live parameters. "
@@ -165,20 +192,32 @@ def _topic_parser() -> argparse.ArgumentParser:
         "--map", metavar="MODULE", action="append",
         help="module name (from the modules folders) or path.py; repeat it to chain modules",
     )
-    parser.add_argument("--transforms", metavar="FILE", help="a TOML file listing modules to chain, with parameters")
+    _transforms_flags(parser)
     parser.add_argument(
         "-e", "--params", metavar="KEY=VALUE", action="append", default=[], help="set a parameter (repeatable)"
     )
     parser.add_argument("--print", action="store_true", help="print mapped records instead of opening the viewer")
     start = parser.add_mutually_exclusive_group()
     start.add_argument("-B", "--beginning", action="store_true", help="from the first record (default for --print)")
-    start.add_argument("--start", type=_offset, metavar="OFFSET", help="from this offset")
-    start.add_argument("-H", "--head", type=_offset, metavar="N", help="the first N records")
-    start.add_argument("-T", "--tail", type=_offset, metavar="N", help="the last N records")
+    start.add_argument("--start", type=_offset, metavar="OFFSET", help="from this absolute offset")
+    start.add_argument("-H", "--head", type=_offset, metavar="N", help="from N records after the beginning (offset N)")
+    start.add_argument("-T", "--tail", type=_offset, metavar="N", help="from N records before the end (the last N)")
     parser.add_argument("--end", type=_offset, metavar="OFFSET", help="stop after this offset (inclusive)")
+    parser.add_argument("--count", type=_offset, metavar="N", help="stop after N records (smartview's own flag)")
+    parser.add_argument(
+        "-d", "--disable-continuous", action="store_true",
+        help="stop at the end of the topic (what --print does unless --follow is given)",
+    )
     parser.add_argument("--follow", action="store_true", help="keep printing records as they are appended")
     parser.add_argument("-k", "--key-value", action="store_true", help="print [key] value ([null] without a key)")
-    parser.add_argument("-F", "--format", metavar="TEMPLATE", help="e.g. '{{offset}} {{value}}' (also {{key}})")
+    parser.add_argument(
+        "-F", "--format", metavar="TEMPLATE",
+        help="e.g. '{{offset}} {{value}}' (also {{key}}, {{partition}}, {{time}})",
+    )
+    parser.add_argument(
+        "--lookback-last", type=_offset, metavar="N",
+        help="feed a module's look_back hook the N records before the first one printed",
+    )
     parser.add_argument(
         "--on-error", choices=("continue", "stop"), default="continue", help="what a failing record does"
     )
@@ -187,12 +226,28 @@ def _topic_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--jobs", type=_jobs, default=None, metavar="N|auto", help="worker processes for --print")
     parser.add_argument(
+        "--max-record-bytes", type=_record_limit, default=None, metavar="SIZE",
+        help="a longer record is reported and skipped, not read (default 64M; K, M, G suffixes; at least 1M)",
+    )
+    parser.add_argument(
         "--timeout", type=_seconds, metavar="SECONDS", help="a record taking longer becomes a failure (--print)"
     )
     _common(parser)
     _kafka_flags(parser)
     parser.add_argument("--version", action="version", version=f"smartview {__version__}")
     return parser
+
+
+def _transforms_flags(parser: argparse.ArgumentParser) -> None:
+    """Modules to chain as Fluvio gives them: a transforms file, or JSON entries on the command line."""
+    parser.add_argument(
+        "--transforms", "--transforms-file", metavar="FILE",
+        help="a transforms file (Fluvio's YAML, or TOML for .toml) listing modules to chain",
+    )
+    parser.add_argument(
+        "--transforms-line", "--transform", metavar="JSON", action="append", default=[],
+        help='one transforms entry as JSON, e.g. \'{"uses":"where","with":{"equals":"login"}}\' (repeatable)',
+    )
 
 
 def _offset(text: str) -> int:
@@ -215,6 +270,21 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _record_limit(text: str) -> int:
+    """A size in bytes, with an optional K, M or G (powers of 1024); at least one reading block (1 MiB)."""
+    from .core.sources.reader import BLOCK_SIZE
+
+    units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+    number, unit = (text[:-1], units[text[-1].upper()]) if text[-1:].upper() in units else (text, 1)
+    try:
+        value = int(number) * unit
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a size such as 64M or 1048576") from None
+    if value < BLOCK_SIZE:
+        raise argparse.ArgumentTypeError(f"{text!r} is below the smallest limit, 1M")
+    return value
+
+
 def _jobs(text: str) -> int | None:
     if text == "auto":
         return None
@@ -226,6 +296,7 @@ def _jobs(text: str) -> int | None:
 
 def _run_topic(argv: list[str]) -> int:
     args = _topic_parser().parse_args(argv)
+    _check_range(args)
     if args.print:
         # Module code gets /dev/null as its stdin; records piped to smartview would be read from `kept`.
         kept = take_stdin()
@@ -234,13 +305,28 @@ def _run_topic(argv: list[str]) -> int:
         finally:
             kept.close()
     _check_viewer_flags(args)
-    return _view(_select(args), args.aggregate_initial)
+    selection = _select(args)
+    if selection.stages:
+        with contextlib.redirect_stdout(sys.stderr):  # init refusing the values stops it here, exit status 2
+            chain_mod.build(list(selection.stages), args.aggregate_initial)
+    return _view(selection, args.aggregate_initial, args.max_record_bytes)
 
 
 PRINT_ONLY = {
     "beginning": "-B", "start": "--start", "head": "-H", "tail": "-T", "end": "--end", "follow": "--follow",
-    "key_value": "-k", "format": "-F", "jobs": "--jobs", "timeout": "--timeout",
+    "key_value": "-k", "format": "-F", "jobs": "--jobs", "timeout": "--timeout", "count": "--count",
+    "disable_continuous": "-d", "lookback_last": "--lookback-last",
 }
+
+
+def _check_range(args: argparse.Namespace) -> None:
+    """An end before the start selects nothing: `fluvio consume` refuses it, and so does smartview."""
+    first = args.start if args.start is not None else args.head
+    if args.end is not None and first is not None and args.end < first:
+        flag = "--start" if args.start is not None else "-H"
+        raise SmartviewError(f"--end {args.end} is before {flag} {first}: the end offset must be at or after the start")
+    if args.follow and args.disable_continuous:
+        raise SmartviewError("--follow and -d contradict each other: -d stops at the end, --follow waits for more")
 
 
 def _check_viewer_flags(args: argparse.Namespace) -> None:
@@ -255,7 +341,7 @@ def _check_viewer_flags(args: argparse.Namespace) -> None:
         )
 
 
-def _view(selection: Selection, initial: str | None = None) -> int:
+def _view(selection: Selection, initial: str | None = None, max_record: int | None = None) -> int:
     if getattr(selection.topic, "kafka", False):
         from .core.sources.kafka_index import KafkaIndex
 
@@ -263,7 +349,7 @@ def _view(selection: Selection, initial: str | None = None) -> int:
     else:
         from .core.sources.index import LineIndex
 
-        index = LineIndex(selection.topic.path)
+        index = LineIndex(selection.topic.path, **({"max_record": max_record} if max_record else {}))
     indexed = index.build_in_background()  # overlaps indexing a large topic with Textual's import
     # Textual batches screen updates at 60 per second by default, which alone adds up to 17 ms to the
     # moment an appended record shows; 120 halves that and costs nothing while the screen is still.
@@ -283,9 +369,17 @@ def _view(selection: Selection, initial: str | None = None) -> int:
     return run_viewer(selection, index=(index, indexed), initial=initial)
 
 
+def _load_config() -> config_mod.Config:
+    """The config, after saying on stderr which config file or module folder was ignored and why."""
+    config = config_mod.load_config()
+    for warning in config.warnings:
+        print(f"smartview: {warning}", file=sys.stderr)
+    return config
+
+
 def _select(args: argparse.Namespace) -> Selection:
     """What to open, with every path made absolute before any module code runs (a module may chdir)."""
-    config = config_mod.load_config()
+    config = _load_config()
     topics_dir = config_mod.topics_dir(args.topics_dir, config)
     if is_kafka_address(args.topic):
         topic = _kafka_topic(args.topic, args, config)
@@ -299,19 +393,24 @@ def _select(args: argparse.Namespace) -> Selection:
     if not wanted:
         if values:
             raise SmartviewError("parameters given with -e but no module selected; add --map MODULE")
-        return Selection(topic, None, {}, dirs, named_dirs=named)
-    paths = [_absolute(module_mod.find(name, dirs)) for name, _ in wanted]
+        return Selection(topic, None, {}, dirs, warnings=config.warnings, named_dirs=named)
+    paths = [_absolute(module_mod.find(entry.uses, dirs)) for entry in wanted]
     adopt_orphans()  # what the modules start stays findable, to be ended with smartview
     with contextlib.redirect_stdout(sys.stderr):  # a module printing at import must not reach stdout
         modules = [module_mod.load(path) for path in paths]
-    given = chain_mod.split_values(modules, values)
-    stages = tuple((m, {**base, **extra}) for m, (_, base), extra in zip(modules, wanted, given))
-    for module, module_values in stages:
-        try:
-            module.make_params(module_values)  # parse now: bad values stop the run before any record
-        except SmartviewError as exc:
-            raise SmartviewError(f"{module.name}: {exc.message}" if len(stages) > 1 else exc.message) from None
-    return Selection(topic, stages[0][0], stages[0][1], dirs, stages, named)
+        given = chain_mod.split_values(modules, values)
+        stages = tuple((m, {**entry.values, **extra}) for m, entry, extra in zip(modules, wanted, given))
+        lookbacks = _lookbacks(modules, wanted, getattr(args, "lookback_last", None))
+        for module, module_values in stages:
+            try:
+                module.make_params(module_values)  # parse now: bad values stop the run before any record
+            except SmartviewError as exc:
+                raise SmartviewError(f"{module.name}: {exc.message}" if len(stages) > 1 else exc.message) from None
+    if any(lookback is not None and lookback.age is not None for lookback in lookbacks) and not getattr(
+        topic, "kafka", False
+    ):
+        raise SmartviewError("a lookback `age` needs record timestamps, which file topics do not have; use `last`")
+    return Selection(topic, stages[0][0], stages[0][1], dirs, stages, lookbacks, config.warnings, named)
 
 
 def _absolute(path: Path) -> Path:
@@ -320,16 +419,40 @@ def _absolute(path: Path) -> Path:
 
 
 def _wanted_modules(args: argparse.Namespace, config: config_mod.Config, values: dict[str, str]):
-    """The modules to apply, each with its base values: --map, else --transforms, else the config's."""
-    if args.map and args.transforms:
-        raise SmartviewError("give modules with --map or with --transforms, not both")
+    """The modules to apply, each with its base values: --map, else --transforms(-line), else the config's."""
+    given = [flag for flag, on in (("--map", args.map), ("--transforms", args.transforms),
+                                   ("--transforms-line", args.transforms_line)) if on]
+    if len(given) > 1:
+        raise SmartviewError(
+            f"give modules with one of --map, --transforms or --transforms-line: {' and '.join(given)} were both given"
+        )
     if args.transforms:
         return chain_mod.read_transforms(Path(args.transforms))
+    if args.transforms_line:
+        return chain_mod.read_transform_lines(args.transforms_line)
     if args.map:
-        return [(name, {}) for name in args.map]
+        return [chain_mod.Transform(name, {}) for name in args.map]
     name = _kafka_name(args.topic) if is_kafka_address(args.topic) else args.topic
     defaults = config.for_topic(name)
-    return [(defaults.map, dict(defaults.params))] if defaults.map else []
+    return [chain_mod.Transform(defaults.map, dict(defaults.params))] if defaults.map else []
+
+
+def _lookbacks(
+    modules: list[Module], wanted: list[chain_mod.Transform], last: int | None
+) -> tuple[Lookback | None, ...]:
+    """Each module's lookback: `--lookback-last` for every module with a look_back hook, else the file's.
+
+    A lookback for a module without a look_back hook is refused rather than ignored.
+    """
+    if last is not None:
+        takers = [module for module in modules if module.look_back is not None]
+        if not takers:
+            names = ", ".join(str(module.path) for module in modules)
+            raise SmartviewError(f"--lookback-last {last}: no module defines look_back(record, params) ({names})")
+        return tuple(Lookback(last) if module.look_back is not None else None for module in modules)
+    lookbacks = tuple(entry.lookback for entry in wanted)
+    chain_mod.check_lookbacks([(module, {}) for module in modules], list(lookbacks))
+    return lookbacks
 
 
 def _print(args: argparse.Namespace, selection: Selection) -> int:
@@ -348,12 +471,14 @@ def _print(args: argparse.Namespace, selection: Selection) -> int:
             escape=escape,
             timeout=args.timeout,
             initial=args.aggregate_initial,
+            lookbacks=list(selection.lookbacks),
+            **({"max_record": args.max_record_bytes} if args.max_record_bytes else {}),
         )
         stop = threading.Event()
         if args.follow:
             _stop_on_signals(stop)
             _stop_when_closed(out.fileno(), stop)
-        selection_range = Range(start=args.start, head=args.head, tail=args.tail, end=args.end)
+        selection_range = Range(start=args.start, head=args.head, tail=args.tail, end=args.end, count=args.count)
         result = printer.run(selection_range, follow=args.follow, stop=stop)
     return 1 if result.failed else 0
 
@@ -428,7 +553,7 @@ def _end_on_hangup() -> None:
 
 
 def _run_command(name: str, argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog=f"smartview {name}", formatter_class=_formatter)
+    parser = _Parser(prog=f"smartview {name}", formatter_class=_formatter)
     _common(parser)
     if name == "produce":
         parser.description = "Append one record per input line to a topic, creating it if needed."
@@ -439,14 +564,28 @@ def _run_command(name: str, argv: list[str]) -> int:
         )
         _kafka_flags(parser)
     if name == "test":
-        parser.description = "Run a module on inline input and print each output; failures show their traceback."
-        parser.add_argument("module", metavar="MODULE", help="module name or path.py")
+        parser.description = (
+            "Run a module (or a chain) on inline input and print each output; failures show their traceback. "
+            "Standard input is read when it is not a terminal and no other input is given."
+        )
+        parser.add_argument("module", metavar="MODULE", nargs="?", help="module name or path.py")
         source = parser.add_mutually_exclusive_group()
         source.add_argument("--text", action="append", metavar="VALUE", help="a record (repeatable)")
         source.add_argument("--file", metavar="FILE", help="one record per line of FILE")
         source.add_argument("--stdin", action="store_true", help="one record per line of standard input")
+        parser.add_argument("--raw", action="store_true", help="with --file: the whole file is one record")
+        parser.add_argument("--key", metavar="KEY", help="the key of every test record")
+        parser.add_argument("-k", "--key-value", action="store_true", help="print [key] value ([null] without a key)")
         parser.add_argument("-e", "--params", metavar="KEY=VALUE", action="append", default=[])
         parser.add_argument("--aggregate-initial", metavar="VALUE")
+        _transforms_flags(parser)
+        parser.add_argument(
+            "-r", "--record", action="append", default=[], metavar="VALUE",
+            help="a record already in the topic before the input, for look_back (repeatable)",
+        )
+        parser.add_argument(
+            "-l", "--lookback-last", type=_offset, metavar="N", help="feed look_back the last N --record values",
+        )
     if name == "new":
         parser.description = "Write a new module from a template, with a test file beside it."
         parser.add_argument("name", metavar="NAME")
@@ -458,25 +597,15 @@ def _run_command(name: str, argv: list[str]) -> int:
         from .workbench import new_module
 
         for path in new_module(args.name, args.kind, args.params, Path(args.dir)):
-            print(f"wrote {path}")
+            _say(f"wrote {path}")
         return 0
-    config = config_mod.load_config()
+    config = _load_config()
     if name == "topics":
         return _list_topics(config_mod.topics_dir(args.topics_dir, config))
     if name == "modules":
         return _list_modules(config_mod.modules_dirs(args.modules_dir, config))
     if name == "test":
-        from .workbench import read_inputs, run_test
-
-        kept = take_stdin()  # the module gets /dev/null; --stdin records come from `kept`
-        inputs = read_inputs(args.text, args.file, kept if args.stdin else None)
-        path = _absolute(module_mod.find(args.module, config_mod.modules_dirs(args.modules_dir, config)))
-        adopt_orphans()
-        with contextlib.redirect_stdout(sys.stderr):
-            module = module_mod.load(path)
-        values = parse_assignments(args.params)
-        module.make_params(values)
-        return run_test(module, values, inputs, args.aggregate_initial)
+        return _test(args, config)
     if is_kafka_address(args.topic):
         from .core.sources.kafka_produce import produce_file
 
@@ -486,17 +615,62 @@ def _run_command(name: str, argv: list[str]) -> int:
     return _produce(path_for_new(args.topic, config_mod.topics_dir(args.topics_dir, config)), args.file)
 
 
+def _test(args: argparse.Namespace, config: config_mod.Config) -> int:
+    """`smartview test`: the module (or transforms) on the inputs, as `smdk test` runs it."""
+    from .workbench import TestRun, read_inputs, run_test
+
+    if args.raw and args.file is None:
+        raise SmartviewError("--raw reads a --file as one record; give --file FILE")
+    if args.module is not None:
+        args.map = [args.module]
+    elif not (args.transforms or args.transforms_line):
+        raise SmartviewError("give the module to test (a name or path.py), or --transforms / --transforms-line")
+    else:
+        args.map = None
+    kept = take_stdin()  # the modules get /dev/null; records piped in are read from `kept`
+    dirs = [_absolute(folder) for folder in config_mod.modules_dirs(args.modules_dir, config)]
+    values = parse_assignments(args.params)
+    wanted = _wanted_modules(args, config, values)
+    out = sys.stdout.buffer
+    paths = [_absolute(module_mod.find(entry.uses, dirs)) for entry in wanted]
+    adopt_orphans()  # what the modules start stays findable, to be ended with smartview
+    with contextlib.redirect_stdout(sys.stderr):  # what a module prints goes to stderr, outputs to stdout
+        modules = [module_mod.load(path) for path in paths]
+        given = chain_mod.split_values(modules, values)
+        stages = [(m, {**entry.values, **extra}) for m, entry, extra in zip(modules, wanted, given)]
+        lookbacks = list(_lookbacks(modules, wanted, args.lookback_last))
+        if any(lookback is not None and lookback.age is not None for lookback in lookbacks):
+            raise SmartviewError("a lookback `age` needs record timestamps, which test records do not have; use `last`")
+        inputs = read_inputs(args.text, args.file, args.stdin, args.raw, kept)
+        run = TestRun(stages, lookbacks, args.aggregate_initial, None if args.key is None else args.key.encode(),
+                      args.key_value)
+        return run_test(run, inputs, [value.encode() for value in args.record], out)
+
+
 def _list_topics(topics_dir: Path) -> int:
     topics = list_topics(topics_dir)
     if not topics:
-        print(f"no topics in {topics_dir}", file=sys.stderr)
+        say_error(f"no topics in {topics_dir}")
         return 0
-    width = max(len(t.name) for t in topics)
+    width = max(len(printable(t.name)) for t in topics)
     print(f"{'TOPIC':<{width}}  {'RECORDS':>10}  {'SIZE':>10}")
     for topic in topics:
-        size = topic.path.stat().st_size
-        print(f"{topic.name:<{width}}  {count_records(topic.path):>10,}  {_size(size):>10}")
+        print(printable(f"{topic.name:<{width}}  {_topic_figures(topic)}"))
     return 0
+
+
+def _topic_figures(topic: Topic) -> str:
+    """The records and size columns of a topic, or what keeps them from being counted, with its path."""
+    problem = topic_problem(topic.path)
+    if problem is None:
+        try:
+            size = os.stat(topic.path).st_size
+            return f"{count_records(topic.path):>10,}  {_size(size):>10}"
+        except SmartviewError as exc:  # it changed since it was looked at
+            return f"{'-':>10}  {'-':>10}  {exc.message}"
+        except OSError as exc:
+            problem = f"cannot be read: {exc.strerror}"
+    return f"{'-':>10}  {'-':>10}  {topic.path} {problem}"
 
 
 def _size(size: float) -> str:
@@ -508,19 +682,33 @@ def _size(size: float) -> str:
 
 
 def _list_modules(dirs: list[Path]) -> int:
-    """Every module with its kind, summary and parameters, read from the source: none of them runs."""
+    """Every module with its kind, hooks, summary and parameters, read from the source: none of them runs."""
     from .core.modules.listing import list_modules
 
     for entry in list_modules(dirs):
         if entry.error is not None:
-            print(f"{entry.name}  (does not load: {entry.error})\n")
+            _say(f"{entry.name}  (does not load: {entry.error})")
+            print()
             continue
-        print(f"{entry.name}  [{entry.kind}]  {entry.summary}")
-        print(f"    {entry.path}")
+        hooks = "".join(f", {hook}" for hook in entry.hooks)
+        _say(f"{entry.name}  [{entry.kind}{hooks}]  {entry.summary}")
+        _say(f"    {entry.path}")
         for param in entry.params:
-            print(f"    -e {param.name}=…  {param.type_name}, default {param.default}")
+            _say(f"    -e {param.name}=…  {param.type_name}, default {param.default}")
         print()
     return 0
+
+
+def _open_input(file: str):
+    """The file `produce -f` reads, or a one-line error naming it."""
+    try:
+        if os.path.isdir(file):
+            raise IsADirectoryError(21, "is a directory")
+        return open(file, "rb")
+    except FileNotFoundError:
+        raise SmartviewError(f"input file {file} does not exist") from None
+    except OSError as exc:
+        raise SmartviewError(f"input file {file} cannot be read: {(exc.strerror or str(exc)).lower()}") from None
 
 
 def _produce(path: Path, file: str | None) -> int:
@@ -530,11 +718,9 @@ def _produce(path: Path, file: str | None) -> int:
         if file is None:
             produce(path, sys.stdin.buffer)
             return 0
-        with open(file, "rb") as source:
+        with _open_input(file) as source:
             produce(path, source)
-    except FileNotFoundError:
-        raise SmartviewError(f"input file {file} does not exist") from None
     except ProduceError as exc:
-        print(f"smartview: {exc.message}", file=sys.stderr)
+        say_error(f"smartview: {exc.message}")
         return 1
     return 0

@@ -1,44 +1,90 @@
 """`smartview test` and `smartview new`: write a module and try it on inline input, in seconds.
 
-Unlike `smdk test`, a failing record is never hidden: the offset, the exception and the module's own
-traceback are printed, and the exit status says so.
+`smartview test` takes `smdk test`'s flags (--text, --file, --raw, --stdin, --key, -k, -e,
+--transforms, --transforms-line, --record, --lookback-last). Unlike `smdk test`, a failing record is
+never hidden: the offset, the exception and the module's own traceback are printed, and the exit status
+says so; with several inputs every output is labelled with its record's offset, so a dropped record
+shows too. Failures are always escaped (core/text.py); outputs are escaped when stdout is a terminal and
+written as they are to a pipe, as `--print` does.
 """
 
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
 from .core.errors import SmartviewError
+from .core.modules.chain import build
+from .core.modules.lookback import Lookback
 from .core.modules.module import KINDS, Module
 from .core.record import Record
-from .core.modules.runner import Failure, Mapper
+from .core.modules.runner import Failure
+from .core.text import printable, printable_bytes
 
 
-def run_test(module: Module, values: dict[str, str], inputs: list[bytes], initial: str | None) -> int:
-    """Apply the module to each input (offsets from 0); print outputs, and failures with tracebacks."""
-    mapper = Mapper(module, module.make_params(values), initial)
+@dataclass(frozen=True)
+class TestRun:
+    """What `smartview test` runs: the modules with their values and lookbacks, and how to print."""
+
+    stages: list[tuple[Module, dict[str, str]]]
+    lookbacks: list[Lookback | None]
+    initial: str | None = None
+    key: bytes | None = None  # every input record's key (--key)
+    key_value: bool = False  # print [key] value (-k)
+
+
+def run_test(run: TestRun, inputs: list[bytes], before: list[bytes], out: BinaryIO) -> int:
+    """Apply the modules to each input; print outputs, and failures with tracebacks.
+
+    `before` are the records the topic holds before the inputs (--record): offsets 0.. for them, then the
+    inputs; a module's look_back is fed the ones its lookback asks for, as a consumer starting at the
+    first input would.
+    """
+    mapper = build(run.stages, run.initial, run.lookbacks)
+    prior = [Record(offset, run.key, value) for offset, value in enumerate(before)]
+    mapper.look_back(lambda lookback: lookback.select(prior, 0))
+    keeps_no_key = any(module.kind == "aggregate" for module, _ in run.stages)  # a running total is no record's
     failed = 0
-    out = sys.stdout.buffer
-    for offset, value in enumerate(inputs):
-        result = mapper.apply_many(Record(offset, None, value))
+    labelled = len(inputs) > 1
+    escape = out.isatty()
+    for offset, value in enumerate(inputs, len(before)):
+        result = mapper.apply_many(Record(offset, run.key, value))
+        label = f"{offset}: ".encode() if labelled else b""
         if isinstance(result, Failure):
             failed += 1
             out.flush()
-            print(f"offset {offset}: {result.error} (at {result.location})", file=sys.stderr)
+            print(printable(f"offset {offset}: {result.error} (at {result.location})"), file=sys.stderr)
             if result.traceback:
-                print("    " + result.traceback.replace("\n", "\n    "), file=sys.stderr)
+                print("    " + printable(result.traceback, keep_newlines=True).replace("\n", "\n    "), file=sys.stderr)
             continue
+        if labelled and not result:
+            out.write(label + b"(no output)\n")
         for output in result:
-            key = b"" if output.key is None else b"[" + output.key + b"] "
-            out.write(key + output.value + b"\n")
+            # An output without a key of its own keeps its record's key, as --print shows it.
+            key = output.key if output.key is not None or keeps_no_key else run.key
+            line = label + _line(key, output.value, run.key_value)
+            out.write(printable_bytes(line) if escape else line)
     out.flush()
     return 1 if failed else 0
 
 
-def read_inputs(texts: list[str] | None, file: str | None, stdin: BinaryIO | None) -> list[bytes]:
-    """The records to try: `--text` values, the lines of `--file`, or the lines read from `stdin`."""
+def _line(key: bytes | None, value: bytes, key_value: bool) -> bytes:
+    if key_value:
+        return b"[" + (b"null" if key is None else key) + b"] " + value + b"\n"
+    return (b"" if key is None else b"[" + key + b"] ") + value + b"\n"
+
+
+def read_inputs(
+    texts: list[str] | None, file: str | None, stdin: bool, raw: bool = False, stream: BinaryIO | None = None
+) -> list[bytes]:
+    """The test records: each --text, each line of --file (the whole file with --raw), or of stdin.
+
+    Standard input is read when asked (--stdin) or when nothing else is given and it is not a terminal.
+    `stream` is standard input as kept before any module was loaded (modules read /dev/null).
+    """
+    stream = stream if stream is not None else sys.stdin.buffer
     if texts:
         return [text.encode() for text in texts]
     if file is not None:
@@ -46,10 +92,14 @@ def read_inputs(texts: list[str] | None, file: str | None, stdin: BinaryIO | Non
             data = Path(file).read_bytes()
         except OSError as exc:
             raise SmartviewError(f"input file {file} cannot be read: {exc.strerror}") from None
-    elif stdin is not None:
-        data = stdin.read()
+        if raw:
+            return [data]
+    elif stdin or not stream.isatty():
+        data = stream.read()
+        if not data and not stdin:
+            raise SmartviewError("standard input was empty; give the input with --text VALUE, --file FILE or --stdin")
     else:
-        raise SmartviewError("give the input with --text VALUE (repeatable), --file FILE or --stdin")
+        raise SmartviewError("give the input with --text VALUE (repeatable), --file FILE or --stdin (or pipe it in)")
     lines = data.split(b"\n")
     if lines and lines[-1] == b"":
         lines.pop()

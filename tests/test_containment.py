@@ -449,7 +449,7 @@ def test_a_module_reading_stdin_gets_nothing_in_print(ws: Workspace) -> None:
     result = ws.run("t", "--map", str(ws.modules / "reader.py"), "--print", input="secret\n")
     assert (result.code, result.out) == (0, "a read b''\nb read b''\n"), result.err
     tried = ws.run("test", str(ws.modules / "reader.py"), "--stdin", input="x\ny\n")
-    assert tried.out == "x read b''\ny read b''\n", tried.err
+    assert tried.code == 0 and "x read b''" in tried.out and "y read b''" in tried.out, tried.err
 
 
 def test_a_module_reading_stdin_does_not_eat_the_row_process_protocol(ws: Workspace) -> None:

@@ -74,7 +74,7 @@ def test_param_without_equals(events: Workspace) -> None:
 
 def test_values_parse_like_fromstr(events: Workspace) -> None:
     result = events.run(
-        "user-events", "--map", "knobs", "--modules-dir", str(events.modules), "--head", "1", "--print",
+        "user-events", "--map", "knobs", "--modules-dir", str(events.modules), "--count", "1", "--print",
         "-e", "flag=OFF", "-e", "limit=7", "-e", "ratio=2.5", "-e", "label=a=b", "-e", "level=high",
         "-e", "mode=slow", "-e", "limit=8",  # a repeated key: the last one wins
     )
@@ -82,9 +82,58 @@ def test_values_parse_like_fromstr(events: Workspace) -> None:
     assert result.out == "False 8 2.5 a=b HIGH slow\n"
 
 
+@pytest.mark.parametrize("assignment", [
+    "limit=1_000", "limit=\u0663", "limit= 5 ", "limit=5 ", "limit=0x10", "limit=", "limit=1.0",
+    "ratio=1_000.5", "ratio=\u0663", "ratio= 2.5", "ratio=.", "ratio=1e", "ratio=", "ratio=infinit",
+])
+def test_numbers_refuse_what_rust_fromstr_refuses(events: Workspace, assignment: str) -> None:
+    name, _, value = assignment.partition("=")
+    result = events.run("user-events", "--map", "knobs", "--modules-dir", str(events.modules), "-e", assignment, "--print")
+    expect_usage_error(result, f"parameter {name!r}", repr(value), "integer" if name == "limit" else "number")
+    assert len(result.err.splitlines()) == 1
+
+
+@pytest.mark.parametrize("assignment, shown", [
+    ("limit=-7", "-7 "), ("limit=+7", " 7 "), ("limit=007", " 7 "), ("ratio=1e3", "1000.0"), ("ratio=+.5", "0.5"),
+    ("ratio=5.", " 5.0 "), ("ratio=-inf", "-inf"), ("ratio=NaN", "nan"), ("ratio=Infinity", "inf"),
+])
+def test_numbers_take_what_rust_fromstr_takes(events: Workspace, assignment: str, shown: str) -> None:
+    result = events.run("user-events", "--map", "knobs", "--modules-dir", str(events.modules), "-H", "1", "--print",
+                        "-e", assignment)
+    assert result.code == 0, result.err
+    assert shown in result.out
+
+
+CHECKED_MODULE = '''
+from dataclasses import dataclass
+
+
+@dataclass
+class Params:
+    limit: int = 10
+
+    def __post_init__(self):
+        if self.limit > 100:
+            raise ValueError(f"limit {self.limit} is above 100")
+
+
+def map(record, params):
+    return record.value
+'''
+
+
+def test_params_post_init_refusing_a_value_is_a_usage_error(events: Workspace) -> None:
+    events.module("checked", CHECKED_MODULE)
+    for command in (["user-events", "--print"], ["test", "--text", "x"]):
+        args = [*command, "--map", "checked"] if command[0] != "test" else ["test", "checked", *command[1:]]
+        result = events.run(*args, "--modules-dir", str(events.modules), "-e", "limit=500")
+        expect_usage_error(result, "checked.py", "limit=500", "ValueError: limit 500 is above 100")
+        assert len(result.err.splitlines()) == 1
+
+
 @pytest.mark.parametrize("word, value", [("yes", "True"), ("No", "False"), ("on", "True"), ("0", "False"), ("TRUE", "True")])
 def test_boolean_spellings(events: Workspace, word: str, value: str) -> None:
-    result = events.run("user-events", "--map", str(events.modules / "knobs.py"), "-H", "1", "--print", "-e", f"flag={word}")
+    result = events.run("user-events", "--map", str(events.modules / "knobs.py"), "--count", "1", "--print", "-e", f"flag={word}")
     assert result.out.split()[0] == value
 
 

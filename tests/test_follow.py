@@ -99,9 +99,9 @@ def test_truncation_and_replacement_restart_from_the_new_beginning(ws: Workspace
     assert "rotating was replaced; reading again from offset 0" in err
 
 
-def test_follow_with_head_stops_by_itself(ws: Workspace) -> None:
+def test_follow_with_count_stops_by_itself(ws: Workspace) -> None:
     path = ws.topic("few", "1\n")
-    proc, reader = start_follow(ws, "few", "--map", "double", "-H", "3")
+    proc, reader = start_follow(ws, "few", "--map", "double", "--count", "3")
     assert reader.lines(1) == ["2"]
     with open(path, "a") as topic:
         topic.write("2\n3\n4\n")

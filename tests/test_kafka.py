@@ -7,6 +7,7 @@ import selectors
 import signal
 import subprocess
 import sys
+import re
 import time
 import uuid
 
@@ -67,7 +68,7 @@ def test_keys_partition_and_timestamp(kafka_broker: Broker, ws: Workspace) -> No
     assert first.startswith("0:0:user-1:") and second.startswith("0:1:null:")
     assert abs(int(first.rsplit(":", 1)[1]) / 1000 - time.time()) < 60
     # A map module's output without a key of its own keeps the record's key.
-    mapped = ws.run(address(kafka_broker, topic), "--print", "-k", "--map", "fields", "-H", "1")
+    mapped = ws.run(address(kafka_broker, topic), "--print", "-k", "--map", "fields", "--count", "1")
     assert mapped.code == 1 and mapped.out == "" and "partition 0 offset 0" in mapped.err
 
 
@@ -78,6 +79,24 @@ def test_start_and_stop_flags(kafka_broker: Broker, ws: Workspace, flags: list[s
     result = ws.run(address(kafka_broker, topic), "--map", "double", "--print", *flags)
     assert result.code == 0, result.err
     assert result.out.splitlines() == [str(2 * n) for n in expected]
+
+
+def test_lookback_and_time_on_a_kafka_topic(kafka_broker: Broker, ws: Workspace) -> None:
+    """The same range flags and lookback as on a file topic; Kafka records also have a {{time}}."""
+    topic = new_topic(kafka_broker)
+    kafka_broker.produce(topic, [(None, str(n).encode()) for n in [1, 5, 3, 8, 2, 9, 4, 10]])
+    module = ws.module("rising", "PREV = 0\ndef filter(record, params):\n    global PREV\n"
+                       "    if int(record.value) > PREV:\n        PREV = int(record.value)\n        return True\n"
+                       "    return False\ndef look_back(record, params):\n    global PREV\n    PREV = int(record.value)\n")
+    base = [address(kafka_broker, topic), "--map", str(module), "--print", "--start", "4"]
+    assert ws.run(*base).out.splitlines() == ["2", "9", "10"]
+    assert ws.run(*base, "--lookback-last", "1").out.splitlines() == ["9", "10"]  # fed 8 (offset 3)
+    young = ws.root / "young.yaml"
+    young.write_text(f"transforms:\n  - uses: {module}\n    lookback: {{age: 1h}}\n")
+    aged = ws.run(address(kafka_broker, topic), "--transforms", str(young), "--print", "-H", "6")
+    assert aged.code == 0 and aged.out.splitlines() == ["10"]  # fed every record before offset 6: 9 is the last
+    timed = ws.run(address(kafka_broker, topic), "--print", "-F", "{{offset}} {{time}}", "--count", "1")
+    assert re.fullmatch(r"0 \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z\n", timed.out), timed.out
 
 
 def test_several_partitions_merge_by_timestamp(kafka_broker: Broker, ws: Workspace) -> None:

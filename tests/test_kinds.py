@@ -33,7 +33,7 @@ def test_aggregate_emits_the_accumulator_after_each_record(events: Workspace) ->
     result = events.run("user-events", "--map", "count_by", "--print", "--jobs", "2")
     counts = [orjson.loads(line) for line in result.out.splitlines()]
     assert len(counts) == 5 and counts[-1] == {t: 1 for t in ("login", "home_page", "play_demo", "action_a", "action_b")}
-    start = events.run("user-events", "--map", "count_by", "--print", "-H", "1", "--aggregate-initial", '{"login": 41}')
+    start = events.run("user-events", "--map", "count_by", "--print", "--count", "1", "--aggregate-initial", '{"login": 41}')
     assert orjson.loads(start.out) == {"login": 42}
 
 
@@ -72,12 +72,15 @@ def test_workbench_test_shows_failures_with_their_traceback(ws: Workspace) -> No
     module = ws.module("picky", "def map(record, params):\n    if record.value == b'no':\n        raise ValueError('refused')\n    return record.value\n")
     result = ws.run("test", str(module), "--text", "yes", "--text", "no", "--text", "fine")
     assert result.code == 1
-    assert result.out == "yes\nfine\n"
+    assert result.out == "0: yes\n2: fine\n"  # several inputs: each output is labelled with its offset
     assert "offset 1: map raised ValueError: refused (at " in result.err
     assert 'picky.py", line 3, in map' in result.err
     piped = ws.run("test", str(module), "--stdin", input="a\nno\n")
-    assert piped.code == 1 and piped.out == "a\n"
-    missing = ws.run("test", str(module))
+    assert piped.code == 1 and piped.out == "0: a\n"
+    # Standard input that is not a terminal is read without --stdin, as a pipe is meant.
+    unasked = ws.run("test", str(module), input="a\nb\n")
+    assert unasked.code == 0 and unasked.out == "0: a\n1: b\n"
+    missing = ws.run("test", str(module), input="")
     assert missing.code == 2 and "--text VALUE" in missing.err
 
 
@@ -99,7 +102,7 @@ def test_a_transforms_file_gives_the_same_chain(events: Workspace) -> None:
     by_file = events.run("user-events", "--transforms", str(transforms), "--print")
     assert by_file.out == events.run("user-events", *CHAIN, "--print").out
     both = events.run("user-events", "--transforms", str(transforms), "--map", "double", "--print")
-    assert both.code == 2 and "not both" in both.err
+    assert both.code == 2 and "--map and --transforms were both given" in both.err
 
 
 def test_chain_parameters_must_name_their_module_when_ambiguous(events: Workspace) -> None:

@@ -21,6 +21,8 @@ from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal
+from textual.content import Content
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 from textual.worker import get_current_worker
@@ -28,12 +30,14 @@ from textual.worker import get_current_worker
 from ..core import config as config_mod
 from ..core.sources import follow
 from ..core.modules import module as module_mod
-from ..core.errors import SmartviewError
+from ..core.errors import SmartviewError, TopicError
 from ..core.sources.index import LineIndex
+from ..core.modules.chain import build as build_mapper, init_error
 from ..core.modules.module import Module
 from ..core.modules.trial import try_import
 from ..core.modules.params import changed_from_default, format_value
 from ..core.runs.census import Census
+from ..core.text import printable
 from ..core.runs.rows import MappedTopic, Row
 from ..core.modules.runner import Failure
 from .detail import DetailScreen
@@ -147,12 +151,14 @@ class SmartviewApp(App[int]):
 
         self._callbacks = (rows_ready, outputs_progressed)
         self.mapped.on_ready, self.mapped.on_progress = self._callbacks
-        self.stream.empty_message = f"Waiting for records in {self.topic_name}…"
+        self.stream.empty_message = f"Waiting for records in {printable(self.topic_name)}…"
         self.stream.focus()
         self._show_status()
         self._index_timer = self.set_interval(0.02, self._poll_index, name="index-poll")
         self._census_timer = self.set_interval(0.1, self._poll_census, name="census", pause=True)
         self.set_interval(0.25, self._show_busy, name="busy")
+        for warning in self.selection.warnings:  # a config file or module folder that was not trusted
+            self.notify(warning, severity="warning", timeout=10, markup=False)
 
     def _rows_ready(self) -> None:
         """Rows that a slow module held back are mapped now."""
@@ -164,10 +170,17 @@ class SmartviewApp(App[int]):
     def _show_busy(self) -> None:
         """Name the record a slow module is working on (checked four times a second)."""
         busy = self.mapped.busy_offset
-        text = f"[$text-warning]mapping offset {busy}…[/]" if busy is not None else ""
+        text = f"mapping offset {busy}…" if busy is not None else ""
         if text != self.status.busy:
             self.status.busy = text
             self._show_status()
+
+    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
+               timeout: float | None = None, markup: bool = False) -> None:
+        """Every notification as plain text, escaped, whatever the caller asks (Textual's own included):
+        messages name topics, modules, values and find strings from outside."""
+        super().notify(printable(message, keep_newlines=True), title=printable(title), severity=severity,
+                       timeout=timeout, markup=False)
 
     def on_unmount(self) -> None:
         self._stop_error_pass()
@@ -224,9 +237,15 @@ class SmartviewApp(App[int]):
                     self._missing = True
                     self.notify(f"{self.topic_name} was deleted; waiting for it to return", severity="warning")
                 continue
+            if change is not None:
+                try:
+                    self.index.reset()
+                except TopicError as exc:  # a file that cannot be read took its place: wait for a better one
+                    self._source_trouble(exc.message)
+                    continue
+                self._source_trouble("")
             self._missing = False
             if change is not None:
-                self.index.reset()
                 self.mapped.forget()
                 self._start_error_pass()
                 self.notify(f"{self.topic_name} was {change}; showing it again from offset 0", severity="warning")
@@ -240,6 +259,15 @@ class SmartviewApp(App[int]):
                 # A burst: take in what arrived at most every BURST_PAUSE seconds, so that drawing the
                 # newest rows never crowds out the keys; a single record is still shown at once.
                 await asyncio.sleep(BURST_PAUSE)
+
+    def _source_trouble(self, message: str) -> None:
+        """Say in the status bar (and once as a notification) that the topic file cannot be read now."""
+        if message == self.status.trouble:
+            return
+        self.status.trouble = message
+        if message:
+            self.notify(message, severity="error", markup=False)
+        self._show_status()
 
     @work(thread=True, exclusive=True, group="follow")
     def _follow_kafka(self) -> None:
@@ -363,6 +391,7 @@ class SmartviewApp(App[int]):
         spec = next(s for s in module.specs if s.name == event.name)
         try:
             value = spec.parse(event.text)
+            module.make_params({**values, event.name: format_value(value)})  # Params may refuse it
         except SmartviewError:
             self.panel.mark_invalid(event.stage, event.name, True)
             return
@@ -372,10 +401,18 @@ class SmartviewApp(App[int]):
             # over again for it restarted the background pass, and a page key pressed meanwhile found the
             # rows counted anew from zero.
             return
+        candidate = dict(values)
         if value == spec.default:
-            values.pop(event.name, None)
+            candidate.pop(event.name, None)
         else:
-            values[event.name] = format_value(value)
+            candidate[event.name] = format_value(value)
+        refused = init_error(module, candidate)
+        self.panel.show_init_error(event.stage, refused)
+        if refused is not None:  # the last values init took keep running
+            self.panel.mark_invalid(event.stage, event.name, True)
+            return
+        values.clear()
+        values.update(candidate)
         self._apply()
 
     def action_toggle(self, number: int) -> None:
@@ -412,9 +449,13 @@ class SmartviewApp(App[int]):
         """Show the picked module once it has loaded, first in a child (trial.py): it may hang or exit at import."""
         try:
             module = await self._load(path)
+            module.make_params()  # its defaults: a Params that refuses them cannot be shown
         except SmartviewError as exc:
             self.notify(exc.message, severity="error", title="module does not load")
             return
+        refused = init_error(module, {})
+        if refused is not None:
+            self.notify(refused, severity="error", title="init refused the default values")
         self._use_module(module)
 
     async def _load(self, path: Path) -> Module:
@@ -450,10 +491,10 @@ class SmartviewApp(App[int]):
                 return
             names = {s.name for s in reloaded.specs}
             kept = {k: v for k, v in values.items() if k in names}
-            reloaded.make_params(kept)
+            build_mapper([(reloaded, kept)])  # its parameters parse and its init takes them
         except SmartviewError as exc:
             banner = self.query_one("#banner", Static)
-            banner.update(f"{exc.message}\nStill running the last version that loaded.")
+            banner.update(Content(f"{printable(exc.message)}\nStill running the last version that loaded."))
             banner.add_class("-shown")
             return
         self.query_one("#banner").remove_class("-shown")

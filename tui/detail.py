@@ -7,12 +7,14 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
+from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Label, Static
 
 from ..core.runs.rows import Row
 from ..core.modules.runner import Failure
-from .render import DETAIL_BYTES, decode, pretty, printable, short_location
+from ..core.text import printable
+from .render import DETAIL_BYTES, decode, pretty, short_location
 
 REMOVED = "red strike"
 CHANGED = "yellow"
@@ -32,7 +34,7 @@ def _object(value: bytes) -> dict | None:
 def _field_line(key: str, value: object, style: str | None, marker: str, last: bool) -> Text:
     body = orjson.dumps(value, option=orjson.OPT_INDENT_2).decode().replace("\n", "\n    ")
     comma = "" if last else ","
-    line = Text(f"{marker} {orjson.dumps(key).decode()}: {body}{comma}\n")
+    line = Text(printable(f"{marker} {orjson.dumps(key).decode()}: {body}{comma}\n", keep_newlines=True))
     if style:
         line.stylize(style)
     return line
@@ -75,7 +77,7 @@ class DetailScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with Horizontal(id="detail") as box:
             number = "" if self.row.sub is None else f" · output {self.row.sub + 1} of the record"
-            box.border_title = f"{self.topic} · offset {self.row.offset}{number}"
+            box.border_title = Content(f"{printable(self.topic)} · offset {self.row.offset}{number}")
             left, right = self._texts()
             with VerticalScroll(classes="pane", id="detail-input"):
                 yield Label("Input", classes="pane-title")
@@ -90,7 +92,7 @@ class DetailScreen(ModalScreen[None]):
         if isinstance(result, Failure):
             # Paths are shown from the module's folder: the file name is what its author recognises.
             folder = result.location.rsplit("/", 1)[0] + "/" if "/" in result.location else ""
-            failure = Text(f"{printable(result.error)}\nat {short_location(result.location)}\n\n", style="bold red")
+            failure = Text(f"{printable(result.error)}\nat {printable(short_location(result.location))}\n\n", style="bold red")
             trace = result.traceback.replace(folder, "") if folder else result.traceback
             failure.append(printable(trace, keep_newlines=True), style="red")
             return pretty(self.value), failure

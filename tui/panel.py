@@ -4,6 +4,10 @@ The panel only reports what the person typed or toggled (as the string `-e` woul
 parses it with the core and tells the panel whether it was applied or invalid. For a chain, each
 module's parameters form a group under its name, numbered in chain order; the number keys toggle the
 booleans of all groups, counted from the top.
+
+Names, docstrings, defaults and choices come from the module, values from `-e` or a config file: all are
+shown as plain text with control characters escaped (core/text.py), never as markup. An input whose
+value holds such characters shows them escaped; until it is edited it stands for the value it was given.
 """
 
 from __future__ import annotations
@@ -13,11 +17,13 @@ from typing import Any
 
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
+from textual.content import Content
 from textual.message import Message
 from textual.widgets import Checkbox, Input, Label, Select, Static
 
 from ..core.modules.module import Module
 from ..core.modules.params import ParamSpec, format_value
+from ..core.text import printable
 
 TOGGLE_KEYS = 9
 
@@ -26,7 +32,21 @@ Groups = list[tuple[Module, dict[str, Any]]]
 
 
 def control_id(stage: int, name: str) -> str:
-    return f"param-{stage}-{name}"
+    """A widget id for the parameter: its name where the name is ASCII, else with `-XXXX-` for each other letter.
+
+    Widget ids take ASCII letters, digits, `_` and `-` only, while a Python name may be `café`; a name never
+    holds `-`, so the encoded forms cannot meet a real name.
+    """
+    safe = "".join(c if c.isascii() and (c.isalnum() or c == "_") else f"-{ord(c):x}-" for c in name)
+    return f"param-{stage}-{safe}"
+
+
+def _default_id(stage: int, name: str) -> str:
+    return "default" + control_id(stage, name).removeprefix("param")
+
+
+def _plain(text: str) -> Content:
+    return Content(printable(text))
 
 
 class ParamPanel(VerticalScroll, can_focus=False):
@@ -48,6 +68,9 @@ class ParamPanel(VerticalScroll, can_focus=False):
     ParamPanel Checkbox { border: none; padding: 0; background: transparent; }
     ParamPanel Checkbox.-changed { text-style: bold; }
     ParamPanel Input.-invalid { border: tall $error; }
+    ParamPanel .panel-init-error { display: none; color: $error; }
+    ParamPanel .panel-init-error.-shown { display: block; }
+    ParamPanel Checkbox.-invalid { color: $text-error; }
     ParamPanel Input { margin: 0; }
     ParamPanel .panel-empty { color: $text-muted; }
     """
@@ -63,6 +86,8 @@ class ParamPanel(VerticalScroll, can_focus=False):
     def __init__(self, groups: Groups, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.groups = groups
+        # Each input's escaped text and the value it stands for, while the two differ.
+        self._escaped: dict[str, tuple[str, str]] = {}
 
     def compose(self) -> ComposeResult:
         if not self.groups:
@@ -73,11 +98,11 @@ class ParamPanel(VerticalScroll, can_focus=False):
         chained = len(self.groups) > 1
         for stage, (module, values) in enumerate(self.groups):
             title = f"{stage + 1}. {module.name}" if chained else module.name
-            yield Label(title, classes="panel-title")
+            yield Label(_plain(title), classes="panel-title")
             if module.kind != "map":
                 yield Label(f"({module.kind})", classes="panel-kind")
             if module.summary:
-                yield Static(module.summary, classes="panel-summary")
+                yield Static(_plain(module.summary), classes="panel-summary")
             if not module.specs:
                 yield Static("This module takes no parameters.", classes="panel-empty")
             for spec in module.specs:
@@ -85,19 +110,31 @@ class ParamPanel(VerticalScroll, can_focus=False):
                 if spec.kind == "bool":
                     toggle += 1
                     digit = f"{toggle} " if toggle <= TOGGLE_KEYS else ""
-                    yield Checkbox(f"{digit}{spec.name}", value=bool(value), id=control_id(stage, spec.name))
+                    yield Checkbox(_plain(f"{digit}{spec.name}"), value=bool(value), id=control_id(stage, spec.name))
                 else:
-                    yield Label(f"{spec.name} ({spec.kind})", classes="param-label")
+                    yield Label(_plain(f"{spec.name} ({spec.kind})"), classes="param-label")
                     yield self._input_for(stage, spec, value)
                 shown = format_value(spec.default) or '""'
-                yield Static(f"default: {shown}", classes="param-default", id=f"default-{stage}-{spec.name}")
+                yield Static(_plain(f"default: {shown}"), classes="param-default", id=_default_id(stage, spec.name))
+            if module.init is not None:
+                yield Static("", classes="panel-init-error", id=f"init-error-{stage}", markup=False)
 
     def _input_for(self, stage: int, spec: ParamSpec, value: Any):
         if spec.kind == "choice":
-            options = [(format_value(choice), choice) for choice in spec.choices]
+            options = [(_plain(format_value(choice)), choice) for choice in spec.choices]
             return Select(options, value=value, allow_blank=False, id=control_id(stage, spec.name))
         kind = {"int": "integer", "float": "number"}.get(spec.kind, "text")
-        return Input(format_value(value), type=kind, id=control_id(stage, spec.name), valid_empty=spec.kind == "str")
+        return Input(self._shown(stage, spec.name, format_value(value)), type=kind, id=control_id(stage, spec.name),
+                     valid_empty=spec.kind == "str")
+
+    def _shown(self, stage: int, name: str, text: str) -> str:
+        """What an input shows for `text`: escaped if need be, remembering what the escaped form stands for."""
+        shown = printable(text)
+        if shown != text:
+            self._escaped[control_id(stage, name)] = (shown, text)
+        else:
+            self._escaped.pop(control_id(stage, name), None)
+        return shown
 
     def on_mount(self) -> None:
         self.show_values([values for _, values in self.groups])
@@ -120,14 +157,21 @@ class ParamPanel(VerticalScroll, can_focus=False):
                     elif isinstance(control, Select) and control.value != value:
                         control.value = value
                     elif isinstance(control, Input) and not control.has_class("-invalid"):
-                        if control.value != format_value(value):
-                            control.value = format_value(value)
+                        if self._meant(control.id, control.value) != format_value(value):
+                            control.value = self._shown(stage, spec.name, format_value(value))
                 changed = value != spec.default
                 control.set_class(changed, "-changed")
-                self.query_one(f"#default-{stage}-{spec.name}").set_class(changed, "-changed")
+                self.query_one(f"#{_default_id(stage, spec.name)}").set_class(changed, "-changed")
 
     def mark_invalid(self, stage: int, name: str, invalid: bool) -> None:
         self.query_one(f"#{control_id(stage, name)}").set_class(invalid, "-invalid")
+
+    def show_init_error(self, stage: int, message: str | None) -> None:
+        """What the module's init said of the values typed, or nothing once it accepts them."""
+        for notice in self.query(f"#init-error-{stage}").results(Static):
+            notice.update(f"init refused these values: {message}\nStill running the last values it took."
+                          if message else "")
+            notice.set_class(message is not None, "-shown")
 
     def bool_names(self) -> list[tuple[int, str]]:
         """The boolean parameters that the number keys toggle, in order: (module number, name)."""
@@ -139,10 +183,17 @@ class ParamPanel(VerticalScroll, can_focus=False):
         checkbox = self.query_one(f"#{control_id(stage, name)}", Checkbox)
         checkbox.toggle()
 
+    def _meant(self, control_id_: str | None, text: str) -> str:
+        """The value an input's text stands for: the original of an escaped value shown unedited."""
+        shown, meant = self._escaped.get(control_id_ or "", ("", ""))
+        return meant if text == shown and shown else text
+
     def _changed(self, control_id_: str | None, text: str) -> None:
-        if control_id_ and control_id_.startswith("param-"):
-            stage, name = control_id_[len("param-") :].split("-", 1)
-            self.post_message(self.Changed(int(stage), name, text))
+        for stage, (module, _) in enumerate(self.groups):
+            for spec in module.specs:
+                if control_id(stage, spec.name) == control_id_:
+                    self.post_message(self.Changed(stage, spec.name, self._meant(control_id_, text)))
+                    return
 
     def on_checkbox_changed(self, event: Checkbox.Changed) -> None:
         event.stop()

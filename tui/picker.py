@@ -1,12 +1,15 @@
 """The module picker: every module in the module folders, with the first line of its docstring.
 
 The list is read from the modules' source (core/modules/listing.py): no module runs until it is chosen.
+Names, summaries and load errors come from module files: each entry is a plain Text (control characters
+escaped), never markup.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -15,6 +18,7 @@ from textual.widgets import Label, OptionList
 from textual.widgets.option_list import Option
 
 from ..core.modules.listing import ModuleEntry, list_modules
+from ..core.text import printable
 
 NO_MODULE = "-"
 
@@ -55,13 +59,18 @@ class ModulePicker(ModalScreen[Path | str | None]):
             return option == NO_MODULE
         return option != NO_MODULE and Path(option).resolve() == self.current.resolve()
 
-    def _describe(self, entry: ModuleEntry) -> str:
+    def _describe(self, entry: ModuleEntry) -> Text:
         path = entry.path
         mark = "● " if self._is_current(str(path)) else "  "
+        text = Text(mark)
+        text.append(printable(path.stem), style="bold")
         if entry.error is not None:
-            return f"{mark}[b]{path.stem}[/b]  [dim](does not load: {entry.error})[/dim]"
-        kind = "" if entry.kind == "map" else f" [dim]({entry.kind})[/dim]"
-        return f"{mark}[b]{path.stem}[/b]{kind}  [dim]{entry.summary}[/dim]"
+            text.append(f"  (does not load: {printable(entry.error)})", style="dim")
+            return text
+        if entry.kind != "map":
+            text.append(f" ({entry.kind})", style="dim")
+        text.append(f"  {printable(entry.summary)}", style="dim")
+        return text
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         chosen = event.option.id

@@ -1,32 +1,22 @@
 """Turning rows into Rich text: one line per record, safe to print, JSON highlighted.
 
 Record text comes from other programs and may hold terminal control sequences; every control
-character is shown escaped (`\\x1b`) so a record can never clear, move or retitle the screen.
+character is shown escaped (`\\x1b`, core/text.py) so a record can never clear, move or retitle the
+screen. Everything here is a rich Text, never markup: a record holding `[/]` is shown as it is.
 """
 
 from __future__ import annotations
-
-import re
 
 import orjson
 from rich.highlighter import JSONHighlighter
 from rich.text import Text
 
 from ..core.modules.runner import Failure, Output
+from ..core.text import printable
 
 # A row never shows more than this much of a value: a 20 MB line costs no more to draw than a short one.
 ROW_CHARS = 2048
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _highlighter = JSONHighlighter()
-
-
-_CONTROL_BUT_NEWLINE = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f]")
-
-
-def printable(text: str, keep_newlines: bool = False) -> str:
-    """Control characters as visible escapes (newlines kept for multi-line views when asked)."""
-    pattern = _CONTROL_BUT_NEWLINE if keep_newlines else _CONTROL
-    return pattern.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
 def decode(value: bytes, limit: int | None = ROW_CHARS) -> str:
@@ -54,7 +44,7 @@ def short_location(location: str) -> str:
 
 def failure_text(failure: Failure) -> Text:
     message = printable(failure.error)
-    return Text(f"✖ {message} ({short_location(failure.location)})", no_wrap=True, overflow="ellipsis")
+    return Text(f"✖ {message} ({printable(short_location(failure.location))})", no_wrap=True, overflow="ellipsis")
 
 
 # The detail view shows at most this much of a value: drawing 20 MB of highlighted text takes minutes.
@@ -71,6 +61,7 @@ def pretty(value: bytes) -> Text:
         parsed = orjson.loads(value)
     except orjson.JSONDecodeError:
         return Text(printable(decode(value, None)))
-    text = Text(orjson.dumps(parsed, option=orjson.OPT_INDENT_2).decode())
+    # JSON escapes C0 controls in strings but leaves C1 and bidi controls as they are.
+    text = Text(printable(orjson.dumps(parsed, option=orjson.OPT_INDENT_2).decode(), keep_newlines=True))
     _highlighter.highlight(text)
     return text

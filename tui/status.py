@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 
-from rich.markup import escape
 from textual.app import ComposeResult
 from textual.containers import Horizontal
+from textual.content import Content
 from textual.widgets import ProgressBar, Sparkline, Static
+
+from ..core.text import printable
 
 RATE_SECONDS = 60
 
@@ -26,7 +28,7 @@ class Status:
     rows: int | None = None  # rows of output, when a record may give several (array_map)
     following: bool = True
     new: int = 0
-    busy: str = ""
+    busy: str = ""  # what a slow module is working on
     trouble: str = ""  # a problem with the source itself: a Kafka broker that cannot be reached
 
 
@@ -44,7 +46,7 @@ class StatusBar(Horizontal):
         super().__init__()
         self.samples: deque[float] = deque([0.0] * RATE_SECONDS, maxlen=RATE_SECONDS)
         self._status: Status | None = None
-        self._text = ""
+        self._text = Content()
 
     def compose(self) -> ComposeResult:
         yield Static(id="status-text")
@@ -61,25 +63,7 @@ class StatusBar(Horizontal):
         self._status = status
         if not self.is_mounted or not self.query("#status-text"):
             return
-        parts = [f"[b]{escape(status.topic)}[/b]", escape(status.module), f"{status.records:,} records"]
-        if status.passed is not None:
-            parts.append(f"{status.passed:,} passed")
-        if status.rows is not None:
-            parts.append(f"{status.rows:,} rows")
-        if status.checked < status.records:
-            percent = 100 * status.checked // max(status.records, 1)
-            parts.append(f"[$text-error]{_errors(status.errors)}[/] (checking {percent}%)")
-        else:
-            parts.append(f"[$text-error]{_errors(status.errors)}[/]" if status.errors else "0 errors")
-        if status.following:
-            parts.append("[$text-success]following[/]")
-        else:
-            parts.append(f"[$text-warning]paused[/], {status.new:,} new" if status.new else "[$text-warning]paused[/]")
-        if status.busy:
-            parts.append(status.busy)
-        if status.trouble:
-            parts.append(f"[$text-error]{escape(status.trouble)}[/]")
-        text = " · ".join(parts)
+        text = _content(status)
         if text == self._text:  # timers ask ten times a second; an unchanged bar is not drawn again
             return
         self._text = text
@@ -102,6 +86,32 @@ class StatusBar(Horizontal):
         self.samples.append(per_second)
         self.query_one("#status-spark", Sparkline).data = list(self.samples)
         self.query_one("#status-rate", Static).update(f"{per_second:,.0f}/s", layout=False)
+
+
+def _content(status: Status) -> Content:
+    """The bar's text, built from parts rather than markup: a topic path or message holding `[/]` is shown as it is."""
+    parts: list[Content] = [
+        Content.styled(printable(status.topic), "bold"), Content(printable(status.module)),
+        Content(f"{status.records:,} records"),
+    ]
+    if status.passed is not None:
+        parts.append(Content(f"{status.passed:,} passed"))
+    if status.rows is not None:
+        parts.append(Content(f"{status.rows:,} rows"))
+    if status.checked < status.records:
+        percent = 100 * status.checked // max(status.records, 1)
+        parts.append(Content.assemble((_errors(status.errors), "$text-error"), f" (checking {percent}%)"))
+    else:
+        parts.append(Content.styled(_errors(status.errors), "$text-error") if status.errors else Content("0 errors"))
+    if status.following:
+        parts.append(Content.styled("following", "$text-success"))
+    else:
+        parts.append(Content.assemble(("paused", "$text-warning"), f", {status.new:,} new" if status.new else ""))
+    if status.busy:
+        parts.append(Content.styled(printable(status.busy), "$text-warning"))
+    if status.trouble:
+        parts.append(Content.styled(printable(status.trouble), "$text-error"))
+    return Content(" · ").join(parts)
 
 
 def _errors(count: int) -> str:

@@ -17,7 +17,7 @@ import ast
 from dataclasses import dataclass
 from pathlib import Path
 
-from .module import KINDS, available_paths
+from .module import HOOKS, KINDS, available_paths
 
 SIMPLE_TYPES = ("bool", "int", "float", "str")
 
@@ -42,6 +42,7 @@ class ModuleEntry:
     summary: str = ""
     params: tuple[ParamEntry, ...] = ()
     error: str | None = None
+    hooks: tuple[str, ...] = ()  # the hooks it defines besides its kind (init, look_back)
 
 
 def list_modules(dirs: list[Path]) -> list[ModuleEntry]:
@@ -62,18 +63,20 @@ def describe(path: Path) -> ModuleEntry:
         return ModuleEntry(path.stem, path, error=f"{path}:{line}: syntax error: {getattr(exc, 'msg', exc)}")
     doc = ast.get_docstring(tree) or ""
     summary = doc.strip().splitlines()[0] if doc.strip() else ""
-    kinds = _kinds(tree)
+    names = _top_level_names(tree)
+    kinds = [kind for kind in KINDS if kind in names]
     if not kinds:
         return ModuleEntry(path.stem, path, summary=summary,
                            error="defines no map(record, params) function (nor filter, filter_map, array_map or aggregate)")
     if len(kinds) > 1:
         return ModuleEntry(path.stem, path, summary=summary,
                            error=f"defines {' and '.join(kinds)}; a module has exactly one kind")
-    return ModuleEntry(path.stem, path, kinds[0], summary, tuple(_params(tree)))
+    hooks = tuple(hook for hook in HOOKS if hook in names)
+    return ModuleEntry(path.stem, path, kinds[0], summary, tuple(_params(tree)), hooks=hooks)
 
 
-def _kinds(tree: ast.Module) -> list[str]:
-    """The kinds the module defines at top level, in the order of KINDS."""
+def _top_level_names(tree: ast.Module) -> set[str]:
+    """The names the module binds at top level: functions, assignments, imports."""
     names: set[str] = set()
     for node in tree.body:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
@@ -82,7 +85,7 @@ def _kinds(tree: ast.Module) -> list[str]:
             names.update(target.id for target in node.targets if isinstance(target, ast.Name))
         elif isinstance(node, (ast.Import, ast.ImportFrom)):
             names.update(alias.asname or alias.name for alias in node.names)
-    return [kind for kind in KINDS if kind in names]
+    return names
 
 
 def _params(tree: ast.Module) -> list[ParamEntry]:

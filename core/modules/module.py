@@ -27,13 +27,24 @@ from .params import ParamSpec
 #   filter_map(record, params) -> value | None
 #   array_map(record, params) -> list of values
 #   aggregate(acc, record, params) -> new acc (emitted after each record; starts from INITIAL)
+# and may define Fluvio's two optional hooks:
+#   init(params)                 called once before the first record, and again after a parameter
+#                                change; what it raises is a usage error (the run does not start)
+#   look_back(record, params)    fed the records before the first one read (a transforms file's
+#                                `lookback:`, `--lookback-last`), so the module can rebuild its state
 KINDS = ("map", "filter", "filter_map", "array_map", "aggregate")
+HOOKS = ("init", "look_back")
 _load_counter = itertools.count()
 
 
 @dataclass(frozen=True)
 class Module:
-    """A loaded module: its entry function, what parameters it declares, and where it came from."""
+    """A loaded module: its entry function, what parameters it declares, and where it came from.
+
+    The runs read only `name`, `path`, `kind`, `specs`, `doc`, `initial`, `init` and `look_back` (set,
+    or None when the module has no such hook) and `stateful` from it, and call it through a Mapper;
+    a module of another runtime answers the same attributes.
+    """
 
     name: str
     path: Path
@@ -44,6 +55,18 @@ class Module:
     specs: tuple[ParamSpec, ...]
     doc: str
     initial: Any = b""  # an aggregate's starting accumulator (the module's INITIAL)
+    init: Callable[..., Any] | None = None  # init(params), Fluvio's init hook
+    look_back: Callable[..., Any] | None = None  # look_back(record, params), Fluvio's look_back hook
+    namespace: ModuleType | None = None  # the module's globals: a look_back module keeps its state there
+    fresh_globals: bytes | None = None  # those variables as imported (pickled), to start each run from
+
+    @property
+    def stateful(self) -> bool:
+        """Whether outputs depend on earlier records: an aggregate, or a module with a look_back hook.
+
+        Such a module is mapped in one pass from the start, in one process, with checkpoints.
+        """
+        return self.kind == "aggregate" or self.look_back is not None
 
     @property
     def summary(self) -> str:
@@ -52,7 +75,7 @@ class Module:
 
     def make_params(self, values: dict[str, str] | None = None) -> Any:
         """A Params instance: defaults, overridden by the given string values."""
-        return params_mod.build(self.params_class, list(self.specs), values or {})
+        return params_mod.build(self.params_class, list(self.specs), values or {}, str(self.path))
 
 
 def is_module_path(arg: str) -> bool:
@@ -121,7 +144,40 @@ def load(path: Path) -> Module:
         specs=tuple(specs),
         doc=namespace.__doc__ or "",
         initial=getattr(namespace, "INITIAL", b""),
+        init=_hook(namespace, "init", path),
+        look_back=_hook(namespace, "look_back", path),
+        namespace=namespace,
+        fresh_globals=_fresh_globals(namespace) if getattr(namespace, "look_back", None) is not None else None,
     )
+
+
+def variables(namespace: ModuleType | None) -> dict[str, Any]:
+    """A module's own variables (not its functions, classes or imports): where a look_back module keeps state."""
+    import types
+
+    hidden = (types.ModuleType, types.FunctionType, types.BuiltinFunctionType, type)
+    items = vars(namespace).items() if namespace is not None else ()
+    return {name: value for name, value in items if not name.startswith("__") and not isinstance(value, hidden)}
+
+
+def _fresh_globals(namespace: ModuleType) -> bytes | None:
+    """A look_back module's variables as imported; None when they cannot be copied (then runs share them)."""
+    import pickle
+
+    try:
+        return pickle.dumps(variables(namespace), protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception:
+        return None
+
+
+def _hook(namespace: ModuleType, name: str, path: Path) -> Callable[..., Any] | None:
+    """An optional hook; a name that is there but not a function is a mistake worth stopping for."""
+    hook = getattr(namespace, name, None)
+    if hook is None:
+        return None
+    if not callable(hook):
+        raise ModuleError(f"{path}: `{name}` is a {type(hook).__name__}; {name} must be a function")
+    return hook
 
 
 def _execute(path: Path) -> ModuleType:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import re
 import typing
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -19,6 +20,11 @@ TRUE_WORDS = frozenset({"true", "yes", "on", "1"})
 FALSE_WORDS = frozenset({"false", "no", "off", "0"})
 
 Kind = Literal["bool", "int", "float", "str", "choice"]
+
+# Rust's `FromStr` for i64 and f64: ASCII digits, an optional sign, no spaces and no `_` (Python's int()
+# and float() would also take `1_000`, `٣` and ` 5 `). Floats also take inf, infinity and nan, any case.
+_INT = re.compile(r"[+-]?[0-9]+", re.ASCII)
+_FLOAT = re.compile(r"[+-]?(?:inf|infinity|nan|(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:e[+-]?[0-9]+)?)", re.ASCII | re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -72,15 +78,9 @@ def _parse(spec: ParamSpec, text: str) -> Any:
             return False
         return _INVALID
     if spec.kind == "int":
-        try:
-            return int(text.strip())
-        except ValueError:
-            return _INVALID
+        return int(text) if _INT.fullmatch(text) else _INVALID
     if spec.kind == "float":
-        try:
-            return float(text.strip())
-        except ValueError:
-            return _INVALID
+        return float(text) if _FLOAT.fullmatch(text) else _INVALID
     if spec.kind == "str":
         return text
     return _parse_choice(spec, text)
@@ -169,10 +169,12 @@ def parse_assignments(items: list[str]) -> dict[str, str]:
     return values
 
 
-def build(params_class: type | None, specs: list[ParamSpec], values: dict[str, str]) -> Any:
+def build(params_class: type | None, specs: list[ParamSpec], values: dict[str, str], where: str = "Params") -> Any:
     """An instance of `Params` with the given string values parsed over the defaults.
 
     Missing keys keep their defaults (as in Fluvio). Unknown keys are an error that lists the known ones.
+    A `Params` whose own checks (`__post_init__`) refuse the values is a ParamError naming `where` (the
+    module file) and the values given: the author's check is a usage error, not a crash.
     """
     by_name = {spec.name: spec for spec in specs}
     unknown = [key for key in values if key not in by_name]
@@ -182,7 +184,15 @@ def build(params_class: type | None, specs: list[ParamSpec], values: dict[str, s
     parsed = {key: by_name[key].parse(text) for key, text in values.items()}
     if params_class is None:
         return None
-    return params_class(**parsed)
+    try:
+        return params_class(**parsed)
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # SystemExit too: a module's check must not end smartview
+        given = ", ".join(f"{key}={text}" for key, text in values.items()) or "the defaults"
+        lines = str(exc).strip().splitlines()
+        reason = f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
+        raise ParamError(f"{where}: Params refused {given}: {reason}") from None
 
 
 def changed_from_default(params: Any, specs: list[ParamSpec]) -> dict[str, str]:

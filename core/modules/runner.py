@@ -13,9 +13,14 @@ from typing import Any
 
 import orjson
 
+from collections.abc import Callable
+
+from ..errors import HookError
 from .forks import FORKED
-from .module import Module, describe_exception, module_traceback, where_failed
+from .lookback import Lookback
+from .module import Module, describe_exception, variables, module_traceback, where_failed
 from ..record import Record
+from ..text import one_line, printable
 from .watchdog import RecordTimeout
 
 VALUE_HEAD = 80
@@ -47,15 +52,10 @@ class Failure:
         not be able to clear or retitle the terminal it is written to.
         """
         return (
-            f"smartview: {topic} offset {self.offset}: {one_line(self.error, 300)} (at {self.location}); "
+            f"smartview: {printable(topic)} offset {self.offset}: {one_line(self.error, 300)} "
+            f"(at {printable(self.location)}); "
             f"value: {value_head(self.value)}"
         )
-
-
-def one_line(text: str, limit: int) -> str:
-    """Text printable and on one line, cut at `limit` characters."""
-    text = text.encode("unicode_escape").decode("ascii") if not text.isprintable() else text
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def value_head(value: bytes, limit: int = VALUE_HEAD) -> str:
@@ -96,15 +96,80 @@ def to_output(offset: int, result: Any) -> Output:
 
 
 class Mapper:
-    """A module bound to parameter values: turns records into outputs or failures."""
+    """A module bound to parameter values: turns records into outputs or failures.
 
-    def __init__(self, module: Module, params: Any, initial: Any = None) -> None:
+    The runs (--print, the viewer's passes, `smartview test`) drive every module through this
+    interface alone, whatever runs the module's code, so that another runtime can provide the same:
+
+        initialize()          Fluvio's init: once, before the first record (raises HookError)
+        look_back(fetch)      Fluvio's look_back: `fetch(lookback)` returns the records it asks for,
+                              oldest first; each is fed to the module (raises HookError)
+        apply(record)         one output or a Failure (map modules)
+        apply_many(record)    a list of outputs or a Failure (any kind)
+        snapshot(), restore(state)   the state carried from record to record, for checkpoints
+        module.stateful       whether that state exists (aggregate, or a look_back hook)
+        lookback              the Lookback asked for this module, or None
+    """
+
+    def __init__(self, module: Module, params: Any, initial: Any = None, lookback: Lookback | None = None) -> None:
         self.module = module
         self.params = params
+        self.lookback = lookback
         self._function = module.function
         self._takes_params = module.takes_params
         # An aggregate's accumulator: the state it carries from one record to the next.
         self.acc = module.initial if initial is None else initial
+        if module.look_back is not None:
+            # A new instance starts from the module as imported, as a new Fluvio instance does: the
+            # state a look_back module keeps in its variables must not leak from an earlier run.
+            restore_globals(module, module.fresh_globals)
+
+    def initialize(self) -> None:
+        """Call the module's init(params), if it has one; what it raises stops the run (a usage error)."""
+        init = self.module.init
+        if init is None:
+            return
+        try:
+            init(self.params)
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:
+            raise HookError(f"{where_failed(exc, self.module.path)}: init raised {describe_exception(exc)}") from None
+        finally:
+            if FORKED:  # a process the module forked came back here: it ends (forks.py)
+                os._exit(0)
+
+    def look_back(self, fetch: Callable[[Lookback], list[Record]]) -> None:
+        """Feed the module the records its lookback asks for, oldest first, through its look_back hook."""
+        hook = self.module.look_back
+        if self.lookback is None or hook is None:
+            return
+        for record in fetch(self.lookback):
+            offset = record.offset
+            try:
+                hook(record, self.params)
+                if FORKED:
+                    os._exit(0)
+            except KeyboardInterrupt:
+                raise
+            except BaseException as exc:
+                raise HookError(
+                    f"{where_failed(exc, self.module.path)}: look_back raised {describe_exception(exc)} "
+                    f"at offset {offset}"
+                ) from None
+
+    def snapshot(self) -> Any:
+        """The state this module carries to the next record: its accumulator, and a look_back module's variables."""
+        if self.module.look_back is None:
+            return self.acc
+        return self.acc, variables(self.module.namespace)
+
+    def restore(self, state: Any) -> None:
+        if self.module.look_back is None:
+            self.acc = state
+            return
+        self.acc, variables = state
+        restore_globals(self.module, variables)
 
     def apply(self, record: Record) -> Output | Failure:
         offset, value = record.offset, record.value  # as read: the module may change the record
@@ -170,3 +235,12 @@ class Mapper:
             module_traceback(exc, module.path),
             value,
         )
+
+
+def restore_globals(module: Module, saved: Any) -> None:
+    """Put back a look_back module's variables (a dict, or pickled bytes as `Module.fresh_globals` holds them)."""
+    if module.namespace is None or saved is None:
+        return
+    import pickle
+
+    vars(module.namespace).update(pickle.loads(saved) if isinstance(saved, bytes) else saved)

@@ -43,12 +43,12 @@ def main() -> None:
     from .module import load
 
     take_stdin()
-    report = os.fdopen(os.dup(1), "w")
+    report = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # what the module prints is not the report
     try:
         load(Path(sys.argv[1]))
     except SmartviewError as exc:
-        report.write(exc.message)
+        report.write(exc.message.encode("utf-8", "backslashreplace"))
         report.flush()
         os._exit(2)
     os._exit(0)  # a thread the module started must not keep this process alive

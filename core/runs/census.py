@@ -99,6 +99,7 @@ def main() -> None:
     try:
         module = load(Path(module_path))
         mapper = Mapper(module, module.make_params(values))
+        mapper.initialize()  # the viewer checked it; a module changed since then reports its error below
         for next_offset, records in follow_records(source, offset):
             for record in records:
                 if isinstance(mapper.apply(record), Failure):

@@ -5,7 +5,9 @@ from __future__ import annotations
 from ..errors import SmartviewError
 
 PLACEHOLDER = r"\{\{\s*(\w+)\s*\}\}"
-FIELDS = ("offset", "key", "value", "partition")
+# {{time}} is Fluvio's: the record's timestamp in RFC 3339 (UTC, milliseconds), NA for a record without
+# one, as file records are.
+FIELDS = ("offset", "key", "value", "partition", "time")
 KAFKA_FIELDS = (*FIELDS, "timestamp")  # Kafka records also carry a timestamp (ms since the epoch, -1 if none)
 
 
@@ -21,6 +23,7 @@ class LineFormat:
         self.template = template
         self.plain = template is None and not key_value
         self._parts = _compile(template, fields) if template is not None else None
+        self._uses_time = "\0time" in (self._parts or [])
 
     def line(self, offset: int, key: bytes | None, value: bytes, partition: int = 0, timestamp: int = -1) -> bytes:
         if self._parts is not None:
@@ -30,6 +33,7 @@ class LineFormat:
                 "value": value,
                 "partition": str(partition).encode(),
                 "timestamp": str(timestamp).encode(),
+                "time": rfc3339(timestamp) if self._uses_time else b"",
             }
             return b"".join(fields[part[1:]] if part[:1] == "\0" else part.encode() for part in self._parts)
         if self.key_value:
@@ -58,3 +62,13 @@ def _compile(template: str, known: tuple[str, ...]) -> list[str]:
         position = match.end()
     parts.append(template[position:])
     return [p for p in parts if p]
+
+
+def rfc3339(timestamp_ms: int) -> bytes:
+    """A timestamp as `fluvio consume` prints {{time}}: `2024-05-01T12:00:00.250Z`, or NA when there is none."""
+    if timestamp_ms < 0:
+        return b"NA"
+    import datetime
+
+    moment = datetime.datetime.fromtimestamp(timestamp_ms / 1000, datetime.timezone.utc)
+    return (moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{timestamp_ms % 1000:03d}Z").encode()

@@ -4,7 +4,8 @@ The range asked for (-B, --start, -H, -T, --end) is read up to each partition's 
 run starts (`kafka.find_ends`), merged across partitions in timestamp order (ties by partition, then
 offset), mapped and written. With `--follow`, records produced afterwards are printed as they arrive,
 partition by partition in the order they are fetched. The start and stop flags apply to each
-partition's offsets: `-H 2` prints the first two records of every partition.
+partition's offsets: `-H 2` starts two records after each partition's first, `--count 2` prints two
+records of every partition.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from ..sources.kafka import (
     to_record,
     watermarks,
 )
+from ..modules.lookback import Lookback
 from ..modules.runner import Failure
 from ..modules.watchdog import Watchdog
 
@@ -68,9 +70,11 @@ def make_plans(selection: Range, marks: dict[int, tuple[int, int]], ends: dict[i
             start = max(low, end - selection.tail)
         elif selection.start is not None:
             start = max(low, selection.start)
+        elif selection.head is not None:
+            start = low + selection.head  # Fluvio's Offset::from_beginning: N after the first kept record
         else:
             start = low
-        stop = None if selection.head is None else start + selection.head
+        stop = None if selection.count is None else start + selection.count
         if selection.end is not None:
             stop = selection.end + 1 if stop is None else min(stop, selection.end + 1)
         plans[partition] = Plan(start, stop, end)
@@ -92,6 +96,8 @@ def run_kafka(printer: Printer, selection: Range, follow: bool, stop: threading.
             watch = stack.enter_context(Watchdog(printer.timeout)) if printer.timeout is not None else None
             writer = _Writer(printer, topic, watch)
             reader = _Reader(topic, consumer, errors, printer.err, stop)
+            if printer.wants_look_back:
+                _look_back(printer, reader, plans, marks)
             for batch in reader.range(plans):
                 if not writer.write(batch):
                     return printer.result
@@ -102,6 +108,24 @@ def run_kafka(printer: Printer, selection: Range, follow: bool, stop: threading.
     finally:
         consumer.close()
     return printer.result
+
+
+def _look_back(printer: Printer, reader: _Reader, plans: dict[int, Plan], marks: dict[int, tuple[int, int]]) -> None:
+    """Feed look_back hooks the records before each partition's start, merged in timestamp order."""
+
+    def fetch(lookback: Lookback) -> list[KafkaRecord]:
+        before = {}
+        for partition, plan in plans.items():
+            low = marks[partition][0]
+            first = low if lookback.last == 0 else max(low, plan.start - lookback.last)
+            before[partition] = Plan(first, plan.start, plan.end)
+        records = [record for batch in reader.range(before) for record in batch]
+        now = int(time.time() * 1000)
+        chosen = [r for p in plans for r in lookback.select([r for r in records if r.partition == p], now)]
+        return sorted(chosen, key=lambda r: (r.timestamp, r.partition, r.offset))  # as the range merges them
+
+    assert printer.mapper is not None
+    printer.mapper.look_back(fetch)
 
 
 class _Writer:
@@ -148,11 +172,11 @@ class _Writer:
         return not printer.result.stopped
 
     def _emit(self, data: bytes, failures: list[tuple[int, Failure]]) -> None:
-        from .printer import escape_controls
+        from ..text import printable_bytes
 
         printer = self.printer
         if data:
-            printer.out.write(escape_controls(data) if printer.escape else data)
+            printer.out.write(printable_bytes(data) if printer.escape else data)
             printer.out.flush()
         for partition, failure in failures:
             printer.result.failed += 1
@@ -363,7 +387,9 @@ class _Reader:
         self._say(f"topic {self.topic.name}: {describe_error(error)}")
 
     def _say(self, text: str) -> None:
-        self.err.write(f"smartview: {text}\n")
+        from ..text import printable
+
+        self.err.write(f"smartview: {printable(text)}\n")
         self.err.flush()
 
 

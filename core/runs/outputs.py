@@ -5,7 +5,8 @@ by row number, a viewer must know how many rows every record gives, and for an a
 accumulator held along the way. That takes mapping every record once, from the beginning, so it runs as
 a background pass in a child process (`python -P -m smartview.core.runs.outputs`, importing only the core) that
 reports, in frames on a pipe, how many outputs each record gave (-1 for a failure) and, for stateful
-chains, a checkpoint of the accumulators every `CHECKPOINT_EVERY` records. The viewer's own side keeps
+chains, a checkpoint of the accumulators (and of a look_back module's variables) every
+`CHECKPOINT_EVERY` records. The viewer's own side keeps
 one 8-byte number per row (the record it came from) and shows rows as soon as they are counted, long
 before the pass ends. Once caught up, the pass follows the file, so appended records get their rows
 without starting anything new. New parameter values or a rewritten file start a new pass.
@@ -130,14 +131,13 @@ class OutputIndex:
 
 
 def state_of(mapper: Any) -> list[Any]:
-    """The accumulators of a Mapper or a Chain, in stage order."""
-    stages = getattr(mapper, "stages", [mapper])
-    return [stage.acc for stage in stages]
+    """The state of a Mapper or a Chain, in stage order: accumulators, and a look_back module's variables."""
+    return [stage.snapshot() for stage in getattr(mapper, "stages", [mapper])]
 
 
 def restore(mapper: Any, state: list[Any]) -> None:
-    for stage, acc in zip(getattr(mapper, "stages", [mapper]), state):
-        stage.acc = acc
+    for stage, saved in zip(getattr(mapper, "stages", [mapper]), state):
+        stage.restore(saved)
 
 
 def build_pipeline(stages: list[tuple[str, dict[str, str]]], initial: str | None) -> Any:
@@ -181,7 +181,7 @@ class _Counter:
     def __init__(self, mapper: Any, out: Any) -> None:
         self.mapper = mapper
         self.out = out
-        self.stateful = any(stage.module.kind == "aggregate" for stage in getattr(mapper, "stages", [mapper]))
+        self.stateful = any(stage.module.stateful for stage in getattr(mapper, "stages", [mapper]))
         self.batch = FIRST_REPORT
         self.first: int | None = None
         self.counts = array("i")

@@ -5,8 +5,10 @@ few bytes per block, then forks `jobs - 1` copies of itself: process k maps bloc
 with the module it already loaded, the calling process being process 0, so every core maps and nothing
 is loaded twice. Before mapping, the processes count the records of one n-th of the blocks each, share
 the counts in shared memory and wait for each other: then every block's first offset is known, and
-counting took one n-th of the time. Each process reads its blocks from the file itself and writes its output straight to the output
-descriptor, in block order: a one-byte token goes round a ring of pipes, and only the holder of block
+counting took one n-th of the time. Each process reads its blocks with `pread` on the descriptor the run
+opened, inherited across the fork, never by opening the path again: a topic renamed away or replaced
+mid-run is still read whole from the file that was opened. Each process writes its output straight to the
+output descriptor, in block order: a one-byte token goes round a ring of pipes, and only the holder of block
 i's token may write block i. Nothing large crosses a pipe, and the output is byte-for-byte what one
 process gives.
 
@@ -33,7 +35,7 @@ from typing import Any, TextIO
 from .batch import BlockResult, run_block
 from ..errors import SmartviewError
 from .formats import LineFormat
-from ..sources.reader import Block
+from ..sources.reader import Block, too_long_report
 from ..modules.forks import own_fork
 from ..modules.watchdog import Watchdog
 
@@ -52,7 +54,7 @@ def auto_jobs(pending_bytes: int) -> int:
 class Job:
     """What every process needs to map and write its blocks."""
 
-    path: str
+    fd: int  # the open topic file: every process reads this one, whatever the path names by then
     mapper: Any  # the Mapper or Chain, already built: forked processes share it as it is
     fmt: LineFormat
     stop_on_error: bool
@@ -61,6 +63,7 @@ class Job:
     out_fd: int
     err: TextIO
     timeout: float | None = None
+    max_record: int = 0  # the limit a too-long block (from `TopicReader.blocks`) broke, for its report
 
 
 @dataclass
@@ -106,7 +109,7 @@ def map_parallel(blocks: list[Block], job: Job, jobs: int, watch: Watchdog | Non
                     _keep_own_ends(ring, k)
                     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
                     if counts is not None:
-                        blocks = counts.offsets(k, blocks, job.path, first)
+                        blocks = counts.offsets(k, blocks, job, first)
                     with Watchdog(job.timeout) if job.timeout else _nothing() as child_watch:
                         done = _work(k, n, blocks, ring, job, child_watch)
                     os.write(summary_out, _SUMMARY.pack(done.count, done.failed, done.stopped, done.closed))
@@ -121,7 +124,7 @@ def map_parallel(blocks: list[Block], job: Job, jobs: int, watch: Watchdog | Non
         os.close(summary_out)
         _keep_own_ends(ring, 0)
         if counts is not None:
-            blocks = counts.offsets(0, blocks, job.path, first)
+            blocks = counts.offsets(0, blocks, job, first)
         total = _work(0, n, blocks, ring, job, watch)
         for _ in children:
             data = _read_exactly(summaries, _SUMMARY.size)
@@ -157,22 +160,18 @@ class _SharedCounts:
         self.processes = processes
         self.memory = mmap.mmap(-1, 8 * blocks + processes)  # anonymous and shared: children see it
 
-    def offsets(self, k: int, blocks: list[Block], path: str, first: int) -> list[Block]:
+    def offsets(self, k: int, blocks: list[Block], job: Job, first: int) -> list[Block]:
         """Count process k's share, wait for the others', and return the blocks with their offsets."""
         share = range(k * self.blocks // self.processes, (k + 1) * self.blocks // self.processes)
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            for i in share:
-                count = os.pread(fd, blocks[i].length, blocks[i].start).count(b"\n")
-                struct.pack_into("<q", self.memory, 8 * i, count)
-        finally:
-            os.close(fd)
+        for i in share:
+            count = os.pread(job.fd, blocks[i].length, blocks[i].start).count(b"\n")
+            struct.pack_into("<q", self.memory, 8 * i, count)
         self.memory[8 * self.blocks + k] = 1
         deadline = time.monotonic() + self.WAIT
         flags = slice(8 * self.blocks, 8 * self.blocks + self.processes)
         while self.memory[flags].count(1) < self.processes:
             if time.monotonic() > deadline:
-                raise SmartviewError(f"a process counting the records of {path} did not finish")
+                raise SmartviewError(f"a process counting the records of {job.topic} did not finish")
             time.sleep(0.0002)
         counted = struct.unpack_from(f"<{self.blocks}q", self.memory)
         placed = []
@@ -196,32 +195,35 @@ def _keep_own_ends(ring: list[tuple[int, int]], k: int) -> None:
 def _work(k: int, n: int, blocks: list[Block], ring: list[tuple[int, int]], job: Job, watch: Any) -> Written:
     """Map and write blocks k, k + n, ...: each written once the token for it arrives."""
     done = Written()
-    fd = os.open(job.path, os.O_RDONLY)
-    try:
-        for i in range(k, len(blocks), n):
-            block = blocks[i]
-            data = os.pread(fd, block.length, block.start)
+    for i in range(k, len(blocks), n):
+        block = blocks[i]
+        if block.too_long:  # reported in its turn, never read
+            result = BlockResult(b"", 1, stopped=job.stop_on_error)
+        else:
+            data = os.pread(job.fd, block.length, block.start)
             result = run_block(job.mapper, data, block.first_offset, job.fmt, job.stop_on_error, watch)
-            token = os.read(ring[k][0], 1)
-            if token != GO:
-                if not token:  # the process before this block ended without passing the token
-                    done.lost = done.lost or f"the process mapping offsets before {block.first_offset} ended"
-                _pass(ring, k, STOP if token != CLOSED else CLOSED)
-                return done
-            token = _write(job, result, done)
-            _pass(ring, k, token)
-            if token != GO:
-                return done
-    finally:
-        os.close(fd)
+        token = os.read(ring[k][0], 1)
+        if token != GO:
+            if not token:  # the process before this block ended without passing the token
+                done.lost = done.lost or f"the process mapping offsets before {block.first_offset} ended"
+            _pass(ring, k, STOP if token != CLOSED else CLOSED)
+            return done
+        if block.too_long:
+            job.err.write(too_long_report(job.topic, block.first_offset, job.max_record) + "\n")
+            job.err.flush()
+            done.failed += 1
+        token = _write(job, result, done)
+        _pass(ring, k, token)
+        if token != GO:
+            return done
     return done
 
 
 def _write(job: Job, result: BlockResult, done: Written) -> bytes:
     """Write a block's output and failures; the token for the next block."""
-    from .printer import escape_controls  # imported late: printer imports this module
+    from ..text import printable_bytes
 
-    data = escape_controls(result.data) if job.escape else result.data
+    data = printable_bytes(result.data) if job.escape else result.data
     try:
         view = memoryview(data)
         while view:

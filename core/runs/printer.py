@@ -7,6 +7,7 @@ Failures go to the error stream with topic, offset and reason, and the run goes 
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 import threading
 from dataclasses import dataclass
@@ -14,31 +15,34 @@ from typing import BinaryIO, TextIO
 
 from .batch import BlockResult, run_block, split_lines
 from .formats import LineFormat
-from ..sources.reader import Block, TopicReader
+from ..sources.reader import MAX_RECORD_BYTES, Block, TopicReader, too_long_report
 from ..modules.chain import build
+from ..modules.lookback import Lookback
+from ..record import Record
 from ..modules.module import Module
 from ..modules.runner import Failure
 from ..sources.topic import Topic
 from ..modules.watchdog import Watchdog
-
-_CONTROL = rb"[\x00-\x08\x0b-\x1f\x7f]|\xc2[\x80-\x9f]"
-
-
-def escape_controls(data: bytes) -> bytes:
-    """Make terminal control sequences visible (`\\x1b`) so records cannot clear or retitle a terminal."""
-    import re  # only output to a terminal is escaped; pipes skip the import
-
-    return re.sub(_CONTROL, lambda m: "".join(f"\\x{b:02x}" for b in m.group()).encode(), data)
-
+from ..text import printable, printable_bytes
 
 @dataclass(frozen=True)
 class Range:
-    """Which records to print, in Fluvio's terms. At most one of start/head/tail is set."""
+    """Which records to print, in Fluvio's terms. At most one of start/head/tail is set.
+
+    `head` starts N records from the beginning (offset N), as `fluvio consume -H N` does; `count` stops
+    after that many records, whatever the start.
+    """
 
     start: int | None = None
     head: int | None = None
     tail: int | None = None
     end: int | None = None  # inclusive
+    count: int | None = None
+
+    @property
+    def first(self) -> int | None:
+        """The absolute offset the range starts at, when the flags say it without reading the topic."""
+        return self.start if self.start is not None else self.head
 
 
 @dataclass
@@ -62,12 +66,17 @@ class Printer:
         escape: bool = False,
         timeout: float | None = None,
         initial: str | None = None,
+        lookbacks: list[Lookback | None] | None = None,
+        max_record: int = MAX_RECORD_BYTES,
     ) -> None:
         self.topic = topic
+        self.max_record = max_record
         self.stages = stages
         self.initial = initial
-        # No stages: records as they are. One: that module. Several: a chain.
-        self.mapper = build(stages, initial) if stages else None
+        # No stages: records as they are. One: that module. Several: a chain. Each module's init runs
+        # here, before any record is read: what it raises stops the run (HookError, exit status 2).
+        self.mapper = build(stages, initial, lookbacks) if stages else None
+        self.wants_look_back = any(lookback is not None for lookback in lookbacks or [])
         self.fmt = fmt
         self.out = out
         self.err = err
@@ -88,14 +97,18 @@ class Printer:
             return run_kafka(self, selection, follow, stop)
         # What a module prints goes to stderr: stdout carries records only.
         with contextlib.ExitStack() as stack:
-            reader = stack.enter_context(TopicReader(self.topic.path))
+            reader = stack.enter_context(TopicReader(self.topic.path, max_record=self.max_record))
             stack.enter_context(contextlib.redirect_stdout(sys.stderr))
             if self.timeout is not None:
                 self._watch = stack.enter_context(Watchdog(self.timeout))
             limit = self._position(reader, selection, final=not follow)
+            if self.wants_look_back:
+                self._look_back(reader.offset)
             if limit == 0:
                 return self.result
             limit = self._map_and_write(reader, limit, final=not follow)
+            if not follow and not self.result.stopped and limit != 0 and reader.change() == "truncated":
+                self._report_rewritten(reader)
             if follow and not self.result.stopped and limit != 0:
                 self._follow(reader, limit, stop)
         return self.result
@@ -105,21 +118,34 @@ class Printer:
         if selection.tail is not None:
             total = reader.count_remaining(final)
             reader.skip(max(0, total - selection.tail))
-        elif selection.start is not None:
-            reader.skip(selection.start)
-            self._start = selection.start
-        limit = selection.head
+        elif selection.first is not None:
+            reader.skip(selection.first)
+            self._start = selection.first
+        limit = selection.count
         if selection.end is not None:
-            first = selection.start if selection.start is not None else reader.offset
+            first = selection.first if selection.first is not None else reader.offset
             through_end = max(0, selection.end - first + 1)
             limit = through_end if limit is None else min(limit, through_end)
         return limit
 
+    def _look_back(self, first: int) -> None:
+        """Feed look_back hooks the records before offset `first` (none before offset 0), as Fluvio's SPU does."""
+        assert self.mapper is not None
+
+        def fetch(lookback: Lookback) -> list[Record]:
+            wanted = lookback.last
+            low = max(0, first - wanted)
+            with TopicReader(self.topic.path) as before:
+                before.skip(low)
+                records = [Record(low + i, None, value)
+                           for block in before.blocks(first - low, final=True)
+                           for i, value in enumerate(split_lines(block.data or b""))]
+            return lookback.select(records, 0)
+
+        self.mapper.look_back(fetch)
+
     def _pending_bytes(self, reader: TopicReader) -> int:
-        try:
-            return max(0, reader.path.stat().st_size - reader.byte)
-        except OSError:
-            return 0
+        return max(0, os.fstat(reader.fileno()).st_size - reader.byte)
 
     def _map_and_write(self, reader: TopicReader, limit: int | None, final: bool, backlog: bool = True) -> int | None:
         """Map and write what the file holds from the reader's position; returns how many may still print.
@@ -128,14 +154,18 @@ class Printer:
         time, and one process answers them fastest.
         """
         jobs = 1
-        # An aggregate carries its accumulator from record to record: it needs one process.
-        stateful = any(module.kind == "aggregate" for module, _ in self.stages)
+        # An aggregate, or a look_back module, carries state from record to record: it needs one process.
+        stateful = any(module.stateful for module, _ in self.stages)
         if self.mapper is not None and backlog and not stateful:
             jobs = self.jobs if self.jobs is not None else _auto_jobs(self._pending_bytes(reader))
-        if jobs > 1:
-            return self._write_parallel(reader, limit, final, jobs)
+        spans = reader.spans(final) if jobs > 1 and limit is None else None
+        if jobs > 1 and (limit is not None or spans is not None):
+            return self._write_parallel(reader, limit, final, jobs, spans)
         for block in reader.blocks(limit, final):
-            self._write(self._map_block(block))
+            if block.too_long:
+                self._report_too_long(block.first_offset, reader.max_record)
+            else:
+                self._write(self._map_block(block))
             if limit is not None:
                 limit -= block.count
             if self.result.stopped:
@@ -154,13 +184,15 @@ class Printer:
         data = b"\n".join(self.fmt.line(block.first_offset + i, None, v) for i, v in enumerate(lines))
         return BlockResult(data + b"\n", block.count)
 
-    def _write_parallel(self, reader: TopicReader, limit: int | None, final: bool, jobs: int) -> int | None:
+    def _write_parallel(
+        self, reader: TopicReader, limit: int | None, final: bool, jobs: int, spans: list[Block] | None
+    ) -> int | None:
         from .parallel import Job, map_parallel  # only large runs need it
 
         assert self.mapper is not None
         self.out.flush()
         job = Job(
-            path=str(self.topic.path),
+            fd=reader.fileno(),
             mapper=self.mapper,
             fmt=self.fmt,
             stop_on_error=self.stop_on_error,
@@ -169,18 +201,17 @@ class Printer:
             out_fd=self.out.fileno(),
             err=self.err,
             timeout=self.timeout,
+            max_record=reader.max_record,
         )
-        if limit is None:  # the whole backlog: its blocks are found without reading it, and counted in parallel
-            first = reader.offset
-            blocks = reader.spans(final)
-            written = map_parallel(blocks, job, jobs, self._watch, first)
-            reader.passed(blocks, written.count)
+        if spans is not None:  # the whole backlog: its blocks are found without reading it, and counted in parallel
+            written = map_parallel(spans, job, jobs, self._watch, reader.offset)
+            reader.passed(spans, written.count)
         else:  # a head or an end: the blocks are counted here, to stop at the right record
             written = map_parallel(list(reader.blocks(limit, final, with_data=False)), job, jobs, self._watch)
         self.result.failed += written.failed
         if written.lost:
             self.result.failed += 1
-            self.err.write(f"smartview: {self.topic.name}: {written.lost}; the output stops there\n")
+            self.err.write(f"smartview: {printable(self.topic.name)}: {written.lost}; the output stops there\n")
             self.err.flush()
             self.result.stopped = True
         if written.closed:
@@ -190,11 +221,18 @@ class Printer:
         return None if limit is None else limit - written.count
 
     def _write(self, result: BlockResult) -> None:
-        data = escape_controls(result.data) if self.escape else result.data
+        data = printable_bytes(result.data) if self.escape else result.data
         self.out.write(data)
         for failure in result.failures:
             self._report(failure)
         if result.stopped:
+            self.result.stopped = True
+
+    def _report_too_long(self, offset: int, limit: int) -> None:
+        self.result.failed += 1
+        self.err.write(too_long_report(self.topic.name, offset, limit) + "\n")
+        self.err.flush()
+        if self.stop_on_error:
             self.result.stopped = True
 
     def _report(self, failure: Failure) -> None:
@@ -219,9 +257,9 @@ class Printer:
                 continue
             self._missing = False
             if change is not None:
-                self.err.write(f"smartview: topic {self.topic.name} was {change}; reading again from offset 0\n")
+                reader.restart()  # a TopicError (a file that cannot be read took its place) ends the run
+                self.err.write(f"smartview: topic {printable(self.topic.name)} was {change}; reading again from offset 0\n")
                 self.err.flush()
-                reader.restart()
             if reader.offset < self._start:  # --start beyond the end: wait for the topic to get there
                 reader.skip(self._start - reader.offset)
                 if reader.offset < self._start:
@@ -230,10 +268,20 @@ class Printer:
             if self.result.stopped or limit == 0:
                 return
 
+    def _report_rewritten(self, reader: TopicReader) -> None:
+        """The file was truncated or rewritten in place while it was printed: what followed is gone."""
+        self.result.failed += 1
+        self.result.stopped = True
+        self.err.write(
+            f"smartview: topic {self.topic.name} was truncated or rewritten while it was read; "
+            f"the output stops after offset {reader.offset - 1}\n"
+        )
+        self.err.flush()
+
     def _say_missing(self) -> None:
         if not self._missing:
             self._missing = True
-            self.err.write(f"smartview: topic {self.topic.name} was deleted; waiting for it to return\n")
+            self.err.write(f"smartview: topic {printable(self.topic.name)} was deleted; waiting for it to return\n")
             self.err.flush()
 
 

@@ -2,13 +2,13 @@
 
 A module that is stuck inside C code holds the GIL and would freeze every thread of the process it
 runs in; one that calls `os._exit` would end it. The viewer therefore sends the records it needs to a
-child (`python -P -m smartview.core.runs.rowprocess`, see children.py) and reads back one result per record as it is made. A
-child that is stuck when new work arrives is killed and replaced.
+child (`python -P -m smartview.core.runs.rowprocess`, see children.py) and reads back one result per
+record as it is made. A child that is stuck when new work arrives is killed and replaced.
 
 The protocol is length-prefixed pickles over the child's stdin and stdout (both moved away from
-descriptors 0 and 1 before any module is loaded): a request is a `Request`,
-each reply one `Output` or `Failure` per record (for `many`, a list of outputs or a `Failure`). Only
-the viewer talks to the child, and only the viewer's own objects cross the pipe.
+descriptors 0 and 1 before any module is loaded): a request is a `Request`, each reply one `Output` or
+`Failure` per record (for `many`, a list of outputs or a `Failure`). Only the viewer talks to the
+child, and only the viewer's own objects cross the pipe.
 """
 
 from __future__ import annotations
@@ -126,6 +126,9 @@ class _Modules:
 
     def __init__(self) -> None:
         self._loaded: dict[str, tuple[Any, Any]] = {}  # path -> (stamp, module)
+        # The last pipeline built, reused while its modules and values stay the same so that a module's
+        # init runs once per set of values rather than once per screen (stateful ones start afresh).
+        self.pipeline: tuple[Any, Any] | None = None  # (key, Mapper or Chain)
 
     def get(self, path: str, stamp: tuple[int, int]) -> Any:
         from ..errors import SmartviewError
@@ -155,9 +158,17 @@ def _answer(request: Request, modules: _Modules):
         for record in request.items:
             yield Failure(record.offset, f"module does not load: {exc.message}", first_path, "", record.value)
         return
+    key = (repr(request.stages), request.initial)
+    stateful = any(module.stateful for module, _ in loaded)
     try:
-        mapper = build(loaded, request.initial)
-    except SmartviewError as exc:  # the module on disk no longer takes these parameters
+        if stateful or modules.pipeline is None or modules.pipeline[0] != key:
+            modules.pipeline = None
+            mapper = build(loaded, request.initial)  # runs each module's init
+            if not stateful:
+                modules.pipeline = (key, mapper)
+        else:
+            mapper = modules.pipeline[1]
+    except SmartviewError as exc:  # the module on disk no longer takes these parameters, or its init refuses them
         for record in request.items:
             yield Failure(record.offset, exc.message, first_path, "", record.value)
         return

@@ -15,7 +15,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from ..sources.index import LineIndex
+from ..sources.index import LineIndex, TooLong
 from ..modules.module import Module
 from .outputs import OutputIndex
 from ..record import Record
@@ -45,8 +45,12 @@ class Row:
 
 
 def is_one_to_one(stages: Stages) -> bool:
-    """No module, or a single map module: row N is record N and needs no counting pass."""
-    return not stages or (len(stages) == 1 and stages[0][0].kind == "map")
+    """No module, or a single map module: row N is record N and needs no counting pass.
+
+    A map with a look_back hook keeps state from record to record: it is counted and checkpointed in
+    one pass from the start, like an aggregate.
+    """
+    return not stages or (len(stages) == 1 and stages[0][0].kind == "map" and not stages[0][0].stateful)
 
 
 class MappedTopic:
@@ -94,7 +98,7 @@ class MappedTopic:
 
     @property
     def stateful(self) -> bool:
-        return any(module.kind == "aggregate" for module, _ in self.stages)
+        return any(module.stateful for module, _ in self.stages)
 
     @property
     def count(self) -> int:
@@ -189,6 +193,10 @@ class MappedTopic:
     def _map_window(self, key: tuple[int, int, int], done: threading.Event) -> None:
         generation, first, last = key
         todo, state = self._todo(first, last)
+        if any(isinstance(r.value, TooLong) for r in todo):  # rows of their own, never given to a module
+            self._store(generation, [(r.offset, Failure(r.offset, r.value.reason(), str(self.index.path), "", b""))
+                                     for r in todo if isinstance(r.value, TooLong)])
+            todo = [r for r in todo if not isinstance(r.value, TooLong)]
         if not self.stages:
             self._store(generation, [(r.offset, Output(r.offset, r.key, r.value)) for r in todo])
         else:

@@ -16,13 +16,29 @@ from array import array
 from pathlib import Path
 
 from ..record import Record
-from .topic import how_changed
+from .reader import MAX_RECORD_BYTES
+from .topic import Seen, how_changed, open_topic
 
 BLOCK = 64 << 10
 READ = 16 * BLOCK
-MARK = 32
 # Files at least this big are counted in a forked process (see `build_in_background`).
 FORK_MIN_BYTES = 128 << 20
+
+
+class TooLong(bytes):
+    """Stands in for a record longer than the index's limit, which is never read: empty, with its length."""
+
+    length: int
+    limit: int
+
+    def __new__(cls, length: int, limit: int) -> TooLong:
+        value = super().__new__(cls, b"")
+        value.length, value.limit = length, limit
+        return value
+
+    def reason(self) -> str:
+        return (f"the record is {self.length:,} bytes, longer than {self.limit:,}; skipped, not read "
+                f"(--max-record-bytes sets the limit)")
 
 
 class LineIndex:
@@ -31,17 +47,18 @@ class LineIndex:
     `update` may run in a worker thread while `read` serves the screen: both take the lock, briefly.
     """
 
-    def __init__(self, path: Path, block: int = BLOCK) -> None:
+    def __init__(self, path: Path, block: int = BLOCK, max_record: int = MAX_RECORD_BYTES) -> None:
         self.path = path
         self.block = block
+        self.max_record = max_record
         self._lock = threading.Lock()
-        self._fd = os.open(path, os.O_RDONLY)
+        self._fd = open_topic(path)
         self.inode = os.fstat(self._fd).st_ino
         # _before[k]: newlines in bytes [0, k * block). _before[0] == 0.
         self._before = array("q", [0])
         self._tail = 0  # newlines in the bytes from the last full block boundary up to `_scanned`
         self._scanned = 0  # bytes counted so far
-        self._mark = b""  # the last bytes counted, to notice a file rewritten in place
+        self._seen = Seen()  # what was counted, to notice a file rewritten in place
 
     def close(self) -> None:
         os.close(self._fd)
@@ -92,6 +109,7 @@ class LineIndex:
             if self._scanned == 0:
                 self._before = counts
                 self._scanned = blocks * self.block
+                self._seen.note(self._fd, self._scanned)
 
     def update(self, budget: int | None = None) -> int:
         """Count what was appended since the last call (at most `budget` bytes); returns new records."""
@@ -104,7 +122,7 @@ class LineIndex:
             if not data:
                 break
             self._absorb(data)
-            self._mark = data[-MARK:]
+            self._seen.note(self._fd, self._scanned, data)
         return self.count - before
 
     def _absorb(self, data: bytes) -> None:
@@ -142,15 +160,33 @@ class LineIndex:
             position += len(data)
 
     def read(self, first: int, last: int) -> list[bytes]:
-        """The values of records `first` up to (not including) `last`, clipped to what is indexed."""
+        """The values of records `first` up to (not including) `last`, clipped to what is indexed.
+
+        A record longer than `max_record` is a `TooLong` instead: never read, so memory stays bounded.
+        """
         last = min(last, self.count)
         if first >= last:
             return []
         start = self.start_of(first)
         end = self.start_of(last)
+        if end - start > self.max_record:
+            return self._read_each(first, last, start)
         data = os.pread(self._fd, end - start, start)
         lines = data.split(b"\n")[: last - first]
         return [line[:-1] if line.endswith(b"\r") else line for line in lines]
+
+    def _read_each(self, first: int, last: int, start: int) -> list[bytes]:
+        """`read` one record at a time, for a range too big to read at once."""
+        values: list[bytes] = []
+        for offset in range(first, last):
+            end = self.start_of(offset + 1)
+            if end - start - 1 > self.max_record:
+                values.append(TooLong(end - start - 1, self.max_record))
+            else:
+                value = os.pread(self._fd, end - start, start).removesuffix(b"\n")
+                values.append(value.removesuffix(b"\r"))
+            start = end
+        return values
 
     def read_records(self, first: int, last: int) -> list[Record]:
         """Records `first` up to `last` (file topics have no keys)."""
@@ -173,18 +209,22 @@ class LineIndex:
 
     def change(self) -> str | None:
         """How the file changed under the index (see `topic.how_changed`); the caller then resets."""
-        return how_changed(self.path, self.inode, self._fd, self._scanned, self._mark)
+        return how_changed(self.path, self.inode, self._fd, self._scanned, self._seen)
 
     def reset(self) -> None:
-        """Start over on the file now at the path (after truncation or replacement)."""
+        """Start over on the file now at the path (after truncation or replacement).
+
+        A TopicError (the new file cannot be read) leaves the index on the file it had.
+        """
+        fd = open_topic(self.path)
         with self._lock:
             os.close(self._fd)
-            self._fd = os.open(self.path, os.O_RDONLY)
+            self._fd = fd
             self.inode = os.fstat(self._fd).st_ino
             self._before = array("q", [0])
             self._tail = 0
             self._scanned = 0
-            self._mark = b""
+            self._seen = Seen()
 
 
 def count_blocks(fd: int, block: int, blocks: int) -> array:

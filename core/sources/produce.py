@@ -12,7 +12,8 @@ import os
 from pathlib import Path
 from typing import BinaryIO
 
-from ..errors import SmartviewError
+from ..errors import SmartviewError, TopicError
+from .topic import not_a_topic_file
 
 READ_SIZE = 1 << 20
 
@@ -22,12 +23,33 @@ class ProduceError(SmartviewError):
 
 
 def open_for_append(path: Path) -> int:
-    """An O_APPEND descriptor for the topic, creating the file (and its directory) if needed."""
+    """An O_APPEND descriptor for the topic, creating the file (and its directory) if needed.
+
+    A path that cannot hold a topic file (a directory, a pipe, a folder that is a file) is a TopicError:
+    a usage error, reported before any input is read.
+    """
+    if blocker := _file_in_the_way(path.parent):
+        raise TopicError(f"cannot create topic file {path}: {blocker} is a file, not a folder")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        return os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+        fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK | os.O_CLOEXEC, 0o644)
+    except IsADirectoryError:
+        raise TopicError(f"cannot append to {path}: it is a directory, not a topic file") from None
     except OSError as exc:
-        raise ProduceError(f"cannot open topic file {path} for appending: {exc.strerror}") from None
+        raise TopicError(f"cannot open topic file {path} for appending: {exc.strerror}") from None
+    if problem := not_a_topic_file(os.fstat(fd)):
+        os.close(fd)
+        raise TopicError(f"cannot append to {path}: it {problem}")
+    os.set_blocking(fd, True)
+    return fd
+
+
+def _file_in_the_way(folder: Path) -> Path | None:
+    """The nearest existing ancestor of `folder` (itself included) if it is not a directory."""
+    for candidate in (folder, *folder.parents):
+        if os.path.lexists(candidate):
+            return None if candidate.is_dir() else candidate
+    return None
 
 
 def append_lines(fd: int, data: bytes) -> None:

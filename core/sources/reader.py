@@ -12,37 +12,45 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from .topic import how_changed
+from .topic import Seen, how_changed, open_topic
 
 BLOCK_SIZE = 1 << 20
-MARK = 32  # bytes remembered from the end of what was read, to notice a rewritten file
+# A record longer than this is reported and skipped, never read into memory: a file without newlines
+# (a sparse file, a binary dump) must not take all the memory there is. `--max-record-bytes` changes it.
+MAX_RECORD_BYTES = 64 << 20
 
 
 @dataclass(frozen=True, slots=True)
 class Block:
     """Whole lines of a topic: `count` records from record `first_offset`, at bytes [start, start+length)."""
 
-    data: bytes | None  # None when only the span was asked for
+    data: bytes | None  # None when only the span was asked for, or the record is too long
     first_offset: int
     count: int
     start: int  # byte position in the file
     length: int
+    too_long: bool = False  # one record longer than the reader's limit, not read: report it and go on
 
 
 class TopicReader:
     """Reads a topic from a position onwards and notices when the file is truncated or replaced."""
 
-    def __init__(self, path: Path, block_size: int = BLOCK_SIZE) -> None:
+    def __init__(self, path: Path, block_size: int = BLOCK_SIZE, max_record: int = MAX_RECORD_BYTES) -> None:
         self.path = path
         self.block_size = block_size
+        self.max_record = max(max_record, block_size)  # a shorter record is always read whole with its block
         self.byte = 0
         self.offset = 0
-        self._file = open(path, "rb")
+        self._file = open(open_topic(path), "rb")
         self.inode = os.fstat(self._file.fileno()).st_ino
-        self._mark = b""  # the last bytes read: if they change, the file was rewritten under us
+        self._seen = Seen()  # if what was read changes, the file was rewritten under us
 
     def close(self) -> None:
         self._file.close()
+
+    def fileno(self) -> int:
+        """The open file: whoever reads for the reader (forked workers) reads this, not the path."""
+        return self._file.fileno()
 
     def __enter__(self) -> TopicReader:
         return self
@@ -80,6 +88,7 @@ class TopicReader:
             skipped += newlines
             position += len(data)
         self.offset += skipped
+        self._seen.note(self._file.fileno(), self.byte)
         return skipped
 
     def blocks(self, limit: int | None = None, final: bool = False, with_data: bool = True) -> Iterator[Block]:
@@ -87,21 +96,36 @@ class TopicReader:
 
         With `final`, an unfinished last line counts as the last record; otherwise it waits for a later
         call. Without `with_data` only the spans are found (no copies), for workers that read for themselves.
+        A record longer than `max_record` comes as a block of its own with `too_long` set and no data.
         """
         remaining = limit
         size = self.block_size
         fd = self._file.fileno()
         while remaining is None or remaining > 0:
+            if not self._seen.still_there(fd, self.byte):
+                return  # rewritten since the last block (the caller did its work meanwhile): see `change`
             data = os.pread(fd, size, self.byte)
             if not data:
                 return
             cut = data.rfind(b"\n") + 1
             if cut == 0:
+                if len(data) == size > self.max_record:  # longer than the limit: skip it, unread
+                    block = self._skip_long_record(fd, final)
+                    if block is None:
+                        return  # its end is not written yet
+                    yield block
+                    size = self.block_size
+                    if remaining is not None:
+                        remaining -= 1
+                    continue
                 if len(data) == size:  # a line longer than a block: read a bigger piece
-                    size *= 2
+                    size = min(size * 2, self.max_record + 1)  # the limit, and room for its newline
+                    data = b""  # let go of this piece before reading the bigger one
                     continue
                 if final:  # the unfinished last line
-                    yield self._consume(data if with_data else None, len(data), 1)
+                    block = self._consume(data if with_data else None, len(data), 1)
+                    self._seen.note(fd, self.byte, data)
+                    yield block
                 return
             size = self.block_size
             count = data.count(b"\n", 0, cut)
@@ -109,24 +133,46 @@ class TopicReader:
                 cut = _nth_newline_end(data, remaining)
                 count = remaining
             piece = (data if cut == len(data) else data[:cut]) if with_data else None
-            self._mark = data[max(0, cut - MARK) : cut]
-            yield self._consume(piece, cut, count)
+            block = self._consume(piece, cut, count)
+            self._seen.note(fd, self.byte, memoryview(data)[:cut])
+            yield block
             if remaining is not None:
                 remaining -= count
 
-    def spans(self, final: bool = False) -> list[Block]:
+    def _skip_long_record(self, fd: int, final: bool) -> Block | None:
+        """The too-long record at the reader's position, found by looking for its end a piece at a time."""
+        position = self.byte + self.max_record
+        while chunk := os.pread(fd, self.block_size, position):
+            found = chunk.find(b"\n")
+            if found >= 0:
+                position += found + 1
+                break
+            position += len(chunk)
+        else:
+            if not final:
+                return None
+        block = self._consume(None, position - self.byte, 1)
+        block = Block(None, block.first_offset, 1, block.start, block.length, too_long=True)
+        self._seen.note(fd, self.byte)
+        return block
+
+    def spans(self, final: bool = False) -> list[Block] | None:
         """Blocks of whole records from the current position to the end of the file, found without reading it.
 
         Each cut is the end of the first line that ends at or after a multiple of the block size, so only
         a few bytes are read per block. Their record counts are not known (`count` and `first_offset` are
         -1): whoever maps them counts them, and then calls `passed` to move the reader on.
+        None when a line longer than a block is met: `blocks` then reads them, and finds the records
+        longer than the limit, so that no worker is handed one.
         """
         fd = self._file.fileno()
         end = self._last_line_end(fd, final)
         blocks = []
         start = self.byte
         while start < end:
-            cut = self._line_end_after(fd, min(start + self.block_size, end) - 1, end)
+            cut = self._line_end_after(fd, min(start + self.block_size, end) - 1, end, self.block_size)
+            if cut < 0:
+                return None
             blocks.append(Block(None, -1, -1, start, cut - start))
             start = cut
         return blocks
@@ -137,7 +183,7 @@ class TopicReader:
             last = blocks[-1]
             self.byte = last.start + last.length
             self.offset += records
-            self._mark = os.pread(self._file.fileno(), MARK, max(0, self.byte - MARK))[: self.byte]
+            self._seen.note(self._file.fileno(), self.byte)
 
     def _last_line_end(self, fd: int, final: bool) -> int:
         """Where the last whole record ends (the end of the file, for a final read)."""
@@ -154,10 +200,18 @@ class TopicReader:
         return self.byte
 
     @staticmethod
-    def _line_end_after(fd: int, position: int, end: int) -> int:
-        """Just past the first newline at or after `position`, or `end`."""
+    def _line_end_after(fd: int, position: int, end: int, most: int | None = None) -> int:
+        """Just past the first newline at or after `position`, or `end`; -1 if none within `most` bytes.
+
+        A piece at a time, so a line of any length costs no memory.
+        """
+        start = position
         while position < end:
+            if most is not None and position - start > most:
+                return -1
             chunk = os.pread(fd, min(1 << 16, end - position), position)
+            if not chunk:
+                break
             found = chunk.find(b"\n")
             if found >= 0:
                 return position + found + 1
@@ -172,16 +226,26 @@ class TopicReader:
 
     def change(self) -> str | None:
         """How the file changed under the reader (see `topic.how_changed`); the caller then restarts."""
-        return how_changed(self.path, self.inode, self._file.fileno(), self.byte, self._mark)
+        return how_changed(self.path, self.inode, self._file.fileno(), self.byte, self._seen)
 
     def restart(self) -> None:
-        """Read the file at the path again from its beginning (it may be a new file)."""
+        """Read the file at the path again from its beginning (it may be a new file).
+
+        A TopicError (the new file cannot be read) leaves the reader on the file it had.
+        """
+        file = open(open_topic(self.path), "rb")
         self._file.close()
-        self._file = open(self.path, "rb")
+        self._file = file
         self.inode = os.fstat(self._file.fileno()).st_ino
         self.byte = 0
         self.offset = 0
-        self._mark = b""
+        self._seen = Seen()
+
+
+def too_long_report(topic: str, offset: int, limit: int) -> str:
+    """The one line that says a record was skipped for its length."""
+    return (f"smartview: {topic} offset {offset}: the record is longer than {limit:,} bytes; "
+            f"skipped, not read (--max-record-bytes sets the limit)")
 
 
 def _nth_newline_end(data: bytes, n: int) -> int:

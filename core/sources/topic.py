@@ -6,6 +6,7 @@ Names follow Fluvio's rules so that the same names work on a real cluster.
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import stat
@@ -71,7 +72,7 @@ def resolve(arg: str, topics_dir: Path) -> Topic:
         return Topic(arg, path)
     check_name(arg)
     path = topics_dir / f"{arg}{TOPIC_SUFFIX}"
-    if not path.exists():
+    if not os.path.lexists(path):
         raise TopicError(_missing_message(arg, topics_dir))
     _check_readable(path, f"topic {arg!r} ({path})")
     return Topic(arg, path)
@@ -88,14 +89,60 @@ def path_for_new(name: str, topics_dir: Path) -> Path:
 def _check_readable(path: Path, what: str) -> None:
     try:
         info = os.stat(path)
-    except FileNotFoundError:
-        raise TopicError(f"{what} does not exist") from None
     except OSError as exc:
-        raise TopicError(f"{what} cannot be read: {exc.strerror}") from None
-    if stat.S_ISDIR(info.st_mode):
-        raise TopicError(f"{what} is a directory, not a topic file")
+        raise TopicError(f"{what} {_unreachable(path, exc)}") from None
+    if problem := not_a_topic_file(info):
+        raise TopicError(f"{what} {problem}")
     if not os.access(path, os.R_OK):
         raise TopicError(f"{what} cannot be read: permission denied")
+
+
+def not_a_topic_file(info: os.stat_result) -> str | None:
+    """Why a file of this kind is not read as a topic file, or None for a regular file.
+
+    A topic file is read by position (pread), counted and followed by size, which only a regular file
+    allows. A pipe is read once, front to back, and would need a source of its own (like standard input):
+    it is refused here, never opened, so nothing waits on it. A device such as /dev/zero never ends.
+    """
+    mode = info.st_mode
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISDIR(mode):
+        return "is a directory, not a topic file"
+    if stat.S_ISFIFO(mode):
+        return "is a pipe (FIFO); pipes are not supported yet, only regular files"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "is a device, not a regular file"
+    if stat.S_ISSOCK(mode):
+        return "is a socket, not a regular file"
+    return "is not a regular file"
+
+
+def _unreachable(path: Path, exc: OSError) -> str:
+    """Why `os.stat` failed, in the words a user needs: a missing file, a dangling link, a loop."""
+    if isinstance(exc, FileNotFoundError):
+        return "is a symlink to a missing file" if os.path.islink(path) else "does not exist"
+    if exc.errno == errno.ELOOP:
+        return "is a symlink loop"
+    return f"cannot be read: {_reason(exc)}"
+
+
+def open_topic(path: Path) -> int:
+    """A read-only descriptor on the topic file at `path`, checked to be a regular file.
+
+    Opened without blocking, so a pipe put at the path (even after the checks of `resolve`) is refused
+    instead of waiting for a writer; the check is made on what was opened.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as exc:
+        raise TopicError(f"topic file {path} {_unreachable(path, exc)}") from None
+    problem = not_a_topic_file(os.fstat(fd))
+    if problem:
+        os.close(fd)
+        raise TopicError(f"topic file {path} {problem}")
+    os.set_blocking(fd, True)
+    return fd
 
 
 def _missing_message(name: str, topics_dir: Path) -> str:
@@ -109,15 +156,44 @@ def _missing_message(name: str, topics_dir: Path) -> str:
 
 
 def list_topics(topics_dir: Path) -> list[Topic]:
-    """The topics in a directory, sorted by name. Files whose names are not valid topic names are skipped."""
-    if not topics_dir.is_dir():
+    """The topics in a directory, sorted by name. Files whose names are not valid topic names are skipped.
+
+    Nothing is opened, so a pipe named like a topic cannot make a listing wait. A folder that exists but
+    cannot be listed is a TopicError naming it.
+    """
+    try:
+        names = sorted(entry.name for entry in os.scandir(topics_dir))
+    except (FileNotFoundError, NotADirectoryError):
         return []
+    except OSError as exc:
+        raise TopicError(f"topics folder {topics_dir} cannot be listed: {_reason(exc)}") from None
+    if not os.access(topics_dir, os.X_OK):
+        raise TopicError(f"topics folder {topics_dir} cannot be searched: permission denied")
     topics = []
-    for path in sorted(topics_dir.glob(f"*{TOPIC_SUFFIX}")):
-        name = path.name[: -len(TOPIC_SUFFIX)]
+    for file_name in names:
+        name = file_name[: -len(TOPIC_SUFFIX)]
+        if not file_name.endswith(TOPIC_SUFFIX):
+            continue
         if _NAME_CHARS.fullmatch(name) and not name.startswith("-") and not name.endswith("-"):
-            topics.append(Topic(name, path))
+            topics.append(Topic(name, topics_dir / file_name))
     return topics
+
+
+def topic_problem(path: Path) -> str | None:
+    """Why a listed topic cannot be counted (dangling link, loop, not a regular file, unreadable), or None."""
+    try:
+        info = os.stat(path)
+    except OSError as exc:
+        return _unreachable(path, exc)
+    if problem := not_a_topic_file(info):
+        return problem
+    if not os.access(path, os.R_OK):
+        return "cannot be read: permission denied"
+    return None
+
+
+def _reason(exc: OSError) -> str:
+    return exc.strerror.lower() if exc.strerror else str(exc)
 
 
 def count_records(path: Path) -> int:
@@ -127,29 +203,70 @@ def count_records(path: Path) -> int:
     """
     lines = 0
     last = b"\n"
-    with open(path, "rb") as file:
+    with open(open_topic(path), "rb") as file:
         while block := file.read(COUNT_CHUNK):
             lines += block.count(b"\n")
             last = block[-1:]
     return lines + (last != b"\n")
 
 
-def how_changed(path: Path, inode: int, fd: int, position: int, mark: bytes) -> str | None:
+FINGERPRINT = 4096  # bytes kept from the start of a file and from before the read position
+
+
+class Seen:
+    """What a reader has seen of a file: its first bytes and the bytes just before where it stopped.
+
+    Kept to tell a file truncated and rewritten past the old read position from one that only grew:
+    both keep the inode and grow. Fixed-width records that end alike (a common suffix) rewrite the last
+    few bytes identically, so a few bytes are not enough; 4 KiB at each end holds dozens of records.
+    """
+
+    __slots__ = ("head", "tail")
+
+    def __init__(self) -> None:
+        self.head = b""
+        self.tail = b""
+
+    def note(self, fd: int, position: int, data: bytes | memoryview = b"") -> None:
+        """The reader now stands at `position`; `data`, if given, is what it read last, ending there.
+
+        What was read is kept rather than read again, so a rewrite just after the read is still noticed.
+        """
+        want = min(FINGERPRINT, position)
+        if len(data) >= want:
+            self.tail = bytes(data[len(data) - want :])
+        else:
+            self.tail = os.pread(fd, want, position - want)
+        if len(self.head) < want:
+            self.head = bytes(data[:want]) if len(data) >= position else os.pread(fd, want, 0)
+
+    def still_there(self, fd: int, position: int) -> bool:
+        """Whether the bytes seen are where they were (checked through the reader's own descriptor)."""
+        if self.head and os.pread(fd, len(self.head), 0) != self.head:
+            return False
+        return not self.tail or os.pread(fd, len(self.tail), position - len(self.tail)) == self.tail
+
+
+def how_changed(path: Path, inode: int, fd: int, position: int, seen: Seen) -> str | None:
     """How a topic file changed under a reader that has read `position` bytes through descriptor `fd`.
 
     'deleted' (nothing at the path), 'replaced' (a new inode: rotation, rename over, delete and
-    recreate), 'truncated' (shorter than what was read, or the last bytes read, `mark`, are not there
-    any more: a file truncated and at once written past its old size keeps its inode and grows), or
-    None. After any of them the records read so far are gone from the path.
+    recreate), 'truncated' (shorter than what was read, or the bytes `seen` at its start or just before
+    `position` are not there any more: a file truncated and at once written past its old size keeps its
+    inode and grows), or None. After any of them the records read so far are gone from the path.
+    A rewrite that puts back the same first 4 KiB and the same 4 KiB before `position` cannot be told
+    from growth (docs/reliability.md).
     """
     try:
         info = os.stat(path)
     except FileNotFoundError:
         return "deleted"
+    except OSError:  # the path cannot be looked at now (a folder's permissions): what was open still reads
+        return None
     if info.st_ino != inode:
         return "replaced"
     if info.st_size < position:
         return "truncated"
-    if mark and os.pread(fd, len(mark), position - len(mark)) != mark:
+    if not seen.still_there(fd, position):
         return "truncated"
     return None
