@@ -207,6 +207,10 @@ class Params:
     mode: Literal["fast", "slow"] = "fast"
 
 
+def init(params):
+    pass
+
+
 def map(record, params):
     return record.value.upper() if params.loud else record.value
 '''
@@ -226,7 +230,7 @@ def test_smartview_modules_reads_the_modules_without_running_them(ws: Workspace)
     result = ws.run("modules", "--modules-dir", str(ws.modules), timeout=20)
     assert result.code == 0, result.err
     out = result.out
-    assert "described  [map]  Shout the records: a map with documented parameters." in out
+    assert "described  [map, init]  Shout the records: a map with documented parameters." in out
     assert "-e loud=…  bool, default true" in out
     assert "-e times=…  int, default 2" in out
     assert "-e case=…  one of UPPER, LOWER, default UPPER" in out
