@@ -895,4 +895,5 @@ CASES = {
     "burst": case_burst,
     "kinds": case_kinds,
     "kafka": lambda ctx: __import__("kafka_cases").case_kafka(ctx),  # imports cases itself
+    "wasm": lambda ctx: __import__("wasm_cases").case_wasm(ctx),
 }

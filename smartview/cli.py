@@ -190,9 +190,14 @@ def _topic_parser() -> argparse.ArgumentParser:
     parser.add_argument("topic", metavar="TOPIC", help="a topic name, or the path of a JSONL file")
     parser.add_argument(
         "--map", metavar="MODULE", action="append",
-        help="module name (from the modules folders) or path.py; repeat it to chain modules",
+        help="module name (from the modules folders) or path (.py, or a Fluvio SmartModule .wasm); repeat it to "
+        "chain modules",
     )
     _transforms_flags(parser)
+    parser.add_argument("--smartmodule", "--sm", dest="map", action="append", metavar="NAME",
+                        help="as --map (Fluvio's spelling)")
+    parser.add_argument("--smartmodule-path", dest="map", action="append", metavar="PATH", type=_module_path,
+                        help="as --map with a path (Fluvio's spelling)")
     parser.add_argument(
         "-e", "--params", metavar="KEY=VALUE", action="append", default=[], help="set a parameter (repeatable)"
     )
@@ -248,6 +253,11 @@ def _transforms_flags(parser: argparse.ArgumentParser) -> None:
         "--transforms-line", "--transform", metavar="JSON", action="append", default=[],
         help='one transforms entry as JSON, e.g. \'{"uses":"where","with":{"equals":"login"}}\' (repeatable)',
     )
+
+
+def _module_path(text: str) -> str:
+    """`--smartmodule-path` always means a file, even a bare `name.wasm` in the working directory."""
+    return text if "/" in text else f"./{text}"
 
 
 def _offset(text: str) -> int:
@@ -694,7 +704,7 @@ def _list_modules(dirs: list[Path]) -> int:
         _say(f"{entry.name}  [{entry.kind}{hooks}]  {entry.summary}")
         _say(f"    {entry.path}")
         for param in entry.params:
-            _say(f"    -e {param.name}=…  {param.type_name}, default {param.default}")
+            _say(f"    -e {param.name}=…  {_param_line(entry, param)}")
         print()
     return 0
 
@@ -709,6 +719,13 @@ def _open_input(file: str):
         raise SmartviewError(f"input file {file} does not exist") from None
     except OSError as exc:
         raise SmartviewError(f"input file {file} cannot be read: {(exc.strerror or str(exc)).lower()}") from None
+
+
+def _param_line(entry: Any, param: Any) -> str:
+    """`str, default x` for a Python parameter; required or optional, and its description, for a SmartModule's."""
+    if entry.runtime != "wasm":
+        return f"{param.type_name}, default {param.default}"
+    return f"{param.type_name}: {param.doc}" if param.doc else param.type_name
 
 
 def _produce(path: Path, file: str | None) -> int:

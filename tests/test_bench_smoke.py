@@ -82,3 +82,14 @@ def test_quick_kinds_and_kafka_cases_measure_something(tmp_path: Path) -> None:
         row = next((line for line in proc.stdout.splitlines() if figure in line), None)
         assert row is not None, f"no row for {figure!r}:\n{proc.stdout}"
         assert " ms" in row or " s " in row, row  # a measured time, not "failed" or "not available"
+
+
+def test_quick_wasm_case_measures_and_compares_outputs(tmp_path: Path) -> None:
+    proc = run_bench(tmp_path, "--only", "wasm")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    for figure in ("output of floor == input", "output of identity.wasm == input", "output of upper.wasm == upper.py",
+                   "time identity.wasm / floor", "the same map in Python"):
+        row = next((line for line in proc.stdout.splitlines() if figure in line), None)
+        assert row is not None, f"no row for {figure!r}:\n{proc.stdout}"
+        if figure.startswith("output"):
+            assert "identical" in row, row

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 import subprocess
 import time
 import uuid
@@ -112,3 +113,22 @@ def test_resizing_the_terminal_keeps_the_newest_row_in_view(ws: Workspace, termi
         term.keys(*keys) if keys else None
         term.resize(width, height)
         term.wait_for(lambda s: len(s.splitlines()) == height and _last_row(s).startswith("199 "))
+
+
+def test_a_smartmodule_in_a_real_terminal_with_its_parameter_typed_in(ws: Workspace, terminal) -> None:
+    wasm = Path(__file__).resolve().parent / "wasm"
+    shutil.copy(wasm / "filter_init.wasm", ws.modules / "grep.wasm")
+    shutil.copy(wasm / "filter_init.toml", ws.modules / "grep.toml")
+    ws.topic("fruit", "apple\nbanana\ncherry\nmango\n")
+    term = terminal("fruit", "--smartmodule", "grep", "-e", "key=an", "--modules-dir", str(ws.modules))
+    screen = term.wait_for(lambda s: "1 banana" in s and "3 mango" in s and "2 passed" in s)
+    assert "key (required)" in screen and "the text a record must contain" in screen
+    assert "0 apple" not in screen
+    term.keys("Tab")
+    time.sleep(0.3)
+    term.keys("BSpace", "BSpace", "BSpace")  # no key: init refuses, the last good value keeps running
+    screen = term.wait_for(lambda s: "Missing param key" in s)
+    assert "1 banana" in screen and "0 apple" not in screen
+    term.keys("e")  # key=e: init takes it, and the rows are mapped again
+    screen = term.wait_for(lambda s: "0 apple" in s and "2 cherry" in s)
+    assert "1 banana" not in screen

@@ -133,3 +133,14 @@ def test_filter_map(snap_compare, tmp_path: Path) -> None:
 def test_panel_hidden(snap_compare) -> None:
     """`p` gives the rows the whole width, drawn in one frame from the same mapped results."""
     assert snap_compare(make_app(SAMPLE), run_before=after("p", remapped=False), terminal_size=(120, 30))
+
+
+def test_smartmodule_panel_with_metadata(snap_compare, tmp_path: Path) -> None:
+    """A .wasm's parameters from its SmartModule.toml: descriptions, required and optional."""
+    wasm = REPO / "tests" / "wasm"
+    (tmp_path / "filter_init.wasm").write_bytes((wasm / "filter_init.wasm").read_bytes())
+    (tmp_path / "filter_init.toml").write_bytes((wasm / "filter_init.toml").read_bytes())
+    topic = tmp_path / "fruit.jsonl"
+    topic.write_text("apple\nbanana\ncherry\nmango\n")
+    app = make_app(topic, module="filter_init", values={"key": "an"}, modules_dirs=[tmp_path])
+    assert snap_compare(app, run_before=settle, terminal_size=(120, 30))

@@ -55,6 +55,15 @@ BURST_RECORDS = 1000
 BURST_PAUSE = 0.05
 
 
+def _with_params(module: Module, values: dict[str, str]) -> Module:
+    """A SmartModule shows a field for every parameter it was given, listed in its metadata or not."""
+    if getattr(module, "runtime", "python") != "wasm":
+        return module
+    from ..core.modules.wasm.module import with_params
+
+    return with_params(module, values)
+
+
 class SmartviewApp(App[int]):
     """`smartview TOPIC`: the live, mapped view of a topic."""
 
@@ -100,7 +109,8 @@ class SmartviewApp(App[int]):
         self.watch = watch
         stages = selection.stages or ([(selection.module, selection.values)] if selection.module else [])
         # The modules applied, in chain order, each with its parameter values as `-e` strings.
-        self.stages: list[tuple[Module, dict[str, str]]] = [(module, dict(values)) for module, values in stages]
+        self.stages: list[tuple[Module, dict[str, str]]] = [(_with_params(module, values), dict(values))
+                                                             for module, values in stages]
         if index is None:
             built = LineIndex(selection.topic.path)
             index = (built, built.build_in_background())
@@ -395,7 +405,6 @@ class SmartviewApp(App[int]):
         except SmartviewError:
             self.panel.mark_invalid(event.stage, event.name, True)
             return
-        self.panel.mark_invalid(event.stage, event.name, False)
         if value == (spec.parse(values[event.name]) if event.name in values else spec.default):
             # Textual's Input and Select report the value they were given when they mount: mapping all
             # over again for it restarted the background pass, and a page key pressed meanwhile found the
@@ -411,9 +420,27 @@ class SmartviewApp(App[int]):
         if refused is not None:  # the last values init took keep running
             self.panel.mark_invalid(event.stage, event.name, True)
             return
+        self.panel.mark_invalid(event.stage, event.name, False)
         values.clear()
         values.update(candidate)
         self._apply()
+
+    def on_param_panel_added(self, event: ParamPanel.Added) -> None:
+        """A parameter typed as NAME=VALUE for a SmartModule, listed in its metadata or not."""
+        module, values = self.stages[event.stage]
+        name, sep, text = event.text.partition("=")
+        name = name.strip()
+        if not sep or not name:
+            self.notify("type a parameter as name=value", severity="error")
+            return
+        wanted = {**values, name: text}
+        problem = init_error(module, wanted)
+        if problem is not None:
+            self.notify(problem, severity="error", title="init refused the parameters")
+            return
+        self.stages[event.stage] = (_with_params(module, wanted), wanted)
+        self.panel.show_modules(self._groups())
+        self._remap()
 
     def action_toggle(self, number: int) -> None:
         names = self.panel.bool_names()
@@ -490,7 +517,9 @@ class SmartviewApp(App[int]):
             if stage >= len(self.stages) or self.stages[stage][0] is not module:  # another was picked meanwhile
                 return
             names = {s.name for s in reloaded.specs}
-            kept = {k: v for k, v in values.items() if k in names}
+            wasm = getattr(reloaded, "runtime", "python") == "wasm"  # takes keys its metadata does not list
+            kept = {k: v for k, v in values.items() if k in names or wasm}
+            reloaded = _with_params(reloaded, kept)
             build_mapper([(reloaded, kept)])  # its parameters parse and its init takes them
         except SmartviewError as exc:
             banner = self.query_one("#banner", Static)
@@ -664,7 +693,9 @@ class SmartviewApp(App[int]):
         for module, values in self.stages:
             params = module.make_params(values)
             prefix = f"{module.name}." if len(self.stages) > 1 else ""
-            for name, text in changed_from_default(params, list(module.specs)).items():
+            given = (dict(values) if getattr(module, "runtime", "python") == "wasm"  # keys beyond its metadata too
+                     else changed_from_default(params, list(module.specs)))
+            for name, text in given.items():
                 words += ["-e", f"{prefix}{name}={text}"]
         if self.initial is not None and any(module.kind == "aggregate" for module, _ in self.stages):
             words += ["--aggregate-initial", self.initial]

@@ -49,6 +49,25 @@ def _plain(text: str) -> Content:
     return Content(printable(text))
 
 
+def _is_wasm(module: Any) -> bool:
+    return getattr(module, "runtime", "python") == "wasm"
+
+
+def _kind_text(module: Any, spec: ParamSpec) -> str:
+    """A Python parameter shows its type; a SmartModule's (all strings) whether it is required."""
+    if not _is_wasm(module):
+        return spec.kind
+    return "required" if spec.required else "optional"
+
+
+def _default_text(module: Any, spec: ParamSpec, value: Any) -> str:
+    if _is_wasm(module):
+        if spec.required and not str(value):
+            return "no value: the module needs one"
+        return "default: none (not passed)" if not spec.required else "required"
+    return f"default: {format_value(spec.default) or chr(34) * 2}"
+
+
 class ParamPanel(VerticalScroll, can_focus=False):
     """Form controls for the parameters of each module in the chain, grouped by module, in declaration order."""
 
@@ -64,6 +83,8 @@ class ParamPanel(VerticalScroll, can_focus=False):
     ParamPanel .panel-summary { color: $text-muted; margin-bottom: 1; }
     ParamPanel .param-default { color: $text-muted; margin-bottom: 1; padding-left: 1; }
     ParamPanel .param-default.-changed { color: $text-warning; }
+    ParamPanel .param-default.-missing { color: $text-error; text-style: bold; }
+    ParamPanel .param-doc { color: $text-muted; }
     ParamPanel .param-label { margin-top: 0; }
     ParamPanel Checkbox { border: none; padding: 0; background: transparent; }
     ParamPanel Checkbox.-changed { text-style: bold; }
@@ -104,7 +125,8 @@ class ParamPanel(VerticalScroll, can_focus=False):
             if module.summary:
                 yield Static(_plain(module.summary), classes="panel-summary")
             if not module.specs:
-                yield Static("This module takes no parameters.", classes="panel-empty")
+                empty = "No parameters in its metadata." if _is_wasm(module) else "This module takes no parameters."
+                yield Static(empty, classes="panel-empty")
             for spec in module.specs:
                 value = values.get(spec.name, spec.default)
                 if spec.kind == "bool":
@@ -112,12 +134,17 @@ class ParamPanel(VerticalScroll, can_focus=False):
                     digit = f"{toggle} " if toggle <= TOGGLE_KEYS else ""
                     yield Checkbox(_plain(f"{digit}{spec.name}"), value=bool(value), id=control_id(stage, spec.name))
                 else:
-                    yield Label(_plain(f"{spec.name} ({spec.kind})"), classes="param-label")
+                    yield Label(_plain(f"{spec.name} ({_kind_text(module, spec)})"), classes="param-label")
+                    if _is_wasm(module) and spec.doc:
+                        yield Static(_plain(spec.doc), classes="param-doc")
                     yield self._input_for(stage, spec, value)
-                shown = format_value(spec.default) or '""'
-                yield Static(_plain(f"default: {shown}"), classes="param-default", id=_default_id(stage, spec.name))
+                yield Static(_plain(_default_text(module, spec, value)), classes="param-default",
+                             id=_default_id(stage, spec.name))
             if module.init is not None:
                 yield Static("", classes="panel-init-error", id=f"init-error-{stage}", markup=False)
+            if _is_wasm(module):  # its metadata may not list every parameter its init reads
+                yield Label("add a parameter", classes="param-label")
+                yield Input(placeholder="name=value, then Enter", id=f"add-param-{stage}", classes="param-add")
 
     def _input_for(self, stage: int, spec: ParamSpec, value: Any):
         if spec.kind == "choice":
@@ -161,7 +188,11 @@ class ParamPanel(VerticalScroll, can_focus=False):
                             control.value = self._shown(stage, spec.name, format_value(value))
                 changed = value != spec.default
                 control.set_class(changed, "-changed")
-                self.query_one(f"#{_default_id(stage, spec.name)}").set_class(changed, "-changed")
+                default = self.query_one(f"#{_default_id(stage, spec.name)}", Static)
+                default.set_class(changed, "-changed")
+                if _is_wasm(module):
+                    default.update(_plain(_default_text(module, spec, value)))
+                    default.set_class(spec.required and not str(value), "-missing")
 
     def mark_invalid(self, stage: int, name: str, invalid: bool) -> None:
         self.query_one(f"#{control_id(stage, name)}").set_class(invalid, "-invalid")
@@ -198,6 +229,18 @@ class ParamPanel(VerticalScroll, can_focus=False):
     def on_checkbox_changed(self, event: Checkbox.Changed) -> None:
         event.stop()
         self._changed(event.checkbox.id, format_value(event.value))
+
+    @dataclass
+    class Added(Message):
+        """`name=value` typed into a SmartModule's "add a parameter" field, for module `stage`."""
+
+        stage: int
+        text: str
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id and event.input.id.startswith("add-param-"):
+            event.stop()
+            self.post_message(self.Added(int(event.input.id[len("add-param-"):]), event.value))
 
     def on_input_changed(self, event: Input.Changed) -> None:
         event.stop()

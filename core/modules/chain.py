@@ -85,6 +85,15 @@ class Transform:
     lookback: Lookback | None = None
 
 
+def make_mapper(module: Module, params: Any, initial: Any = None, lookback: Lookback | None = None) -> Mapper:
+    """The mapper for a module: a Python module's Mapper, or a SmartModule's WasmMapper (same answers)."""
+    if getattr(module, "runtime", "python") == "wasm":
+        from .wasm.module import WasmMapper
+
+        return WasmMapper(module, params, initial, lookback)  # type: ignore[return-value]
+    return Mapper(module, params, initial, lookback)
+
+
 def build(
     stages: list[tuple[Module, dict[str, str]]],
     initial: Any = None,
@@ -96,7 +105,7 @@ def build(
     With `start`, each module's init runs before this returns (HookError if one raises).
     """
     lookbacks = lookbacks or [None] * len(stages)
-    mappers = [Mapper(module, module.make_params(values), initial if module.kind == "aggregate" else None, lookback)
+    mappers = [make_mapper(module, module.make_params(values), initial if module.kind == "aggregate" else None, lookback)
                for (module, values), lookback in zip(stages, lookbacks)]
     mapper = mappers[0] if len(mappers) == 1 else Chain(mappers)
     if start:

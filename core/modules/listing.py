@@ -8,7 +8,8 @@ and the fields of the `Params` dataclass with their annotations, defaults and `f
 ...})`. A module is run only once somebody chooses it.
 
 What cannot be known without running the code (a default computed by a call, a kind bound by an
-assignment or an import) is shown as written in the source.
+assignment or an import) is shown as written in the source. A Fluvio SmartModule (`.wasm`) is compiled
+and its exports and metadata read, as loading one does; none of its code runs until it is instantiated.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ class ModuleEntry:
     params: tuple[ParamEntry, ...] = ()
     error: str | None = None
     hooks: tuple[str, ...] = ()  # the hooks it defines besides its kind (init, look_back)
+    runtime: str = "python"  # or "wasm"
 
 
 def list_modules(dirs: list[Path]) -> list[ModuleEntry]:
@@ -52,6 +54,8 @@ def list_modules(dirs: list[Path]) -> list[ModuleEntry]:
 
 def describe(path: Path) -> ModuleEntry:
     """A module file's entry, from its source alone."""
+    if path.suffix == ".wasm":
+        return _describe_wasm(path)
     try:
         source = path.read_bytes()
     except OSError as exc:
@@ -73,6 +77,21 @@ def describe(path: Path) -> ModuleEntry:
                            error=f"defines {' and '.join(kinds)}; a module has exactly one kind")
     hooks = tuple(hook for hook in HOOKS if hook in names)
     return ModuleEntry(path.stem, path, kinds[0], summary, tuple(_params(tree)), hooks=hooks)
+
+
+def _describe_wasm(path: Path) -> ModuleEntry:
+    """A SmartModule's entry: compiling it and reading its exports and metadata runs none of its code."""
+    from ..errors import SmartviewError
+    from .module import load
+
+    try:
+        module = load(path)
+    except SmartviewError as exc:
+        return ModuleEntry(path.stem, path, error=exc.message, runtime="wasm")
+    params = tuple(ParamEntry(spec.name, "required" if spec.required else "optional", "", spec.doc)
+                   for spec in module.specs)
+    hooks = tuple(hook for hook in HOOKS if getattr(module, hook, None) is not None)
+    return ModuleEntry(module.name, path, module.kind, module.summary, params, hooks=hooks, runtime="wasm")
 
 
 def _top_level_names(tree: ast.Module) -> set[str]:

@@ -78,21 +78,27 @@ class Module:
         return params_mod.build(self.params_class, list(self.specs), values or {}, str(self.path))
 
 
+# A module folder may hold Python modules and Fluvio SmartModules: NAME.py wins over NAME.wasm.
+SUFFIXES = (".py", ".wasm")
+
+
 def is_module_path(arg: str) -> bool:
-    return arg.endswith(".py") or "/" in arg
+    return arg.endswith(SUFFIXES) or "/" in arg
 
 
 def find(arg: str, dirs: list[Path]) -> Path:
-    """The file `--map ARG` means: a path as given, or NAME.py in the first module directory that has it."""
+    """The file `--map ARG` means: a path as given, or NAME.py (else NAME.wasm) in the first module
+    directory that has either."""
     if is_module_path(arg):
         path = Path(arg)
         if not path.is_file():
             raise ModuleError(f"module file {arg} does not exist")
         return path
     for folder in dirs:
-        candidate = folder / f"{arg}.py"
-        if candidate.is_file():
-            return candidate
+        for suffix in SUFFIXES:
+            candidate = folder / f"{arg}{suffix}"
+            if candidate.is_file():
+                return candidate
     known = ", ".join(available_names(dirs)) or "none"
     searched = ", ".join(str(d) for d in dirs)
     raise ModuleError(f"module {arg!r} not found in {searched}; available modules: {known}")
@@ -108,17 +114,20 @@ def available_paths(dirs: list[Path]) -> list[Path]:
     for folder in dirs:
         if not folder.is_dir():
             continue
-        for path in sorted(folder.glob("*.py")):
-            if not path.name.startswith("_") and path.stem not in seen:
-                seen[path.stem] = path
+        for suffix in SUFFIXES:
+            for path in sorted(folder.glob(f"*{suffix}")):
+                if not path.name.startswith("_") and path.stem not in seen:
+                    seen[path.stem] = path
     return sorted(seen.values(), key=lambda p: p.stem)
 
 
 def load(path: Path) -> Module:
-    """Import a module file and check it against the module contract.
+    """Import a module file and check it against the module contract (a `.wasm` is a Fluvio SmartModule).
 
     Raises ModuleError with the file and line of a syntax error or of the line that failed at import.
     """
+    if path.suffix == ".wasm":
+        return _load_wasm(path)
     namespace = _execute(path)
     functions = [kind for kind in KINDS if callable(getattr(namespace, kind, None))]
     if not functions:
@@ -178,6 +187,15 @@ def _hook(namespace: ModuleType, name: str, path: Path) -> Callable[..., Any] | 
     if not callable(hook):
         raise ModuleError(f"{path}: `{name}` is a {type(hook).__name__}; {name} must be a function")
     return hook
+
+
+def _load_wasm(path: Path) -> Any:
+    """A SmartModule; wasmtime is imported only when one is opened."""
+    try:
+        from .wasm.module import load as load_wasm
+    except ImportError as exc:
+        raise ModuleError(f"{path}: WebAssembly modules need the wasmtime package ({exc})") from None
+    return load_wasm(path)
 
 
 def _execute(path: Path) -> ModuleType:

@@ -37,6 +37,7 @@ class ParamSpec:
     default: Any
     choices: tuple[Any, ...] = ()
     doc: str = ""
+    required: bool = False  # a SmartModule parameter its metadata does not mark optional
 
     @property
     def type_name(self) -> str:

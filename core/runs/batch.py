@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import sys
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -58,6 +58,8 @@ def run_block(
 
     With a `watch`, each record's offset is published so a stuck record can be timed out.
     """
+    if hasattr(mapper, "apply_block"):  # a SmartModule: one call for the whole block
+        return _run_block_wasm(mapper, data, first_offset, fmt, stop_on_error)
     if not isinstance(mapper, Mapper) or mapper.module.kind != "map":  # other kinds, and chains
         return _run_block_any_kind(mapper, data, first_offset, fmt, stop_on_error, watch)
     lines = split_lines(data)
@@ -146,6 +148,24 @@ def _run_block_any_kind(
     if watch is not None:
         watch.offset = -1
     return BlockResult(bytes(out), offset - first_offset + stopped, failures, stopped)
+
+
+def _run_block_wasm(mapper: Any, data: bytes, first_offset: int, fmt: LineFormat, stop_on_error: bool) -> BlockResult:
+    """A SmartModule maps the block in one call (its `--timeout` is wasmtime's deadline, not the watchdog)."""
+    lines = split_lines(data)
+    outputs, failures = mapper.apply_flat([(offset, None, line) for offset, line in enumerate(lines, first_offset)])
+    count = len(lines)
+    stopped = False
+    if stop_on_error and failures:
+        stopped = True
+        failures = failures[:1]
+        count = failures[0].offset - first_offset + 1
+        outputs = [output for output in outputs if output[0] < failures[0].offset]
+    if fmt.plain:
+        body = b"\n".join([value for _, _, value in outputs])
+    else:
+        body = b"\n".join([fmt.line(offset, key, value) for offset, key, value in outputs])
+    return BlockResult(body + b"\n" if outputs else b"", count, failures, stopped)
 
 
 __all__ = ["BlockResult", "run_block", "split_lines", "WrongReturn"]

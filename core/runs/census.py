@@ -83,7 +83,8 @@ def _report(out: int, progress: Progress) -> None:
 def main() -> None:
     from ..modules.module import load
     from .priority import run_in_background
-    from ..modules.runner import Failure, Mapper
+    from ..modules.chain import make_mapper
+    from ..modules.runner import Failure
     from ..sources.source import follow_records
 
     source, module_path, offset, values = read_frame(children.take_stdin())
@@ -98,12 +99,15 @@ def main() -> None:
     failures = 0
     try:
         module = load(Path(module_path))
-        mapper = Mapper(module, module.make_params(values))
+        mapper = make_mapper(module, module.make_params(values))
         mapper.initialize()  # the viewer checked it; a module changed since then reports its error below
         for next_offset, records in follow_records(source, offset):
-            for record in records:
-                if isinstance(mapper.apply(record), Failure):
-                    failures += 1
+            if hasattr(mapper, "apply_block"):  # a SmartModule: one call for the whole block
+                failures += sum(isinstance(result, Failure) for result in mapper.apply_block(records))
+            else:
+                for record in records:
+                    if isinstance(mapper.apply(record), Failure):
+                        failures += 1
             offset = records[-1].offset + 1 if records else next_offset
             _report(out, Progress(offset, failures))
             if not records and os.getppid() != viewer:  # the viewer ended without stopping us

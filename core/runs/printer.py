@@ -84,6 +84,8 @@ class Printer:
         self.jobs = jobs
         self.escape = escape
         self.timeout = timeout
+        if timeout is not None:
+            _wasm_deadline(stages, timeout)
         self.result = PrintResult()
         self._start = 0
         self._missing = False
@@ -299,3 +301,11 @@ def _auto_jobs(pending_bytes: int) -> int:
     from .parallel import auto_jobs
 
     return auto_jobs(pending_bytes)
+
+
+def _wasm_deadline(stages: list[tuple[Module, dict[str, str]]], seconds: float) -> None:
+    """`--timeout` for SmartModules: wasmtime stops a call past its deadline (the watchdog cannot)."""
+    if any(getattr(module, "runtime", "") == "wasm" for module, _ in stages):
+        from ..modules.wasm.module import set_call_timeout
+
+        set_call_timeout(seconds)

@@ -1,0 +1,1 @@
+"""Fluvio SmartModules compiled to WebAssembly, run with wasmtime: encoding, host, metadata, module."""
