@@ -84,7 +84,7 @@ def test_the_panel_lists_metadata_parameters_and_keeps_good_values_when_init_ref
             assert "ignore_case (optional)" in panel
             field = app.query_one("#param-0-key")
             field.value = ""  # init says "Missing param key": the last good value keeps running
-            await wait_for(pilot, lambda: "Missing param key" in str(app.query_one("#default-0-key").render()))
+            await wait_for(pilot, lambda: "Missing param key" in str(app.query_one("#init-error-0").render()))
             assert field.has_class("-invalid")
             assert [label for label, _ in rows(app)] == ["1"]
             field.value = "e"

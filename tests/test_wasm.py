@@ -196,3 +196,14 @@ def test_the_compiled_module_is_cached_by_content(ws: Workspace) -> None:
     entries[0].write_bytes(b"garbage")  # a broken cache entry is compiled again, not an error
     assert run(ws, "t", "--print", "--map", module).out == "AB\n"
     assert entries[0].read_bytes() != b"garbage"
+
+
+def test_lookback_last_feeds_a_smartmodules_look_back_before_the_range(ws: Workspace) -> None:
+    topic = ws.topic("lb", "".join(f"r{n}\n" for n in range(7)))
+    module = str(WASM / "look_back_count.wasm")
+    fed = run(ws, str(topic), "--map", module, "--start", "5", "--lookback-last", "3", "--print")
+    assert (fed.code, fed.out) == (0, "4 r5\n5 r6\n")  # three records before offset 5, then its own
+    unfed = run(ws, str(topic), "--map", module, "--start", "5", "--print")
+    assert unfed.out == "1 r5\n2 r6\n"
+    refused = run(ws, str(topic), "--map", str(WASM / "map_upper.wasm"), "--start", "5", "--lookback-last", "3", "--print")
+    assert refused.code == 2 and "look_back" in refused.err and refused.out == ""
