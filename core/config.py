@@ -33,6 +33,12 @@ def default_topics_dir() -> Path:
     return Path(base) / "smartview" / "topics"
 
 
+def default_modules_dir() -> Path:
+    """Your own module folder when nothing says otherwise, beside the default topics folder: where
+    `smartview new` writes, and searched after the folders you name and before the shipped modules."""
+    return default_topics_dir().parent / "modules"
+
+
 @dataclass(frozen=True)
 class TopicDefaults:
     """What the config says to open a topic with when the command line does not say."""
@@ -172,7 +178,8 @@ def topics_dir(flag: str | None, config: Config) -> Path:
 
 
 def modules_dirs(flags: list[str] | None, config: Config) -> list[Path]:
-    """Where `--map NAME` looks, first match wins: flags, environment, config, then the shipped modules.
+    """Where `--map NAME` looks, first match wins: flags, environment, config, your default folder, then
+    the shipped modules.
 
     The user's folders come first so a user module can stand in for a shipped one of the same name.
     """
@@ -180,6 +187,7 @@ def modules_dirs(flags: list[str] | None, config: Config) -> list[Path]:
     if env := os.environ.get(MODULES_DIR_ENV):
         dirs += [Path(p) for p in env.split(os.pathsep) if p]
     dirs += list(config.modules_dirs)
+    dirs.append(default_modules_dir())
     dirs.append(SHIPPED_MODULES_DIR)
     unique: list[Path] = []
     for folder in dirs:

@@ -597,19 +597,18 @@ def _run_command(name: str, argv: list[str]) -> int:
             "-l", "--lookback-last", type=_offset, metavar="N", help="feed look_back the last N --record values",
         )
     if name == "new":
-        parser.description = "Write a new module from a template, with a test file beside it."
+        parser.description = "Write a new module from a template into the first module folder (or --dir), with its test in tests/ below it."
         parser.add_argument("name", metavar="NAME")
         parser.add_argument("--kind", default="map", choices=module_mod.KINDS)
         parser.add_argument("--params", action="store_true", help="add a Params dataclass")
-        parser.add_argument("--dir", default=".", metavar="DIR", help="where to write it (default: here)")
+        parser.add_argument(
+            "--dir", metavar="DIR",
+            help="where to write it (default: the first module folder, so `--map NAME` finds it)",
+        )
     args = parser.parse_args(argv)
-    if name == "new":
-        from .workbench import new_module
-
-        for path in new_module(args.name, args.kind, args.params, Path(args.dir)):
-            _say(f"wrote {path}")
-        return 0
     config = _load_config()
+    if name == "new":
+        return _new(args, config)
     if name == "topics":
         return _list_topics(config_mod.topics_dir(args.topics_dir, config))
     if name == "modules":
@@ -623,6 +622,40 @@ def _run_command(name: str, argv: list[str]) -> int:
     if args.key_separator is not None:
         raise SmartviewError("--key-separator applies to Kafka topics only: file topics have no keys")
     return _produce(path_for_new(args.topic, config_mod.topics_dir(args.topics_dir, config)), args.file)
+
+
+def _new(args: argparse.Namespace, config: config_mod.Config) -> int:
+    """`smartview new`: write the module and its test, then say how to try and view it."""
+    from .workbench import new_module, next_steps
+
+    dirs = config_mod.modules_dirs(args.modules_dir, config)
+    folder = Path(args.dir) if args.dir else dirs[0]
+    written = new_module(args.name, args.kind, args.params, folder)
+    for path in written:
+        _say(f"wrote {path}")
+    _say("next:")
+    for step in next_steps(_map_argument(args.name, written[0], config), _first_topic(args, config)):
+        _say(f"  {step}")
+    return 0
+
+
+def _map_argument(name: str, path: Path, config: config_mod.Config) -> str:
+    """How `--map` finds the module at `path` with no flags: by name if a module folder gives that file, else by path."""
+    try:
+        if module_mod.find(name, config_mod.modules_dirs(None, config)).resolve() == path.resolve():
+            return name
+    except SmartviewError:
+        pass
+    return str(path)
+
+
+def _first_topic(args: argparse.Namespace, config: config_mod.Config) -> str | None:
+    """A topic of the topics folder to view a new module on, or None when there is none (or it cannot be listed)."""
+    try:
+        topics = list_topics(config_mod.topics_dir(args.topics_dir, config))
+    except SmartviewError:
+        return None
+    return topics[0].name if topics and not args.topics_dir else None
 
 
 def _test(args: argparse.Namespace, config: config_mod.Config) -> int:
@@ -705,6 +738,8 @@ def _list_modules(dirs: list[Path]) -> int:
         _say(f"    {entry.path}")
         for param in entry.params:
             _say(f"    -e {param.name}=…  {_param_line(entry, param)}")
+            if param.doc and entry.runtime != "wasm":  # a SmartModule's is on the line
+                _say(f"        {param.doc}")
         print()
     return 0
 
@@ -724,7 +759,7 @@ def _open_input(file: str):
 def _param_line(entry: Any, param: Any) -> str:
     """`str, default x` for a Python parameter; required or optional, and its description, for a SmartModule's."""
     if entry.runtime != "wasm":
-        return f"{param.type_name}, default {param.default}"
+        return f"{param.type_name}, default {param.default or chr(34) * 2}"  # "" as the panel shows it
     return f"{param.type_name}: {param.doc}" if param.doc else param.type_name
 
 

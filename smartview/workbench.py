@@ -10,6 +10,7 @@ written as they are to a pipe, as `--print` does.
 
 from __future__ import annotations
 
+import shlex
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -128,14 +129,22 @@ class Params:
 '''
 
 
+# The record `new`'s next steps and generated test try the module on: every template takes it.
+EXAMPLE = '{"a": 1}'
+
+
 def new_module(name: str, kind: str, with_params: bool, folder: Path) -> list[Path]:
-    """Write NAME.py from a template and test_NAME.py beside it; refuse to overwrite."""
+    """Write NAME.py from a template, and tests/test_NAME.py below it; refuse to overwrite.
+
+    The test goes into a `tests` folder so that a module folder lists modules only: a `test_NAME.py`
+    beside the module would be offered as a module that does not load.
+    """
     if not name.isidentifier():
         raise SmartviewError(f"module name {name!r} must be a Python identifier (letters, digits, _)")
     if kind not in KINDS:
         raise SmartviewError(f"unknown kind {kind!r}; kinds: {', '.join(KINDS)}")
     module_path = folder / f"{name}.py"
-    test_path = folder / f"test_{name}.py"
+    test_path = folder / "tests" / f"test_{name}.py"
     for path in (module_path, test_path):
         if path.exists():
             raise SmartviewError(f"{path} already exists")
@@ -144,28 +153,39 @@ def new_module(name: str, kind: str, with_params: bool, folder: Path) -> list[Pa
     source = f'"""{name}: a {kind} module. Describe what it does on this first line."""\n\n{imports}'
     source += PARAMS if with_params else ""
     source += "\n\n" + body
-    folder.mkdir(parents=True, exist_ok=True)
+    test_path.parent.mkdir(parents=True, exist_ok=True)
     module_path.write_text(source)
-    test_path.write_text(_test_source(name, kind))
+    test_path.write_text(_test_source(name, test_path))
     return [module_path, test_path]
 
 
-def _test_source(name: str, kind: str) -> str:
-    return f'''"""Tests for {name}.py: run with `python -m pytest {name}` or try it with
-`smartview test {name}.py --text '{{"a": 1}}'`."""
+def next_steps(module: str, topic: str | None) -> list[str]:
+    """The commands that try a new module, each runnable as printed: `module` is how `--map` finds it
+    (its name when a module folder holds it, else its path), `topic` a topic to view it on, if any."""
+    test = shlex.join(["smartview", "test", module, "--text", EXAMPLE])
+    if topic is not None:
+        return [test, shlex.join(["smartview", topic, "--map", module])]
+    # No topic yet: make one with a record, then view it.
+    return [test, f"echo {shlex.quote(EXAMPLE)} | smartview produce try-it",
+            shlex.join(["smartview", "try-it", "--map", module])]
+
+
+def _test_source(name: str, test_path: Path) -> str:
+    run = shlex.join(["python", "-m", "pytest", str(test_path.resolve())])
+    return f'''"""Tests for {name}.py, in the folder above: run them with `{run}`."""
 
 import subprocess
 from pathlib import Path
 
 from smartview.core.children import python_command
 
-HERE = Path(__file__).parent
+MODULE = Path(__file__).resolve().parent.parent / "{name}.py"
 
 
 def test_{name}_runs_on_a_record():
     # python_command keeps the working directory off the child's sys.path.
     result = subprocess.run(
-        python_command("smartview", "test", str(HERE / "{name}.py"), "--text", '{{"a": 1}}'),
+        python_command("smartview", "test", str(MODULE), "--text", {EXAMPLE!r}),
         capture_output=True, text=True,
     )
     assert result.returncode == 0, result.stderr

@@ -61,7 +61,7 @@ def test_workbench_new_writes_a_module_that_test_passes(ws: Workspace) -> None:
         assert tried.code == 0, (kind, tried.err)
         assert tried.out.strip()
         generated_test = subprocess.run(
-            [sys.executable, "-m", "pytest", "-q", str(ws.modules / f"test_my_{kind}.py")], capture_output=True, text=True
+            [sys.executable, "-m", "pytest", "-q", str(ws.modules / "tests" / f"test_my_{kind}.py")], capture_output=True, text=True
         )
         assert generated_test.returncode == 0, generated_test.stdout
     again = ws.run("new", "my_map", "--dir", str(ws.modules))

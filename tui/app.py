@@ -41,6 +41,7 @@ from ..core.text import printable
 from ..core.runs.rows import MappedTopic, Row
 from ..core.modules.runner import Failure
 from .detail import DetailScreen
+from .help import HelpScreen
 from .panel import ParamPanel
 from .picker import NO_MODULE, ModulePicker
 from .render import decode
@@ -90,9 +91,11 @@ class SmartviewApp(App[int]):
         Binding("n", "find_next(1)", "Next", show=False),
         Binding("N", "find_next(-1)", "Previous", show=False),
         Binding("c", "copy_command", "Copy cmd"),
-        *[Binding(str(n), f"toggle({n})", f"Toggle {n}", show=False) for n in range(1, 10)],
+        *[Binding(str(n), f"toggle({n})", f"Toggle checkbox {n} of the panel", show=False) for n in range(1, 10)],
         Binding("left_square_bracket", "partition(-1)", "Partition", key_display="[ ]"),
         Binding("right_square_bracket", "partition(1)", "Next partition", show=False),
+        # The one way to every other key: new keys are listed there rather than in the full footer.
+        Binding("question_mark", "help", "Keys", key_display="?"),
     ]
 
     def __init__(
@@ -137,7 +140,7 @@ class SmartviewApp(App[int]):
             yield ParamPanel(self._groups(), id="panel")
         yield Input(placeholder="find in mapped output (enter searches, esc closes)", id="find")
         yield StatusBar()
-        yield Footer()
+        yield Footer(show_command_palette=False, compact=True)  # ctrl+p is listed by `?`; the footer is full at 80 columns
 
     @property
     def stream(self) -> StreamView:
@@ -161,7 +164,6 @@ class SmartviewApp(App[int]):
 
         self._callbacks = (rows_ready, outputs_progressed)
         self.mapped.on_ready, self.mapped.on_progress = self._callbacks
-        self.stream.empty_message = f"Waiting for records in {printable(self.topic_name)}…"
         self.stream.focus()
         self._show_status()
         self._index_timer = self.set_interval(0.02, self._poll_index, name="index-poll")
@@ -234,7 +236,9 @@ class SmartviewApp(App[int]):
         self._outputs_news = False
         if not self.query("#stream"):  # the app is closing
             return
-        self.stream.update_count()
+        # Rows counted for records the pass had not reached are not new; once it follows the end, they are.
+        caught_up = self.checked >= self.status.records > 0
+        self.stream.update_count(arrived=caught_up)
         self._take_outputs_figures()
         self._show_status()
 
@@ -392,7 +396,7 @@ class SmartviewApp(App[int]):
         """Map every row again with the current modules and values, and restart the error count."""
         self.mapped.set_stages(self.stages, self.initial)
         self.stream.remap()
-        self.stream.update_count()
+        self.stream.update_count(arrived=False)
         self.status.module = self._module_label()
         self._start_error_pass()
 
@@ -442,6 +446,9 @@ class SmartviewApp(App[int]):
         self.panel.show_modules(self._groups())
         self._remap()
 
+    def on_param_panel_left(self, event: ParamPanel.Left) -> None:
+        self.stream.focus()
+
     def action_toggle(self, number: int) -> None:
         names = self.panel.bool_names()
         if 0 < number <= len(names):
@@ -458,7 +465,9 @@ class SmartviewApp(App[int]):
 
     def action_pick_module(self) -> None:
         current = self.module.path if self.module else None
-        self.push_screen(ModulePicker(self.selection.modules_dirs, current), self._module_picked)
+        # Modules given by path (`--map ../mods/shapes.py`) are not in the module folders: listed too, to come back to.
+        given = [module.path for module, _ in self.selection.stages]
+        self.push_screen(ModulePicker(self.selection.modules_dirs, current, given), self._module_picked)
 
     def _module_picked(self, choice: Path | str | None) -> None:
         if choice is None:
@@ -551,6 +560,7 @@ class SmartviewApp(App[int]):
         self._stop_error_pass()
         self.failures = 0
         self.checked = 0
+        self.status.passed = self.status.rows = None  # until the new modules' pass says (a map has neither)
         if not self.stages:
             self.checked = self.index.count
         elif self.mapped.outputs is not None:
@@ -601,6 +611,23 @@ class SmartviewApp(App[int]):
         self.status.following = self.stream.following
         self.status.new = self.stream.new_while_paused
         self.query_one(StatusBar).show(self.status)
+        message = self._empty_message()
+        if message != self.stream.empty_message:
+            self.stream.empty_message = message
+            if self.stream._count == 0:
+                self.stream.refresh()
+
+    def _empty_message(self) -> str:
+        """What an empty stream says: waiting for records, or how many were read and that none gave a row."""
+        read = self.index.count
+        if read == 0:
+            return f"Waiting for records in {printable(self.topic_name)}…"
+        records = "1 record" if read == 1 else f"{read:,} records"
+        kinds = {module.kind for module, _ in self.stages}
+        outcome = "passed the filter" if kinds & {"filter", "filter_map"} else "gave a row"
+        if self.checked < read:
+            return f"Read {records}; none {outcome} so far (checking {100 * self.checked // read}%)"
+        return f"Read {records}; none {outcome} ({' → '.join(module.name for module, _ in self.stages)})"
 
     def on_stream_view_follow_changed(self, event: StreamView.FollowChanged) -> None:
         self._show_status()
@@ -613,6 +640,10 @@ class SmartviewApp(App[int]):
             self.notify(f"offset {self.mapped.offset_of(event.row)} is still being mapped", severity="warning")
             return
         self.push_screen(DetailScreen(rows[0], self.mapped.value(event.row), self.topic_name))
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen([DetailScreen, ModulePicker]))
 
     def action_toggle_panel(self) -> None:
         self.panel.display = not self.panel.display

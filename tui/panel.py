@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.message import Message
@@ -68,8 +69,21 @@ def _default_text(module: Any, spec: ParamSpec, value: Any) -> str:
     return f"default: {format_value(spec.default) or chr(34) * 2}"
 
 
+class ParamCheckbox(Checkbox):
+    """A checkbox whose state is in its glyph (X or blank), not only in the colour of the X."""
+
+    @property
+    def BUTTON_INNER(self) -> str:  # type: ignore[override]  # Textual reads it on every render
+        return "X" if self.value else " "
+
+
 class ParamPanel(VerticalScroll, can_focus=False):
-    """Form controls for the parameters of each module in the chain, grouped by module, in declaration order."""
+    """Form controls for the parameters of each module in the chain, grouped by module, in declaration order.
+
+    Escape leaves whichever control has the focus, so that the number keys toggle again rather than type.
+    """
+
+    BINDINGS = [Binding("escape", "leave", "Back to the stream", show=False)]
 
     DEFAULT_CSS = """
     ParamPanel {
@@ -94,6 +108,10 @@ class ParamPanel(VerticalScroll, can_focus=False):
     ParamPanel Checkbox.-invalid { color: $text-error; }
     ParamPanel Input { margin: 0; }
     ParamPanel .panel-empty { color: $text-muted; }
+    ParamPanel .param-doc { color: $text-muted; text-style: italic; padding-left: 1; }
+    ParamPanel #panel-more { dock: bottom; width: 1fr; height: 1; display: none; background: $panel;
+                             color: $text-accent; text-align: center; }
+    ParamPanel #panel-more.-shown { display: block; }
     """
 
     @dataclass
@@ -104,6 +122,9 @@ class ParamPanel(VerticalScroll, can_focus=False):
         name: str
         text: str
 
+    class Left(Message):
+        """Escape was pressed in a control: the focus goes back to the stream."""
+
     def __init__(self, groups: Groups, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.groups = groups
@@ -111,6 +132,7 @@ class ParamPanel(VerticalScroll, can_focus=False):
         self._escaped: dict[str, tuple[str, str]] = {}
 
     def compose(self) -> ComposeResult:
+        yield Static("▼ more below", id="panel-more")
         if not self.groups:
             yield Label("No module selected", classes="panel-title")
             yield Static("Records are shown as they are.\nPress m to pick a module.", classes="panel-empty")
@@ -132,12 +154,12 @@ class ParamPanel(VerticalScroll, can_focus=False):
                 if spec.kind == "bool":
                     toggle += 1
                     digit = f"{toggle} " if toggle <= TOGGLE_KEYS else ""
-                    yield Checkbox(_plain(f"{digit}{spec.name}"), value=bool(value), id=control_id(stage, spec.name))
+                    yield ParamCheckbox(_plain(f"{digit}{spec.name}"), value=bool(value), id=control_id(stage, spec.name))
                 else:
                     yield Label(_plain(f"{spec.name} ({_kind_text(module, spec)})"), classes="param-label")
-                    if _is_wasm(module) and spec.doc:
-                        yield Static(_plain(spec.doc), classes="param-doc")
                     yield self._input_for(stage, spec, value)
+                if spec.doc:
+                    yield Static(_plain(spec.doc), classes="param-doc")
                 yield Static(_plain(_default_text(module, spec, value)), classes="param-default",
                              id=_default_id(stage, spec.name))
             if module.init is not None:
@@ -165,6 +187,19 @@ class ParamPanel(VerticalScroll, can_focus=False):
 
     def on_mount(self) -> None:
         self.show_values([values for _, values in self.groups])
+        self.watch(self, "scroll_y", self._show_more, init=False)
+        self.watch(self, "virtual_size", self._show_more, init=False)
+
+    def on_resize(self) -> None:
+        self._show_more()
+
+    def _show_more(self) -> None:
+        """Say that controls are hidden below, as long as some are: a panel cut at the bottom looks complete."""
+        for hint in self.query("#panel-more"):
+            hint.set_class(self.scroll_y < self.max_scroll_y, "-shown")
+
+    def action_leave(self) -> None:
+        self.post_message(self.Left())
 
     def show_modules(self, groups: Groups) -> None:
         """Replace the controls with those of other modules (or of a reloaded one)."""
@@ -183,7 +218,9 @@ class ParamPanel(VerticalScroll, can_focus=False):
                         control.value = bool(value)
                     elif isinstance(control, Select) and control.value != value:
                         control.value = value
-                    elif isinstance(control, Input) and not control.has_class("-invalid"):
+                    elif isinstance(control, Input) and not control.has_class("-invalid") and not control.has_focus:
+                        # A box being typed in is never rewritten: the value applied may be the echo of
+                        # an earlier key, and keys typed since are already in the box.
                         if self._meant(control.id, control.value) != format_value(value):
                             control.value = self._shown(stage, spec.name, format_value(value))
                 changed = value != spec.default

@@ -17,7 +17,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Label, OptionList
 from textual.widgets.option_list import Option
 
-from ..core.modules.listing import ModuleEntry, list_modules
+from ..core.modules import module as module_mod
+from ..core.modules.listing import ModuleEntry, describe
 from ..core.text import printable
 
 NO_MODULE = "-"
@@ -35,16 +36,21 @@ class ModulePicker(ModalScreen[Path | str | None]):
 
     BINDINGS = [Binding("escape", "dismiss_none", "Cancel")]
 
-    def __init__(self, dirs: list[Path], current: Path | None) -> None:
+    def __init__(self, dirs: list[Path], current: Path | None, given: list[Path] = ()) -> None:
         super().__init__()
         self.dirs = dirs
         self.current = current
+        self.given = list(given)  # modules named by path on the command line, wherever they are
 
     def compose(self) -> ComposeResult:
         none_mark = "● " if self.current is None else "  "
         options = [Option(f"{none_mark}(no module) records as they are", id=NO_MODULE)]
-        for entry in list_modules(self.dirs):
-            options.append(Option(self._describe(entry), id=str(entry.path)))
+        in_folders = set(module_mod.available_paths(self.dirs))
+        for path in self._paths():
+            text = self._describe(describe(path))
+            if path not in in_folders:
+                text.append(f"  ({printable(str(path))})", style="dim italic")
+            options.append(Option(text, id=str(path)))
         # The cursor starts on what is shown now, so enter alone keeps it and a neighbour is one key away.
         current = [n for n, option in enumerate(options) if self._is_current(option.id)]
         with Vertical() as box:
@@ -53,6 +59,16 @@ class ModulePicker(ModalScreen[Path | str | None]):
             picker.highlighted = current[0] if current else 0
             yield picker
             yield Label("enter picks · esc cancels · `smartview modules` lists where each comes from", classes="picker-help")
+
+    def _paths(self) -> list[Path]:
+        """The modules of the folders, then those given by path that no folder holds."""
+        found = module_mod.available_paths(self.dirs)
+        seen = {path.resolve() for path in found}
+        for path in self.given:
+            if path.resolve() not in seen:
+                seen.add(path.resolve())
+                found.append(path)
+        return found
 
     def _is_current(self, option: str | None) -> bool:
         if self.current is None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 
+from rich.cells import cell_len
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.content import Content
@@ -13,6 +14,8 @@ from textual.widgets import ProgressBar, Sparkline, Static
 from ..core.text import printable
 
 RATE_SECONDS = 60
+# The fewest columns a long topic path is shortened to before the module name gives way too.
+MIN_TOPIC = 12
 
 
 @dataclass
@@ -32,10 +35,19 @@ class Status:
     trouble: str = ""  # a problem with the source itself: a Kafka broker that cannot be reached
 
 
+class _StatusText(Static):
+    """The bar's text, drawn again when its width changes (the terminal, the progress bar coming or going)."""
+
+    def on_resize(self) -> None:
+        bar = self.parent
+        if isinstance(bar, StatusBar) and bar._status is not None:
+            bar.show(bar._status)
+
+
 class StatusBar(Horizontal):
     DEFAULT_CSS = """
     StatusBar { height: 1; background: $panel; }
-    StatusBar #status-text { width: 1fr; height: 1; padding: 0 1; }
+    StatusBar #status-text { width: 1fr; height: 1; padding: 0 1; text-wrap: nowrap; text-overflow: ellipsis; }
     StatusBar #status-rate { width: 10; height: 1; }
     StatusBar Sparkline { width: 20; height: 1; margin-right: 1; }
     StatusBar ProgressBar { width: 24; height: 1; display: none; }
@@ -47,9 +59,10 @@ class StatusBar(Horizontal):
         self.samples: deque[float] = deque([0.0] * RATE_SECONDS, maxlen=RATE_SECONDS)
         self._status: Status | None = None
         self._text = Content()
+        self._width = 0
 
     def compose(self) -> ComposeResult:
-        yield Static(id="status-text")
+        yield _StatusText(id="status-text")
         yield ProgressBar(total=100, show_eta=False, id="status-progress")
         yield Static("0/s", id="status-rate")
         yield Sparkline(list(self.samples), id="status-spark")
@@ -63,13 +76,15 @@ class StatusBar(Horizontal):
         self._status = status
         if not self.is_mounted or not self.query("#status-text"):
             return
-        text = _content(status)
-        if text == self._text:  # timers ask ten times a second; an unchanged bar is not drawn again
+        field = self.query_one("#status-text", Static)
+        width = field.content_size.width
+        text = _content(status, width)
+        if text == self._text and width == self._width:  # timers ask ten times a second; an unchanged bar is not drawn again
             return
-        self._text = text
+        self._text, self._width = text, width
         # One row of fixed height: a new text never changes the layout, so none is asked for (a layout
         # of the whole screen per appended record was most of the viewer's work during a burst).
-        self.query_one("#status-text", Static).update(text, layout=False)
+        field.update(text, layout=False)
 
     def progress(self, fraction: float | None) -> None:
         """Show a progress bar for long work (indexing a large topic); None hides it."""
@@ -88,12 +103,43 @@ class StatusBar(Horizontal):
         self.query_one("#status-rate", Static).update(f"{per_second:,.0f}/s", layout=False)
 
 
-def _content(status: Status) -> Content:
-    """The bar's text, built from parts rather than markup: a topic path or message holding `[/]` is shown as it is."""
-    parts: list[Content] = [
-        Content.styled(printable(status.topic), "bold"), Content(printable(status.module)),
-        Content(f"{status.records:,} records"),
-    ]
+def _content(status: Status, width: int = 0) -> Content:
+    """The bar's text, built from parts rather than markup: a topic path or message holding `[/]` is shown as it is.
+
+    In `width` columns (0: no limit) the state is always shown: a topic path too long for the rest is
+    shortened in the middle, then the module name.
+    """
+    parts = _state(status)
+    topic, module = printable(status.topic), printable(status.module)
+    if width:
+        room = width - Content(" · ").join(parts).cell_length - 6  # two more separators
+        topic = shorten(topic, max(min(MIN_TOPIC, room // 2), room - cell_len(module)))
+        module = shorten(module, max(1, room - cell_len(topic)))
+    return Content(" · ").join([Content.styled(topic, "bold"), Content(module), *parts])
+
+
+def shorten(text: str, room: int) -> str:
+    """`text` in at most `room` columns, cut in the middle (`/very/lo…/file.jsonl`): both ends say the most."""
+    if cell_len(text) <= room:
+        return text
+    if room < 2:
+        return "…"[:room]
+    keep_end = (room - 1) * 2 // 3
+    head, tail = "", ""
+    for char in reversed(text):
+        if cell_len(tail) + cell_len(char) > keep_end:
+            break
+        tail = char + tail
+    for char in text:
+        if cell_len(head) + cell_len(char) + cell_len(tail) + 1 > room:
+            break
+        head += char
+    return f"{head}…{tail}"
+
+
+def _state(status: Status) -> list[Content]:
+    """Every part of the bar after the topic and module: counts, errors, following or paused, troubles."""
+    parts: list[Content] = [Content(f"{status.records:,} records")]
     if status.passed is not None:
         parts.append(Content(f"{status.passed:,} passed"))
     if status.rows is not None:
@@ -111,7 +157,7 @@ def _content(status: Status) -> Content:
         parts.append(Content.styled(printable(status.busy), "$text-warning"))
     if status.trouble:
         parts.append(Content.styled(printable(status.trouble), "$text-error"))
-    return Content(" · ").join(parts)
+    return parts
 
 
 def _errors(count: int) -> str:

@@ -94,8 +94,12 @@ class StreamView(ScrollView, can_focus=True):
 
     # -- data ---------------------------------------------------------------------------------------
 
-    def update_count(self) -> None:
-        """Take in records appended (or removed, after truncation) since the last call."""
+    def update_count(self, arrived: bool = True) -> None:
+        """Take in records appended (or removed, after truncation) since the last call.
+
+        `arrived` False: the rows changed because they are mapped or counted anew (another module, a
+        counting pass catching up), so while paused they are not counted as new.
+        """
         count = self.topic.count
         added = count - self._count
         self._count = count
@@ -103,7 +107,7 @@ class StreamView(ScrollView, can_focus=True):
         if self.following:
             self.cursor = max(0, count - 1)
             self._scroll_to_end()
-        elif added > 0:
+        elif added > 0 and arrived:
             self.new_while_paused += added
             self.post_message(self.FollowChanged(False, self.new_while_paused))
         if added < 0:
