@@ -885,6 +885,62 @@ def _page_back(ctx: Context, case: str, argv, done_ready, count: int) -> list[Ro
                 target=Target("<", 0.1, "< 100 ms"), note=failure)]
 
 
+# ---------------------------------------------------------------------------------------------- detail
+
+
+def _detail_topic(ctx: Context) -> tuple[Path, int]:
+    """A small user event, then a record of about 1 MB (nested, big integers, numbers like 1.10)."""
+    path = ctx.data_dir / "detail-1mb.jsonl"
+    items = ",".join(f'{{"n":{n},"name":"item {n}","price":1.10,"tags":["a","b"],"nested":{{"ok":true,'
+                     f'"id":{12345678901234567890123 + n}}}}}' for n in range(9300))
+    big = f'{{"id":123456789012345678901234567890,"note":"dropped","items":[{items}]}}'
+    small = '{"type":"login","account_id":"1","timestamp":1640878631,"user_client":"safari"}'
+    path.write_text(small + "\n" + big + "\n")
+    return path, len(big)
+
+
+def case_detail(ctx: Context) -> list[Row]:
+    """Enter on a 1 MB record against Enter on a small one, side by side in the same viewer."""
+    if ctx.tmux() is None:
+        return [Row("detail", "enter -> detail shown", text=missing("tmux"))]
+    path, size = _detail_topic(ctx)
+    argv = [*ctx.sv, str(path), "--map", "fields", "-e", "drop=note"]
+    pane, error = open_viewer(ctx, argv, lambda s: bool(re.search(r"^\s*1 \{", s, re.M)), 15)
+    if pane is None:
+        return [Row("detail", "enter -> detail shown", text="viewer not available", ok=False, note=error)]
+    small, big, failure = Samples(), Samples(), ""
+    shown = {0: lambda s: "offset 0" in s and '"type": "login"' in s,
+             1: lambda s: "offset 1" in s and '"items": [' in s and '"name": "item 0"' in s}
+    try:
+        time.sleep(0.5)
+        for number in range(1 + (2 if ctx.quick else max(10, 2 * ctx.repeat))):
+            for offset, samples in ((0, small), (1, big)):
+                pane.send("Up" if offset == 0 else "Down")
+                time.sleep(0.1)
+                t0 = time.perf_counter()
+                pane.send("Enter")
+                seen = pane.wait(shown[offset], t0, timeout=10, interval=0.005)
+                if seen.elapsed is None:
+                    failure = f"offset {offset}: " + seen.describe()
+                    break
+                if number:
+                    samples.values.append(seen.elapsed)
+                pane.send("Escape")
+                pane.wait(lambda s: "╭─" not in s, time.perf_counter(), timeout=5)
+            if failure:
+                break
+    finally:
+        pane.kill()
+    if not big.values:
+        return [Row("detail", "enter -> detail shown", text="no detail seen", ok=False, note=failure)]
+    return [
+        Row("detail", f"enter -> detail of a {size / 1e6:.1f} MB record shown (both sides laid out)", samples=big,
+            target=Target("<", 0.2, "< 0.2 s"), note=failure),
+        Row("detail", "enter -> detail of a small record shown", samples=small),
+        Row("detail", "1 MB / small, side by side", unit="x", samples=paired_ratios(big, small)),
+    ]
+
+
 CASES = {
     "print": case_print,
     "startup": case_startup,
@@ -894,6 +950,7 @@ CASES = {
     "index": case_index,
     "burst": case_burst,
     "kinds": case_kinds,
+    "detail": case_detail,
     "kafka": lambda ctx: __import__("kafka_cases").case_kafka(ctx),  # imports cases itself
     "wasm": lambda ctx: __import__("wasm_cases").case_wasm(ctx),
 }

@@ -15,6 +15,7 @@ from textual.widgets import Checkbox, Input, Select, Static
 
 from conftest import Workspace
 from hostile import ARG, HOSTILE, MODULE, TEXT, shown, unsafe_in
+from smartview.tui.detail import DetailView
 from test_terminal import Terminal
 from viewer_support import make_app, settle
 
@@ -37,6 +38,16 @@ def assert_safe_screen(app, *pieces: str) -> None:
     flat = screen.replace("\n", "")
     for piece in pieces:
         assert piece in screen or piece in flat, f"{piece!r} is not on the screen:\n{screen}"
+
+
+def assert_safe_detail(app, *pieces: str) -> None:
+    """The detail view draws nothing unsafe, and each side (wrapped to its pane) holds the pieces."""
+    assert_safe_screen(app)
+    view = app.screen.query_one(DetailView)
+    rows = [view.render_line(y).text.split(" │ ", 1) for y in range(view.size.height)]
+    sides = ["".join(row[k].rstrip() for row in rows if len(row) == 2) for k in (0, 1)]
+    for piece in pieces:
+        assert any(piece in text for text in sides), f"{piece!r} is not in the detail view:\n{sides}"
 
 
 async def wait_for(pilot, condition, timeout: float = 10) -> None:
@@ -78,13 +89,13 @@ def test_every_place_in_the_viewer_shows_hostile_text_literally(tmp_path: Path) 
 
             await pilot.press("home", "enter")  # the detail of the raw record
             await pilot.pause()
-            assert_safe_screen(app, "\\x9b2J\\x9d0;pwned\\x9c", "\\u202eevil\\u202c")
+            assert_safe_detail(app, "\\x9b2J\\x9d0;pwned\\x9c", "\\u202eevil\\u202c")
             await pilot.press("escape", "down", "enter")  # the detail of the JSON record
             await pilot.pause()
-            assert_safe_screen(app, "\\x9b2J\\x9d0;pwned\\x9c", "\\u202eevil\\u202c", "[/var/log]")
+            assert_safe_detail(app, "\\x9b2J\\x9d0;pwned\\x9c", "\\u202eevil\\u202c", "[/var/log]")
             await pilot.press("escape", "down", "enter")  # the detail of the failure
             await pilot.pause()
-            assert_safe_screen(app, "ValueError", "[/var/log]", "\\u202eevil")
+            assert_safe_detail(app, "ValueError", "[/var/log]", "\\u202eevil")
             await pilot.press("escape")
 
             # Find, not found: the notice quotes the string.

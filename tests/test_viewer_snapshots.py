@@ -61,7 +61,20 @@ def test_error_rows(snap_compare, mixed: Path) -> None:
 
 
 def test_detail_view(snap_compare) -> None:
-    assert snap_compare(make_app(SAMPLE), run_before=after("1", "up", "enter", remapped=False), terminal_size=(120, 30))
+    async def run_before(pilot) -> None:  # the error count settles before the detail opens over it
+        await after("1")(pilot)
+        await after("up", "enter", remapped=False)(pilot)
+
+    assert snap_compare(make_app(SAMPLE), run_before=run_before, terminal_size=(120, 30))
+
+
+def test_detail_of_nested_json_with_big_numbers(snap_compare, tmp_path: Path) -> None:
+    """The input as written (a big integer, 1.10, a duplicate key, nesting), aligned with the output."""
+    topic = tmp_path / "written.jsonl"
+    topic.write_text('{"id":123456789012345678901234567890,"price":1.10,"tag":"a","tag":"b",'
+                     '"nested":{"level":{"deep":[1,{"x":2.50}]}},"gone":true,"kept":"yes"}\n')
+    app = make_app(topic, module="fields", values={"drop": "gone"})
+    assert snap_compare(app, run_before=after("enter", remapped=False), terminal_size=(120, 30))
 
 
 def test_detail_of_an_error_row(snap_compare, mixed: Path) -> None:
@@ -144,3 +157,18 @@ def test_smartmodule_panel_with_metadata(snap_compare, tmp_path: Path) -> None:
     topic.write_text("apple\nbanana\ncherry\nmango\n")
     app = make_app(topic, module="filter_init", values={"key": "an"}, modules_dirs=[tmp_path])
     assert snap_compare(app, run_before=settle, terminal_size=(120, 30))
+
+
+def test_bar_chart_of_an_aggregate(snap_compare, tmp_path: Path) -> None:
+    """`b` on count_by: the newest counts as bars, largest first."""
+    topic = tmp_path / "visits.jsonl"
+    kinds = ["login"] * 12 + ["logout"] * 7 + ["home_page"] * 3 + ["play_demo"]
+    topic.write_text("".join(f'{{"type":"{kind}","account_id":"{n}"}}\n' for n, kind in enumerate(kinds)))
+    app = make_app(topic, module="count_by")
+
+    async def run_before(pilot) -> None:
+        await settle(pilot)
+        await pilot.press("b")
+        await pilot.pause(0.6)  # the chart is drawn four times a second
+
+    assert snap_compare(app, run_before=run_before, terminal_size=(120, 30))

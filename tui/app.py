@@ -10,6 +10,7 @@ that waits on the broker.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import gc
 import shlex
 import threading
@@ -40,8 +41,10 @@ from ..core.runs.census import Census
 from ..core.text import printable
 from ..core.runs.rows import MappedTopic, Row
 from ..core.modules.runner import Failure
+from .chart import BarChart
 from .detail import DetailScreen
 from .help import HelpScreen
+from .goto import GotoBar
 from .panel import ParamPanel
 from .picker import NO_MODULE, ModulePicker
 from .render import decode
@@ -91,6 +94,10 @@ class SmartviewApp(App[int]):
         Binding("n", "find_next(1)", "Next", show=False),
         Binding("N", "find_next(-1)", "Previous", show=False),
         Binding("c", "copy_command", "Copy cmd"),
+        Binding("g,colon", "goto", "Go to offset", show=False),
+        Binding("e", "next_error(1)", "Next error row", show=False),
+        Binding("E", "next_error(-1)", "Previous error row", show=False),
+        Binding("b", "toggle_chart", "Bar chart of an aggregate's output", show=False),
         *[Binding(str(n), f"toggle({n})", f"Toggle checkbox {n} of the panel", show=False) for n in range(1, 10)],
         Binding("left_square_bracket", "partition(-1)", "Partition", key_display="[ ]"),
         Binding("right_square_bracket", "partition(1)", "Next partition", show=False),
@@ -137,8 +144,10 @@ class SmartviewApp(App[int]):
         yield Static(id="banner")
         with Horizontal(id="main"):
             yield StreamView(self.mapped, id="stream")
+            yield BarChart(id="chart")
             yield ParamPanel(self._groups(), id="panel")
         yield Input(placeholder="find in mapped output (enter searches, esc closes)", id="find")
+        yield GotoBar(self._go_to_offset, id="goto")
         yield StatusBar()
         yield Footer(show_command_palette=False, compact=True)  # ctrl+p is listed by `?`; the footer is full at 80 columns
 
@@ -168,6 +177,7 @@ class SmartviewApp(App[int]):
         self._show_status()
         self._index_timer = self.set_interval(0.02, self._poll_index, name="index-poll")
         self._census_timer = self.set_interval(0.1, self._poll_census, name="census", pause=True)
+        self._chart_timer = self.set_interval(0.25, self._show_chart, name="chart", pause=True)
         self.set_interval(0.25, self._show_busy, name="busy")
         for warning in self.selection.warnings:  # a config file or module folder that was not trusted
             self.notify(warning, severity="warning", timeout=10, markup=False)
@@ -316,6 +326,8 @@ class SmartviewApp(App[int]):
         """The partition keys exist only for a Kafka topic of several partitions (the footer shows them then)."""
         if action == "partition":
             return len(getattr(self.index, "partitions", [])) > 1
+        if action == "toggle_chart":
+            return any(module.kind == "aggregate" for module, _ in self.stages)
         return True
 
     def action_partition(self, step: int) -> None:
@@ -715,6 +727,97 @@ class SmartviewApp(App[int]):
             if all(row is not None for row in rows):
                 return rows
         return None
+
+    # -- moving: to an offset, to the next error row -------------------------------------------------
+
+    def action_goto(self) -> None:
+        self.query_one(GotoBar).open()
+
+    def _go_to_offset(self, offset: int) -> None:
+        """Put the cursor on the record at `offset`, or say why it is somewhere else."""
+        count = self.mapped.count
+        if count == 0:
+            self.notify("there are no rows yet", severity="warning")
+            return
+        row = self.mapped.row_of(offset)
+        if row >= count:
+            row = count - 1
+            self.notify(f"offset {offset:,} is past the last row (offset {self.mapped.offset_of(row):,})",
+                        severity="warning")
+        elif self.mapped.offset_of(row) != offset:
+            self.notify(f"offset {offset:,} gives no row: showing offset {self.mapped.offset_of(row):,}",
+                        severity="warning")
+        self.stream.jump_to(row)
+        self._show_status()
+
+    def _failed_offsets(self):
+        """The offsets of the failing records the background pass has found so far, in order."""
+        if self._census is not None:
+            return self._census.failed
+        return self.mapped.failed_offsets() or []
+
+    def action_next_error(self, direction: int) -> None:
+        """Move to the next (1) or previous (-1) error row, wrapping around once with a notice."""
+        offsets = self._failed_offsets()
+        checked = "" if self.checked >= self.index.count else f" among the {self.checked:,} records checked so far"
+        if not offsets:
+            self.notify(f"no error rows{checked}")
+            return
+        current = self.mapped.offset_of(self.stream.cursor) if self.mapped.count else 0
+        if direction > 0:
+            k = bisect.bisect_right(offsets, current)
+            wrapped, k = (True, 0) if k == len(offsets) else (False, k)
+        else:
+            k = bisect.bisect_left(offsets, current) - 1
+            wrapped, k = (True, len(offsets) - 1) if k < 0 else (False, k)
+        row = self.mapped.row_of(offsets[k])
+        if row >= self.mapped.count:
+            return
+        self.stream.jump_to(row)
+        self._show_status()
+        if wrapped:
+            where = "first" if direction > 0 else "last"
+            self.notify(f"wrapped to the {where} error row{checked}")
+
+    # -- the bar chart of an aggregate ---------------------------------------------------------------
+
+    def action_toggle_chart(self) -> None:
+        """Show the newest output of an aggregate as bars in place of the rows, or the rows again."""
+        chart = self.query_one(BarChart)
+        shown = not chart.has_class("-shown")
+        chart.set_class(shown, "-shown")
+        self.stream.display = not shown
+        if shown:
+            self._show_chart()
+            self._chart_timer.resume()
+            chart.focus()
+        else:
+            self._chart_timer.pause()
+            self.stream.focus()
+
+    def _show_chart(self) -> None:
+        """Draw the newest row (four times a second while shown): the pass and new records move it on.
+
+        The row is asked for without waiting; one being mapped is drawn on the next tick. A parameter
+        change starts a new generation of rows, so the chart starts again from what the new pass counts.
+        """
+        chart = self.query_one(BarChart)
+        if not any(module.kind == "aggregate" for module, _ in self.stages):
+            self.action_toggle_chart()
+            return
+        count = self.mapped.count
+        row = None
+        if count:
+            rows = self.mapped.window(count - 1, count, wait=0)
+            row = rows[0] if rows else None
+        if row is None and chart.generation == self.mapped.generation and count:
+            return  # the newest row is being mapped: keep the bars of the previous one meanwhile
+        chart.generation = self.mapped.generation
+        total = self.index.count
+        progress = "" if self.checked >= total else f" · {self.checked:,} of {total:,} records counted"
+        where = f"after offset {row.offset}" if row is not None else "waiting for the first output"
+        chart.show(row, f"{self._module_label()} · {where}{progress} · b shows the rows",
+                   "counting…" if total else "waiting for records…")
 
     def headless_command(self) -> str:
         """The `--print` command that gives what the screen shows."""

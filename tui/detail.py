@@ -1,69 +1,279 @@
-"""The detail of one record: the input and the output side by side, with the module's changes marked."""
+"""The detail of one record: the input and the output side by side, with the module's changes marked.
+
+Both sides are laid out from their own text (core/jsonlayout.py), so numbers and keys read as the file
+and the module wrote them. When both are JSON objects their top-level fields are aligned: a field on one
+side only faces a blank on the other, and one scroll moves both. Only the lines on screen are drawn
+(Textual's Line API), so a 1 MiB record opens about as fast as a short one.
+"""
 
 from __future__ import annotations
 
-import orjson
+import gc
+from dataclasses import dataclass, field
+from difflib import SequenceMatcher
+
+from rich.cells import cell_len, chop_cells
+from rich.highlighter import JSONHighlighter
+from rich.segment import Segment
+from rich.style import Style
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, VerticalScroll
+from textual.cache import LRUCache
+from textual.containers import Vertical
 from textual.content import Content
+from textual.geometry import Size
 from textual.screen import ModalScreen
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
 from textual.widgets import Label, Static
 
-from ..core.runs.rows import Row
+from ..core.jsonlayout import Field, Layout, is_json, layout
 from ..core.modules.runner import Failure
+from ..core.runs.rows import Row
 from ..core.text import printable
-from .render import DETAIL_BYTES, decode, pretty, short_location
+from .render import decode, short_location
 
+# The detail view lays out at most this much of a value; beyond it the start is shown as it is, with a note.
+DETAIL_BYTES = 1 << 20
 REMOVED = "red strike"
 CHANGED = "yellow"
 ADDED = "green"
+FAILED = "red"
+GUTTER = " │ "
+_highlighter = JSONHighlighter()
 
 
-def _object(value: bytes) -> dict | None:
-    if len(value) > DETAIL_BYTES:  # too big to compare field by field on screen
-        return None
-    try:
-        parsed = orjson.loads(value)
-    except orjson.JSONDecodeError:
-        return None
-    return parsed if isinstance(parsed, dict) else None
+@dataclass
+class Side:
+    """One side's lines, the style of each (None: plain), and a note for the top of the view.
+
+    Styles are kept per line in a list filled by slices, and the two sides are paired by line numbers:
+    a record of 1 MiB makes tens of thousands of lines, and an object per line would take most of the
+    time the view has to open.
+    """
+
+    layout: Layout
+    json: bool
+    note: str = ""
+    styles: list[str | None] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.styles:
+            self.styles = [None] * len(self.layout.lines)
+
+    @property
+    def lines(self) -> list[str]:
+        return self.layout.lines
+
+    def mark(self, first: int, last: int, style: str, marker: str) -> None:
+        """Style lines [first, last) and put `marker` in the first column of the first (a field's indent)."""
+        self.styles[first:last] = [style] * (last - first)
+        self.lines[first] = marker + self.lines[first][1:]
 
 
-def _field_line(key: str, value: object, style: str | None, marker: str, last: bool) -> Text:
-    body = orjson.dumps(value, option=orjson.OPT_INDENT_2).decode().replace("\n", "\n    ")
-    comma = "" if last else ","
-    line = Text(printable(f"{marker} {orjson.dumps(key).decode()}: {body}{comma}\n", keep_newlines=True))
-    if style:
-        line.stylize(style)
-    return line
+def side(value: bytes, name: str) -> Side:
+    """A value laid out for reading: JSON indented from its own text, anything else as its lines."""
+    if len(value) > DETAIL_BYTES:
+        text = printable(decode(value[:DETAIL_BYTES], None), keep_newlines=True)
+        note = f"{name}: the first {DETAIL_BYTES >> 10:,} KiB of {len(value):,} bytes, as they are"
+        return Side(Layout(text.split("\n")), False, note)
+    if is_json(value):
+        # In valid JSON, tab, CR and newline appear only between tokens (never raw inside a string).
+        text = value.decode().replace("\t", " ").replace("\r", " ").replace("\n", " ")
+        return Side(layout(printable(text)), True)
+    return Side(Layout(printable(decode(value, None), keep_newlines=True).split("\n")), False)
 
 
-def compared(mine: dict, other: dict, missing_style: str, missing_marker: str) -> Text:
-    """`mine` as an indented object, its fields marked where `other` lacks or differs from them."""
-    text = Text("{\n")
-    for number, (key, value) in enumerate(mine.items(), 1):
-        last = number == len(mine)
-        if key not in other:
-            text.append_text(_field_line(key, value, missing_style, missing_marker, last))
-        elif other[key] != value:
-            text.append_text(_field_line(key, value, CHANGED, "~", last))
+def failure_side(failure: Failure) -> Side:
+    """The exception, where it was raised, and the module's traceback (paths from the module's folder)."""
+    folder = failure.location.rsplit("/", 1)[0] + "/" if "/" in failure.location else ""
+    trace = failure.traceback.replace(folder, "") if folder else failure.traceback
+    head = printable(failure.error, keep_newlines=True).split("\n")
+    head += [f"at {printable(short_location(failure.location))}", ""]
+    body = printable(trace, keep_newlines=True).split("\n")
+    return Side(Layout(head + body), False, styles=["bold red"] * len(head) + [FAILED] * len(body))
+
+
+def _identities(fields: list[Field]) -> list[tuple[str, int]]:
+    """(key, how many times it came before): duplicate keys are told apart by their order."""
+    seen: dict[str, int] = {}
+    result = []
+    for item in fields:
+        seen[item.key] = seen.get(item.key, -1) + 1
+        result.append((item.key, seen[item.key]))
+    return result
+
+
+class Pairs:
+    """Rows of the view as two lists of line numbers, one per side; -1 is a blank line."""
+
+    def __init__(self) -> None:
+        self.left: list[int] = []
+        self.right: list[int] = []
+
+    def add(self, left: range, right: range) -> None:
+        """Lines of both sides next to each other; the shorter side is padded with blank lines."""
+        self.left += left
+        self.right += right
+        gap = len(left) - len(right)
+        (self.right if gap > 0 else self.left).extend([-1] * abs(gap))
+
+
+def aligned(left: Side, right: Side) -> Pairs:
+    """The two sides row by row: objects field by field (marked), anything else line by line."""
+    pairs = Pairs()
+    before, after = left.layout.fields, right.layout.fields
+    if before is None or after is None:
+        pairs.add(range(len(left.lines)), range(len(right.lines)))
+        return pairs
+    ids_before, ids_after = _identities(before), _identities(after)
+    text_before = {i: left.layout.field_text(f) for i, f in zip(ids_before, before)}
+    text_after = {i: right.layout.field_text(f) for i, f in zip(ids_after, after)}
+    for i, item in zip(ids_before, before):
+        _mark(left, item, text_after.get(i), text_before[i], REMOVED, "-")
+    for i, item in zip(ids_after, after):
+        _mark(right, item, text_before.get(i), text_after[i], ADDED, "+")
+    pairs.add(range(1), range(1))  # the opening braces
+    matcher = SequenceMatcher(None, ids_before, ids_after, autojunk=False)
+    for tag, b1, b2, a1, a2 in matcher.get_opcodes():
+        if tag == "equal":
+            for i, j in zip(range(b1, b2), range(a1, a2)):
+                pairs.add(range(before[i].first, before[i].last), range(after[j].first, after[j].last))
+            continue
+        for i in range(b1, b2):  # fields without a partner here: each faces blank lines
+            pairs.add(range(before[i].first, before[i].last), range(0))
+        for j in range(a1, a2):
+            pairs.add(range(0), range(after[j].first, after[j].last))
+    pairs.add(range(len(left.lines) - 1, len(left.lines)), range(len(right.lines) - 1, len(right.lines)))
+    return pairs
+
+
+def _mark(side_: Side, item: Field, other: str | None, mine: str, alone: str, marker: str) -> None:
+    """Mark a field missing from the other side, or different there; the same field stays plain."""
+    if other is None:
+        side_.mark(item.first, item.last, alone, marker)
+    elif other != mine:
+        side_.mark(item.first, item.last, CHANGED, "~")
+
+
+def _chop(text: str, width: int) -> list[str]:
+    """A line cut into pieces of `width` cells: long strings wrap rather than run off the pane."""
+    return chop_cells(text, width) or [""]
+
+
+def _long_lines(lines: list[str], width: int) -> dict[int, list[str]]:
+    """The lines wider than the pane, cut into pieces (most lines of a record fit and cost nothing here).
+
+    The common case, every line ASCII and narrow enough, is found with two passes in C.
+    """
+    if max(map(len, lines), default=0) <= width and "".join(lines).isascii():
+        return {}
+    return {number: _chop(line, width) for number, line in enumerate(lines)
+            if len(line) > width or (not line.isascii() and cell_len(line) > width)}
+
+
+class DetailView(ScrollView, can_focus=True):
+    """The two sides, row by row, wrapped to the pane width; only the rows on screen are drawn."""
+
+    DEFAULT_CSS = """
+    DetailView { background: $surface; overflow-x: hidden; }
+    """
+
+    def __init__(self, left: Side, right: Side, pairs: Pairs, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.sides = (left, right)
+        self.pairs = pairs
+        self._pieces: tuple[dict[int, list[str]], dict[int, list[str]]] = ({}, {})
+        # Screen line -> (row, piece of it), when some line wraps; None: line y is row y.
+        self._display: tuple[list[int], list[int]] | None = None
+        self._laid_width = -1
+        self._strips: LRUCache[tuple[int, int], Strip] = LRUCache(1024)
+
+    @property
+    def pane_width(self) -> int:
+        return max(4, (self.scrollable_content_region.width - len(GUTTER)) // 2)
+
+    def on_resize(self) -> None:
+        self._lay_out()
+
+    def _lay_out(self) -> None:
+        """Which piece of which row goes on each screen line, for the current width."""
+        width = self.pane_width
+        if width == self._laid_width:
+            return
+        self._laid_width = width
+        self._strips.clear()
+        self._pieces = (_long_lines(self.sides[0].lines, width), _long_lines(self.sides[1].lines, width))
+        self._display = None
+        height = len(self.pairs.left)
+        if any(self._pieces):
+            self._display = self._wrapped()
+            height = len(self._display[0])
+        self.virtual_size = Size(self.size.width, height)
+        self.refresh()
+
+    def _wrapped(self) -> tuple[list[int], list[int]]:
+        rows: list[int] = []
+        pieces: list[int] = []
+        long_left, long_right = self._pieces
+        for number, (left, right) in enumerate(zip(self.pairs.left, self.pairs.right)):
+            height = max(len(long_left.get(left, "x")), len(long_right.get(right, "x")))
+            rows += [number] * height
+            pieces += range(height)
+        return rows, pieces
+
+    def render_line(self, y: int) -> Strip:
+        width = self.size.width
+        line = int(self.scroll_y) + y
+        if line >= self.virtual_size.height:
+            return Strip.blank(width, self.rich_style)
+        key = (line, width)
+        strip = self._strips.get(key)
+        if strip is None:
+            row, piece = (line, 0) if self._display is None else (self._display[0][line], self._display[1][line])
+            strip = self._strips[key] = self._draw(row, piece, width)
+        return strip
+
+    def _draw(self, row: int, piece: int, width: int) -> Strip:
+        pane = self.pane_width
+        text = self._cell_text(0, self.pairs.left[row], piece, pane)
+        text.append(GUTTER, style="dim")
+        text.append_text(self._cell_text(1, self.pairs.right[row], piece, pane))
+        base = self.rich_style
+        segments = [Segment(t, base + s if s else base) for t, s, _ in text.render(self.app.console)]
+        return Strip(segments).adjust_cell_length(width, base)
+
+    def _cell_text(self, which: int, number: int, piece: int, pane: int) -> Text:
+        side_ = self.sides[which]
+        if number < 0:
+            return Text(" " * pane, end="")
+        pieces = self._pieces[which].get(number)
+        if pieces is not None:
+            content = pieces[piece] if piece < len(pieces) else ""
         else:
-            text.append_text(_field_line(key, value, None, " ", last))
-    text.append("}")
-    return text
+            content = side_.lines[number] if piece == 0 else ""
+        text = Text(content, no_wrap=True, end="")
+        if side_.json:
+            _highlighter.highlight(text)
+        style = side_.styles[number]
+        if style:
+            text.stylize(Style.parse(style))
+        text.truncate(pane, pad=True)
+        return text
 
 
 class DetailScreen(ModalScreen[None]):
-    """Input on the left, output (or the failure) on the right."""
+    """Input on the left, output (or the failure) on the right, scrolling together."""
 
     DEFAULT_CSS = """
     DetailScreen { align: center middle; }
     DetailScreen > #detail { width: 96%; height: 90%; border: round $primary; background: $surface; }
-    DetailScreen .pane { width: 1fr; padding: 0 1; }
-    DetailScreen .pane-title { text-style: bold; color: $text-primary; }
-    DetailScreen #detail-help { dock: bottom; color: $text-muted; padding: 0 1; }
+    DetailScreen #detail-note { color: $warning; text-style: bold; padding: 0 1; display: none; }
+    DetailScreen #detail-note.-shown { display: block; }
+    DetailScreen #detail-titles { text-style: bold; color: $text-primary; padding: 0 1; }
+    DetailScreen DetailView { height: 1fr; padding: 0 1; }
+    DetailScreen #detail-help { color: $text-muted; padding: 0 1; }
     """
 
     BINDINGS = [Binding("escape,q,enter", "dismiss", "Close")]
@@ -75,31 +285,59 @@ class DetailScreen(ModalScreen[None]):
         self.topic = topic
 
     def compose(self) -> ComposeResult:
-        with Horizontal(id="detail") as box:
+        left, right, pairs = self._sides()
+        notes = [s.note for s in (left, right) if s.note]
+        with Vertical(id="detail") as box:
             number = "" if self.row.sub is None else f" · output {self.row.sub + 1} of the record"
             box.border_title = Content(f"{printable(self.topic)} · offset {self.row.offset}{number}")
-            left, right = self._texts()
-            with VerticalScroll(classes="pane", id="detail-input"):
-                yield Label("Input", classes="pane-title")
-                yield Static(left)
-            with VerticalScroll(classes="pane", id="detail-output"):
-                yield Label("Output" if not self.row.failed else "Failure", classes="pane-title")
-                yield Static(right)
-        yield Label("fields: [red strike]removed[/] [yellow]~ changed[/] [green]+ added[/] · esc closes", id="detail-help")
+            note = Static(Content("\n".join(notes)), id="detail-note")
+            note.set_class(bool(notes), "-shown")
+            yield note
+            yield Static(id="detail-titles")
+            yield DetailView(left, right, pairs, id="detail-rows")
+            yield Label(Content.from_markup(
+                "fields: [red strike]- removed[/] [yellow]~ changed[/] [green]+ added[/] · "
+                "↑↓ pgup pgdn home end scroll both sides · esc closes"), id="detail-help")
 
-    def _texts(self) -> tuple[Text, Text]:
+    def on_mount(self) -> None:
+        self.query_one(DetailView).focus()
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self._show_titles)
+
+    def _show_titles(self) -> None:
+        view = self.query_one(DetailView)
+        pane = view.pane_width
+        right = "Failure" if self.row.failed else "Output"
+        self.query_one("#detail-titles", Static).update(Content("Input".ljust(pane) + " " * len(GUTTER) + right))
+
+    def _sides(self) -> tuple[Side, Side, Pairs]:
+        """Both sides laid out, with the garbage collector paused: a 1 MiB record makes a few hundred
+        thousand strings, none of them in a cycle, and the collections they would set off (over the
+        whole app's heap) cost as much again as the layout."""
+        gc.disable()
+        try:
+            return self._lay_out_sides()
+        finally:
+            gc.enable()
+
+    def _lay_out_sides(self) -> tuple[Side, Side, Pairs]:
+        left = side(self.value, "Input")
         result = self.row.result
         if isinstance(result, Failure):
-            # Paths are shown from the module's folder: the file name is what its author recognises.
-            folder = result.location.rsplit("/", 1)[0] + "/" if "/" in result.location else ""
-            failure = Text(f"{printable(result.error)}\nat {printable(short_location(result.location))}\n\n", style="bold red")
-            trace = result.traceback.replace(folder, "") if folder else result.traceback
-            failure.append(printable(trace, keep_newlines=True), style="red")
-            return pretty(self.value), failure
-        before, after = _object(self.value), _object(result.value)
-        if before is not None and after is not None:
-            return compared(before, after, REMOVED, "-"), compared(after, before, ADDED, "+")
-        output = pretty(result.value)
-        if result.key is not None:
-            output = Text(f"key: {printable(decode(result.key, None))}\n\n") + output
-        return pretty(self.value), output
+            right = failure_side(result)
+            pairs = Pairs()
+            pairs.add(range(len(left.lines)), range(len(right.lines)))
+            return left, right, pairs
+        if result.value == self.value:  # shown as it came (no module, or one that kept it): laid out once
+            fields = None if left.layout.fields is None else list(left.layout.fields)
+            right = Side(Layout(list(left.lines), fields), left.json, left.note.replace("Input", "Output", 1))
+        else:
+            right = side(result.value, "Output")
+        pairs = aligned(left, right)
+        if result.key is not None:  # the output's key above its value, the input's lines moved down to match
+            right.lines[:0] = [f"key: {printable(decode(result.key, None))}", ""]
+            right.styles[:0] = ["bold", None]
+            pairs.left[:0] = [-1, -1]
+            pairs.right[:] = [0, 1] + [n + 2 if n >= 0 else n for n in pairs.right]
+        return left, right, pairs

@@ -7,7 +7,6 @@ screen. Everything here is a rich Text, never markup: a record holding `[/]` is 
 
 from __future__ import annotations
 
-import orjson
 from rich.highlighter import JSONHighlighter
 from rich.text import Text
 
@@ -45,23 +44,3 @@ def short_location(location: str) -> str:
 def failure_text(failure: Failure) -> Text:
     message = printable(failure.error)
     return Text(f"✖ {message} ({printable(short_location(failure.location))})", no_wrap=True, overflow="ellipsis")
-
-
-# The detail view shows at most this much of a value: drawing 20 MB of highlighted text takes minutes.
-DETAIL_BYTES = 256 << 10
-
-
-def pretty(value: bytes) -> Text:
-    """A whole value for the detail view: indented JSON when it parses, else the text as it is."""
-    if len(value) > DETAIL_BYTES:
-        text = Text(printable(decode(value[:DETAIL_BYTES], None), keep_newlines=True))
-        text.append(f"\n… the first {DETAIL_BYTES >> 10} KiB of {len(value):,} bytes", style="bold")
-        return text
-    try:
-        parsed = orjson.loads(value)
-    except orjson.JSONDecodeError:
-        return Text(printable(decode(value, None)))
-    # JSON escapes C0 controls in strings but leaves C1 and bidi controls as they are.
-    text = Text(printable(orjson.dumps(parsed, option=orjson.OPT_INDENT_2).decode(), keep_newlines=True))
-    _highlighter.highlight(text)
-    return text

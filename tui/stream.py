@@ -58,6 +58,9 @@ class StreamView(ScrollView, can_focus=True):
         Binding("pagedown", "page(1)", "Page down", show=False),
         Binding("home", "first", "First", show=False),
         Binding("end,f", "follow", "Follow"),
+        Binding("left", "shift(-1)", "Scroll left", show=False),
+        Binding("right", "shift(1)", "Scroll right", show=False),
+        Binding("w", "toggle_wrap", "Wrap long rows", show=False),
         Binding("enter", "select", "Detail"),
     ]
 
@@ -87,10 +90,17 @@ class StreamView(ScrollView, can_focus=True):
         # mapped show as pending until the next frame, a few tens of milliseconds later).
         self.hurried = False
         self._lines: LRUCache[tuple, Strip] = LRUCache(2048)
+        self._wrapped: LRUCache[tuple, list[Strip]] = LRUCache(512)
         self._count = 0
         # Bytes after the last newline: shown as a line of its own, so even a file without any newline
         # says what it holds rather than looking empty.
         self.unfinished = 0
+        # Long rows: how many cells of each value are scrolled off to the left (the offsets stay put).
+        self.x_shift = 0
+        # Long rows wrapped onto as many lines as they need (the scroll position still counts rows).
+        self.wrap = False
+        self._frame: list[Strip] = []  # the screen's lines in wrap mode, laid out once per frame
+        self._frame_rows: list[int] = []  # the row each of those lines belongs to
 
     # -- data ---------------------------------------------------------------------------------------
 
@@ -119,6 +129,7 @@ class StreamView(ScrollView, can_focus=True):
         self.topic = topic
         self._count = 0
         self._lines.clear()
+        self._wrapped.clear()
         self.new_while_paused = 0
         self.following = True
         self.update_count()
@@ -126,6 +137,7 @@ class StreamView(ScrollView, can_focus=True):
     def remap(self) -> None:
         """The mapping changed: redraw every visible row from the new results, keeping the scroll position."""
         self._lines.clear()
+        self._wrapped.clear()
         self.refresh()
 
     def _set_height(self, height: int) -> None:
@@ -148,7 +160,9 @@ class StreamView(ScrollView, can_focus=True):
         self.refresh()
 
     def _height(self) -> int:
-        return self._count + (1 if self.unfinished else 0)
+        """Rows to scroll through; when wrapping, the last row may be the top one (rows are taller than a line)."""
+        rows = self._count + (1 if self.unfinished else 0)
+        return rows + max(0, self.scrollable_content_region.height - 1) if self.wrap and rows else rows
 
     def on_resize(self) -> None:
         """Keep the scroll range and the end in view, drawing again only when the end moved.
@@ -164,7 +178,7 @@ class StreamView(ScrollView, can_focus=True):
             self.virtual_size = size  # the scrollbar appears or goes: that does need a layout
         elif size != old:
             self.set_reactive(StreamView.virtual_size, size)
-        end = max(0, size.height - view)
+        end = self._end_top() if self.wrap else max(0, size.height - view)
         if self.following and end != int(self.scroll_y):
             # A new height moves the end: scroll there through the watchers, which redraw the rows and
             # the scrollbar (the frame at the new size is already drawn from the old position).
@@ -172,6 +186,9 @@ class StreamView(ScrollView, can_focus=True):
 
     def _scroll_to_end(self) -> None:
         """Show the last records. Set directly: the new virtual size is not laid out yet."""
+        if self.wrap:
+            self.set_scroll(None, self._end_top())
+            return
         self.set_scroll(None, max(0, self._height() - self.scrollable_content_region.height))
 
     # -- drawing ------------------------------------------------------------------------------------
@@ -185,18 +202,95 @@ class StreamView(ScrollView, can_focus=True):
         if self._count:
             top = int(self.scroll_y)
             self.topic.window(top, top + self.size.height + 1, wait=0 if self.hurried else ROW_WAIT)
+        if self.wrap:
+            self._lay_out_frame()
         return super().render_lines(crop)
+
+    # -- wrapping -----------------------------------------------------------------------------------
+
+    def action_toggle_wrap(self) -> None:
+        """Wrap long rows onto several lines, or show each on one line (then left/right scroll it)."""
+        self.wrap = not self.wrap
+        self.x_shift = 0
+        self._set_height(self._height())
+        if self.following:
+            self._scroll_to_end()
+        self.refresh()
+
+    def _row_lines(self, number: int, width: int) -> list[Strip] | None:
+        """A row's lines when wrapped (None while it is being mapped)."""
+        key = ("wrap", self.topic.generation, number, width, number == self.cursor, self.search)
+        strips = self._wrapped.get(key)
+        if strips is None:
+            row = self.topic.cached(number, number + 1)
+            if not row or row[0] is None:
+                return None
+            strips = self._wrapped[key] = self._draw_wrapped(row[0], number, width)
+        return strips
+
+    def _draw_wrapped(self, row: Row, number: int, width: int) -> list[Strip]:
+        label = self._label_width() + 1
+        room = max(1, width - label)
+        body = self._body(row)
+        if self.search:
+            body.highlight_words([self.search], self.get_component_rich_style("stream--match"), case_sensitive=False)
+        pieces = body.divide(range(room, len(body), room)) if len(body) > room else [body]
+        offset_style = Style(color=self.get_component_rich_style("stream--offset").color)
+        lines = []
+        for k, piece in enumerate(pieces):
+            text = Text(f"{self._label(row)} " if k == 0 else " " * label, style=offset_style, no_wrap=True)
+            text.append_text(piece)
+            text.truncate(width, overflow="ellipsis", pad=True)
+            lines.append(self._strip(text, number, width))
+        return lines
+
+    def _lay_out_frame(self) -> None:
+        """The screen's lines from the top row down, each row taking the lines it wraps onto."""
+        width, height = self.size.width, self.size.height
+        frame: list[Strip] = []
+        rows: list[int] = []
+        number = int(self.scroll_y)
+        if self.following:  # the last rows' heights are known only once they are mapped
+            end = self._end_top()
+            if end != number:
+                number = end
+                self.call_after_refresh(self.set_scroll, None, end)
+        while len(frame) < height and number < self._count:
+            strips = self._row_lines(number, width) or [self._pending_line(width)]
+            frame += strips
+            rows += [number] * len(strips)
+            number += 1
+        self._frame, self._frame_rows = frame[:height], rows[:height]
+
+    def _row_height(self, number: int) -> int:
+        strips = self._row_lines(number, self.size.width)
+        return len(strips) if strips else 1
+
+    def _top_showing(self, row: int) -> int:
+        """The top row that puts `row` on the last lines of the screen when wrapping."""
+        height, used, top = self.size.height, 0, row
+        while top >= 0:
+            used += self._row_height(top)
+            if used > height:
+                return min(row, top + 1)
+            top -= 1
+        return 0
+
+    def _end_top(self) -> int:
+        return self._top_showing(self._count - 1) if self._count else 0
 
     def render_line(self, y: int) -> Strip:
         width = self.size.width
         if self._height() == 0:
             return self._empty_line(y, width)
+        if self.wrap:
+            return self._frame[y] if y < len(self._frame) else Strip.blank(width, self.rich_style)
         number = int(self.scroll_y) + y
         if number == self._count and self.unfinished:
             return self._unfinished_line(width)
         if number >= self._count:
             return Strip.blank(width, self.rich_style)
-        key = (self.topic.generation, number, width, number == self.cursor, self.search)
+        key = (self.topic.generation, number, width, number == self.cursor, self.search, self.x_shift)
         strip = self._lines.get(key)
         if strip is None:
             row = self.topic.cached(number, number + 1)
@@ -232,7 +326,13 @@ class StreamView(ScrollView, can_focus=True):
         text.append_text(self._body(row))
         if self.search:
             text.highlight_words([self.search], self.get_component_rich_style("stream--match"), case_sensitive=False)
+        if self.x_shift:
+            text = self._shifted(text, len(self._label(row)) + 1, offset_color)
         text.truncate(width, overflow="ellipsis", pad=True)
+        return self._strip(text, number, width)
+
+    def _strip(self, text: Text, number: int, width: int) -> Strip:
+        """A line of text as drawn, with the cursor's background when it is the cursor's row."""
         base = self.rich_style
         # The cursor's background goes on last so it shows over error rows and highlighted JSON alike.
         cursor = Style(bgcolor=self.get_component_rich_style("stream--cursor").bgcolor) if number == self.cursor else None
@@ -241,6 +341,15 @@ class StreamView(ScrollView, can_focus=True):
             combined = base + style if style else base
             segments.append(Segment(segment_text, combined + cursor if cursor else combined))
         return Strip(segments, width).adjust_cell_length(width, base + cursor if cursor else base)
+
+    def _shifted(self, text: Text, label: int, color) -> Text:
+        """The row with `x_shift` cells of its value scrolled off, marked by `…` where the value starts."""
+        rest = text[label + self.x_shift + 1 :]
+        shifted = text[:label]
+        if len(rest):
+            shifted.append("…", style=Style(color=color))
+            shifted.append_text(rest)
+        return shifted
 
     def _body(self, row: Row) -> Text:
         if isinstance(row.result, Failure):
@@ -266,7 +375,9 @@ class StreamView(ScrollView, can_focus=True):
             self._refresh_row(new - int(self.scroll_y))
 
     def _refresh_row(self, y: int) -> None:
-        if 0 <= y < self.size.height:
+        if self.wrap:  # rows are not lines: draw the screen again
+            self.refresh()
+        elif 0 <= y < self.size.height:
             self.refresh(Region(0, y, self.size.width, 1))
 
     def move_to(self, row: int) -> None:
@@ -278,10 +389,21 @@ class StreamView(ScrollView, can_focus=True):
         top = int(self.scroll_y)
         if row < top:
             self.scroll_to(y=row, animate=False, immediate=True)
+        elif self.wrap:
+            shown = self._frame_rows.count(row)
+            if not shown or (self._frame_rows[-1] == row and shown < self._row_height(row)):  # not wholly on screen
+                self.scroll_to(y=max(top, self._top_showing(row)), animate=False, immediate=True)
         elif row >= top + self.size.height:
             self.scroll_to(y=row - self.size.height + 1, animate=False, immediate=True)
         self._set_following(row == self._count - 1 and self.following)
         self.refresh()
+
+    def jump_to(self, row: int) -> None:
+        """Move the cursor far (an offset, an error row): a row off screen is brought to the middle, as less does."""
+        top, height = int(self.scroll_y), self.size.height
+        if self._count and not top <= row < top + height:
+            self.scroll_to(y=max(0, row - height // 2), animate=False, immediate=True)
+        self.move_to(row)
 
     def _set_following(self, following: bool) -> None:
         if following != self.following:
@@ -307,6 +429,25 @@ class StreamView(ScrollView, can_focus=True):
         self.cursor = max(0, self._count - 1)
         self._scroll_to_end()
         self.refresh()
+
+    def action_shift(self, direction: int) -> None:
+        """Scroll long rows sideways by a quarter of the width; never past the longest row on screen."""
+        step = max(8, (self.size.width - self._label_width()) // 4)
+        if direction < 0:
+            shift = max(0, self.x_shift - step)
+        else:
+            view = self.size.width - self._label_width() - 1
+            longest = max(self._body_lengths(), default=0)
+            shift = self.x_shift + step if self.x_shift + view < longest else self.x_shift
+        if shift != self.x_shift:
+            self.x_shift = shift
+            self.refresh()
+
+    def _body_lengths(self) -> list[int]:
+        """The lengths of the values of the rows on screen (as drawn: at most ROW_CHARS)."""
+        top = int(self.scroll_y)
+        rows = self.topic.cached(top, min(self._count, top + self.size.height))
+        return [len(self._body(row)) for row in rows if row is not None]
 
     def action_select(self) -> None:
         if self._count:

@@ -14,6 +14,7 @@ import fcntl
 import json
 import os
 import signal
+from array import array
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,8 @@ class Census:
     def __init__(self, source: Any, module_path: Path, values: dict[str, str], start: int = 0) -> None:
         """`source` is what to read: a topic file's path, or a Kafka topic and partition (source.py)."""
         self.latest = Progress(start, 0)
+        # The offsets of the records that failed, in order (8 bytes each): the viewer's next/previous error.
+        self.failed = array("q")
         self._buffer = b""
         self._process = children.start("smartview.core.runs.census")
         assert self._process.stdin is not None and self._process.stdout is not None
@@ -60,8 +63,10 @@ class Census:
                 break
             self._buffer += chunk
         *lines, self._buffer = self._buffer.split(b"\n")
-        if lines:
-            self.latest = Progress(**json.loads(lines[-1]))
+        for line in lines:
+            report = json.loads(line)
+            self.failed.extend(report.pop("failed", ()))
+            self.latest = Progress(**report)
         return self.latest
 
     def cancel(self) -> None:
@@ -76,8 +81,9 @@ def _ended_early(latest: Progress) -> Progress:
     return Progress(latest.done, latest.failures, True, "the counting process ended early")
 
 
-def _report(out: int, progress: Progress) -> None:
-    os.write(out, json.dumps(progress.__dict__).encode() + b"\n")
+def _report(out: int, progress: Progress, failed: list[int] | None = None) -> None:
+    """A progress line; `failed` lists the offsets that failed since the last one."""
+    os.write(out, json.dumps({**progress.__dict__, "failed": failed or []}).encode() + b"\n")
 
 
 def main() -> None:
@@ -103,13 +109,13 @@ def main() -> None:
         mapper.initialize()  # the viewer checked it; a module changed since then reports its error below
         for next_offset, records in follow_records(source, offset):
             if hasattr(mapper, "apply_block"):  # a SmartModule: one call for the whole block
-                failures += sum(isinstance(result, Failure) for result in mapper.apply_block(records))
+                results = zip(records, mapper.apply_block(records))
             else:
-                for record in records:
-                    if isinstance(mapper.apply(record), Failure):
-                        failures += 1
+                results = ((record, mapper.apply(record)) for record in records)
+            failed = [record.offset for record, result in results if isinstance(result, Failure)]
+            failures += len(failed)
             offset = records[-1].offset + 1 if records else next_offset
-            _report(out, Progress(offset, failures))
+            _report(out, Progress(offset, failures), failed)
             if not records and os.getppid() != viewer:  # the viewer ended without stopping us
                 return
     except Exception as exc:  # the module changed on disk since the viewer loaded it, the file went away...

@@ -52,6 +52,7 @@ class OutputIndex:
         self.offsets = array("q")  # offsets[row] = the record row `row` came from
         self.done = 0  # records mapped so far, from offset 0
         self.failures = 0
+        self.failed = array("q")  # the offsets of the records that failed, in order: 8 bytes each
         self.passed = 0  # records that gave at least one row
         self.error: str | None = None  # set when the pass could not run (the module changed on disk...)
         self.finished = False
@@ -72,6 +73,11 @@ class OutputIndex:
         with self._lock:
             offset = self.offsets[row]
             return offset, row - bisect.bisect_left(self.offsets, offset)
+
+    def row_of(self, offset: int) -> int:
+        """The first row that came from a record at or after `offset` (the count, if none has yet)."""
+        with self._lock:
+            return bisect.bisect_left(self.offsets, offset)
 
     def checkpoint(self, offset: int) -> tuple[int, bytes | None]:
         """The nearest saved accumulators at or before `offset`: (their offset, pickled state); (0, None) is the start."""
@@ -110,6 +116,7 @@ class OutputIndex:
     def _absorb(self, first: int, counts: array, checkpoints: list[tuple[int, bytes]]) -> None:
         records = range(first, first + len(counts))
         failures = counts.count(-1)
+        failed = array("q", itertools.compress(records, map((-1).__eq__, counts))) if failures else None
         if max(counts, default=0) <= 1:  # filters and maps: at most one row a record, done in C
             rows = array("q", itertools.compress(records, counts))
         else:
@@ -119,6 +126,8 @@ class OutputIndex:
             self.offsets.extend(rows)
             self._checkpoints.extend(checkpoints)
             self.failures += failures
+            if failed is not None:
+                self.failed.extend(failed)
             self.passed += len(counts) - counts.count(0) - failures
             self.done = first + len(counts)
 

@@ -311,6 +311,14 @@ class MappedTopic:
         """The record a row came from."""
         return row if self.outputs is None else self.outputs.locate(row)[0]
 
+    def row_of(self, offset: int) -> int:
+        """The row of a record offset: the record's first row, or the next record's when it gave none."""
+        return offset if self.outputs is None else self.outputs.row_of(offset)
+
+    def failed_offsets(self):
+        """The offsets of the records that failed, in order, as far as the counting pass got (None without one)."""
+        return None if self.outputs is None else self.outputs.failed
+
     def value(self, row: int) -> bytes:
         """The whole input record of a row, for the detail view."""
         return self.index.read_one(self.offset_of(row))
