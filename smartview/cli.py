@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import functools
 import os
 import signal
@@ -26,9 +27,11 @@ from .core import config as config_mod
 from .core.modules import module as module_mod
 from .core.errors import SmartviewError
 from .core.runs.formats import FIELDS, KAFKA_FIELDS, LineFormat
+from .core.children import take_stdin
+from .core.descendants import adopt_orphans, end_descendants
 from .core.modules.lookback import Lookback
 from .core.modules.module import Module
-from .core.modules.params import format_value, parse_assignments
+from .core.modules.params import parse_assignments
 from .core.runs.printer import Printer, Range, stdout_is_terminal
 from .core.text import printable
 from .core.sources.topic import (
@@ -53,6 +56,31 @@ class Selection:
     stages: tuple[tuple[Module, dict[str, str]], ...] = ()
     lookbacks: tuple[Lookback | None, ...] = ()  # per stage: what its look_back hook is fed
     warnings: tuple[str, ...] = ()  # said on stderr already; the viewer shows them again
+    # Where `--map NAME` looks without this run's --modules-dir flags (for the copied command), found
+    # before any module ran: a module may change the working directory, and the config found from it.
+    named_dirs: tuple[Path, ...] | None = None
+
+
+def run() -> None:
+    """The `smartview` command: `main`, then nothing that module code started outlives it.
+
+    A thread a module started (not a daemon) would keep the interpreter waiting at exit, and processes it
+    started would go on after smartview: the output is flushed, every process below this one is ended
+    (descendants.py), and the process exits at once.
+    """
+    code = main()
+    _end(code)
+
+
+def _end(code: int) -> None:
+    """Flush, end every process below this one, and exit now: no waiting for threads a module started."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:  # a closed pipe or terminal, or a signal arriving in the middle of a write
+            pass
+    end_descendants()
+    os._exit(code)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -280,7 +308,12 @@ def _run_topic(argv: list[str]) -> int:
     args = _topic_parser().parse_args(argv)
     _check_range(args)
     if args.print:
-        return _print(args, _select(args))
+        # Module code gets /dev/null as its stdin; records piped to smartview would be read from `kept`.
+        kept = take_stdin()
+        try:
+            return _print(args, _select(args))
+        finally:
+            kept.close()
     _check_viewer_flags(args)
     selection = _select(args)
     if selection.stages:
@@ -338,6 +371,9 @@ def _view(selection: Selection, initial: str | None = None, max_record: int | No
         os.environ.pop(name, None)
     from .tui.app import run_viewer  # Textual costs ~0.2 s to import: only the viewer pays it
 
+    adopt_orphans()  # a module picked later runs too: what it starts must stay findable
+    _end_on_hangup()
+
     # Descriptor 1 stays the terminal: Textual asks it for the screen size. Module code runs in a child
     # process whose descriptor 1 goes nowhere (core/runs/rowprocess.py), so it cannot paint over the screen.
     return run_viewer(selection, index=(index, indexed), initial=initial)
@@ -352,21 +388,26 @@ def _load_config() -> config_mod.Config:
 
 
 def _select(args: argparse.Namespace) -> Selection:
+    """What to open, with every path made absolute before any module code runs (a module may chdir)."""
     config = _load_config()
     topics_dir = config_mod.topics_dir(args.topics_dir, config)
     if is_kafka_address(args.topic):
         topic = _kafka_topic(args.topic, args, config)
     else:
         topic = resolve(args.topic, topics_dir)
-    dirs = config_mod.modules_dirs(args.modules_dir, config)
+        topic = dataclasses.replace(topic, path=_absolute(topic.path))
+    dirs = [_absolute(folder) for folder in config_mod.modules_dirs(args.modules_dir, config)]
+    named = tuple(_absolute(folder) for folder in config_mod.modules_dirs(None, config))
     values = parse_assignments(args.params)
     wanted = _wanted_modules(args, config, values)
     if not wanted:
         if values:
             raise SmartviewError("parameters given with -e but no module selected; add --map MODULE")
-        return Selection(topic, None, {}, dirs, warnings=config.warnings)
+        return Selection(topic, None, {}, dirs, warnings=config.warnings, named_dirs=named)
+    paths = [_absolute(module_mod.find(entry.uses, dirs)) for entry in wanted]
+    adopt_orphans()  # what the modules start stays findable, to be ended with smartview
     with contextlib.redirect_stdout(sys.stderr):  # a module printing at import must not reach stdout
-        modules = [module_mod.load(module_mod.find(entry.uses, dirs)) for entry in wanted]
+        modules = [module_mod.load(path) for path in paths]
         given = chain_mod.split_values(modules, values)
         stages = tuple((m, {**entry.values, **extra}) for m, entry, extra in zip(modules, wanted, given))
         lookbacks = _lookbacks(modules, wanted, getattr(args, "lookback_last", None))
@@ -379,7 +420,12 @@ def _select(args: argparse.Namespace) -> Selection:
         topic, "kafka", False
     ):
         raise SmartviewError("a lookback `age` needs record timestamps, which file topics do not have; use `last`")
-    return Selection(topic, stages[0][0], stages[0][1], dirs, stages, lookbacks, config.warnings)
+    return Selection(topic, stages[0][0], stages[0][1], dirs, stages, lookbacks, config.warnings, named)
+
+
+def _absolute(path: Path) -> Path:
+    """The path from the working directory of now (symlinks kept, so messages name what was given)."""
+    return Path(os.path.abspath(path))
 
 
 def _wanted_modules(args: argparse.Namespace, config: config_mod.Config, values: dict[str, str]):
@@ -441,6 +487,7 @@ def _print(args: argparse.Namespace, selection: Selection) -> int:
         stop = threading.Event()
         if args.follow:
             _stop_on_signals(stop)
+            _stop_when_closed(out.fileno(), stop)
         selection_range = Range(start=args.start, head=args.head, tail=args.tail, end=args.end, count=args.count)
         result = printer.run(selection_range, follow=args.follow, stop=stop)
     return 1 if result.failed else 0
@@ -479,6 +526,39 @@ def _stop_on_signals(stop: threading.Event) -> None:
         stop.set()
 
     signal.signal(signal.SIGINT, handle)
+    signal.signal(signal.SIGTERM, handle)
+    signal.signal(signal.SIGHUP, handle)  # the terminal closed (`tmux kill-server`): end the same way
+
+
+def _stop_when_closed(fd: int, stop: threading.Event) -> None:
+    """End a follow as soon as the reader of stdout goes away (`| head -1`), even while no record arrives.
+
+    A closed pipe is otherwise only noticed by the next write, which may be hours away. A thread waits on
+    the descriptor for POLLERR or POLLHUP (a pipe whose reader closed, a terminal that hung up).
+    """
+    import select
+
+    def watch() -> None:
+        poller = select.poll()
+        poller.register(fd, 0)  # no events asked for: POLLERR and POLLHUP are always reported
+        while not stop.is_set():
+            if poller.poll(200):
+                stop.set()
+                return
+
+    threading.Thread(target=watch, name="smartview-stdout-watch", daemon=True).start()
+
+
+def _end_on_hangup() -> None:
+    """SIGHUP (the terminal closed, `tmux kill-server`) or SIGTERM ends the viewer and every process below it.
+
+    The viewer's main thread never runs module code, so the handler always gets to run.
+    """
+
+    def handle(signum: int, frame: Any) -> None:
+        _end(128 + signum)
+
+    signal.signal(signal.SIGHUP, handle)
     signal.signal(signal.SIGTERM, handle)
 
 
@@ -590,18 +670,21 @@ def _test(args: argparse.Namespace, config: config_mod.Config) -> int:
         raise SmartviewError("give the module to test (a name or path.py), or --transforms / --transforms-line")
     else:
         args.map = None
-    dirs = config_mod.modules_dirs(args.modules_dir, config)
+    kept = take_stdin()  # the modules get /dev/null; records piped in are read from `kept`
+    dirs = [_absolute(folder) for folder in config_mod.modules_dirs(args.modules_dir, config)]
     values = parse_assignments(args.params)
     wanted = _wanted_modules(args, config, values)
     out = sys.stdout.buffer
+    paths = [_absolute(module_mod.find(entry.uses, dirs)) for entry in wanted]
+    adopt_orphans()  # what the modules start stays findable, to be ended with smartview
     with contextlib.redirect_stdout(sys.stderr):  # what a module prints goes to stderr, outputs to stdout
-        modules = [module_mod.load(module_mod.find(entry.uses, dirs)) for entry in wanted]
+        modules = [module_mod.load(path) for path in paths]
         given = chain_mod.split_values(modules, values)
         stages = [(m, {**entry.values, **extra}) for m, entry, extra in zip(modules, wanted, given)]
         lookbacks = list(_lookbacks(modules, wanted, args.lookback_last))
         if any(lookback is not None and lookback.age is not None for lookback in lookbacks):
             raise SmartviewError("a lookback `age` needs record timestamps, which test records do not have; use `last`")
-        inputs = read_inputs(args.text, args.file, args.stdin, args.raw)
+        inputs = read_inputs(args.text, args.file, args.stdin, args.raw, kept)
         run = TestRun(stages, lookbacks, args.aggregate_initial, None if args.key is None else args.key.encode(),
                       args.key_value)
         return run_test(run, inputs, [value.encode() for value in args.record], out)
@@ -642,20 +725,21 @@ def _size(size: float) -> str:
 
 
 def _list_modules(dirs: list[Path]) -> int:
-    for path in module_mod.available_paths(dirs):
-        try:
-            module = module_mod.load(path)
-        except SmartviewError as exc:
-            _say(f"{path.stem}  (does not load: {exc.message})")
+    """Every module with its kind, hooks, summary and parameters, read from the source: none of them runs."""
+    from .core.modules.listing import list_modules
+
+    for entry in list_modules(dirs):
+        if entry.error is not None:
+            _say(f"{entry.name}  (does not load: {entry.error})")
             print()
             continue
-        hooks = "".join(f", {hook}" for hook in module_mod.HOOKS if getattr(module, hook) is not None)
-        _say(f"{module.name}  [{module.kind}{hooks}]  {module.summary}")
-        _say(f"    {module.path}")
-        for spec in module.specs:
-            _say(f"    -e {spec.name}=…  {printable(_spec_line(module, spec))}")
-            if spec.doc and getattr(module, "runtime", "python") != "wasm":  # a SmartModule's is on the line
-                _say(f"        {printable(spec.doc)}")
+        hooks = "".join(f", {hook}" for hook in entry.hooks)
+        _say(f"{entry.name}  [{entry.kind}{hooks}]  {entry.summary}")
+        _say(f"    {entry.path}")
+        for param in entry.params:
+            _say(f"    -e {param.name}=…  {_param_line(entry, param)}")
+            if param.doc and entry.runtime != "wasm":  # a SmartModule's is on the line
+                _say(f"        {param.doc}")
         print()
     return 0
 
@@ -672,12 +756,11 @@ def _open_input(file: str):
         raise SmartviewError(f"input file {file} cannot be read: {(exc.strerror or str(exc)).lower()}") from None
 
 
-def _spec_line(module: Any, spec: Any) -> str:
+def _param_line(entry: Any, param: Any) -> str:
     """`str, default x` for a Python parameter; required or optional, and its description, for a SmartModule's."""
-    if getattr(module, "runtime", "python") != "wasm":
-        return f"{spec.type_name}, default {format_value(spec.default) or chr(34) * 2}"  # "" as the panel shows it
-    text = "required" if spec.required else "optional"
-    return f"{text}: {spec.doc}" if spec.doc else text
+    if entry.runtime != "wasm":
+        return f"{param.type_name}, default {param.default or chr(34) * 2}"  # "" as the panel shows it
+    return f"{param.type_name}: {param.doc}" if param.doc else param.type_name
 
 
 def _produce(path: Path, file: str | None) -> int:

@@ -78,13 +78,14 @@ def _line(key: bytes | None, value: bytes, key_value: bool) -> bytes:
 
 
 def read_inputs(
-    texts: list[str] | None, file: str | None, stdin: bool, raw: bool = False
+    texts: list[str] | None, file: str | None, stdin: bool, raw: bool = False, stream: BinaryIO | None = None
 ) -> list[bytes]:
     """The test records: each --text, each line of --file (the whole file with --raw), or of stdin.
 
     Standard input is read when asked (--stdin) or when nothing else is given and it is not a terminal.
+    `stream` is standard input as kept before any module was loaded (modules read /dev/null).
     """
-    stream = sys.stdin
+    stream = stream if stream is not None else sys.stdin.buffer
     if texts:
         return [text.encode() for text in texts]
     if file is not None:
@@ -95,7 +96,7 @@ def read_inputs(
         if raw:
             return [data]
     elif stdin or not stream.isatty():
-        data = stream.buffer.read()
+        data = stream.read()
         if not data and not stdin:
             raise SmartviewError("standard input was empty; give the input with --text VALUE, --file FILE or --stdin")
     else:
@@ -174,15 +175,17 @@ def _test_source(name: str, test_path: Path) -> str:
     return f'''"""Tests for {name}.py, in the folder above: run them with `{run}`."""
 
 import subprocess
-import sys
 from pathlib import Path
+
+from smartview.core.children import python_command
 
 MODULE = Path(__file__).resolve().parent.parent / "{name}.py"
 
 
 def test_{name}_runs_on_a_record():
+    # python_command keeps the working directory off the child's sys.path.
     result = subprocess.run(
-        [sys.executable, "-m", "smartview", "test", str(MODULE), "--text", {EXAMPLE!r}],
+        python_command("smartview", "test", str(MODULE), "--text", {EXAMPLE!r}),
         capture_output=True, text=True,
     )
     assert result.returncode == 0, result.stderr

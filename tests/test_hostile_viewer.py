@@ -120,7 +120,7 @@ def test_every_place_in_the_viewer_shows_hostile_text_literally(tmp_path: Path) 
             # A reload that fails on a syntax error whose line holds markup and controls.
             broken = tmp_path / "evil.py"
             broken.write_text(f"def map(record, params) # {ARG.replace(chr(13), '').replace(chr(0x2028), '')}\n")
-            app._reload(0, broken)
+            await app._reload(0, broken)
             await pilot.pause()
             banner = app.query_one("#banner", Static)
             assert banner.has_class("-shown")

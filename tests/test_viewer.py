@@ -197,6 +197,8 @@ def test_module_picker_switches_module(choice: int, expected: str | None) -> Non
             await pilot.press("1", "m")
             await pilot.pause()
             await pilot.press("home", *["down"] * choice, "enter")
+            # A module is imported by a child first (trial.py): the switch comes a moment later.
+            await wait_for(pilot, lambda: (app.module is None) if expected else (app.module.name == "fields"))
             await settle(pilot)
             if expected:
                 assert app.module is None

@@ -35,6 +35,7 @@ from ..core.errors import SmartviewError, TopicError
 from ..core.sources.index import LineIndex
 from ..core.modules.chain import build as build_mapper, init_error
 from ..core.modules.module import Module
+from ..core.modules.trial import try_import
 from ..core.modules.params import changed_from_default, format_value
 from ..core.runs.census import Census
 from ..core.text import printable
@@ -483,13 +484,19 @@ class SmartviewApp(App[int]):
     def _module_picked(self, choice: Path | str | None) -> None:
         if choice is None:
             return
+        self.workers.cancel_group(self, "module-load")  # a later choice wins over one still loading
         if choice == NO_MODULE:
             self._use_module(None)
             return
         if len(self.stages) == 1 and self.module.path.resolve() == Path(choice).resolve():
             return  # the module shown now: its values stay (r resets them; edits reload on their own)
+        self._load_picked(Path(choice))
+
+    @work(exclusive=True, group="module-load")
+    async def _load_picked(self, path: Path) -> None:
+        """Show the picked module once it has loaded, first in a child (trial.py): it may hang or exit at import."""
         try:
-            module = module_mod.load(Path(choice))
+            module = await self._load(path)
             module.make_params()  # its defaults: a Params that refuses them cannot be shown
         except SmartviewError as exc:
             self.notify(exc.message, severity="error", title="module does not load")
@@ -498,6 +505,13 @@ class SmartviewApp(App[int]):
         if refused is not None:
             self.notify(refused, severity="error", title="init refused the default values")
         self._use_module(module)
+
+    async def _load(self, path: Path) -> Module:
+        """The module at `path`, imported here only after a child imported it in time without ending."""
+        problem = await asyncio.to_thread(try_import, path)
+        if problem is not None:
+            raise SmartviewError(problem)
+        return module_mod.load(path)
 
     def _use_module(self, module: Module | None) -> None:
         """Show the topic through this one module (replacing a whole chain), from its defaults."""
@@ -515,12 +529,14 @@ class SmartviewApp(App[int]):
         async for changed in follow.achanges_of(paths):
             for path in changed:
                 if path.exists() and [module.path for module, _ in self.stages] == paths:
-                    self._reload(paths.index(path), path)
+                    await self._reload(paths.index(path), path)
 
-    def _reload(self, stage: int, path: Path) -> None:
+    async def _reload(self, stage: int, path: Path) -> None:
         module, values = self.stages[stage]
         try:
-            reloaded = module_mod.load(path)
+            reloaded = await self._load(path)
+            if stage >= len(self.stages) or self.stages[stage][0] is not module:  # another was picked meanwhile
+                return
             names = {s.name for s in reloaded.specs}
             wasm = getattr(reloaded, "runtime", "python") == "wasm"  # takes keys its metadata does not list
             kept = {k: v for k, v in values.items() if k in names or wasm}
@@ -808,7 +824,7 @@ class SmartviewApp(App[int]):
         """The `--print` command that gives what the screen shows."""
         words = ["smartview", self._address() if self.kafka else self.topic_name]
         for module, _ in self.stages:
-            words += ["--map", module.name if _found_by_name(module) else str(module.path)]
+            words += ["--map", module.name if self._found_by_name(module) else str(module.path)]
         for module, values in self.stages:
             params = module.make_params(values)
             prefix = f"{module.name}." if len(self.stages) > 1 else ""
@@ -820,6 +836,20 @@ class SmartviewApp(App[int]):
             words += ["--aggregate-initial", self.initial]
         words.append("--print")
         return shlex.join(words)
+
+    def _found_by_name(self, module: Module) -> bool:
+        """Whether `--map NAME` finds this module without the --modules-dir flags this run was given.
+
+        The folders are the ones found when smartview started: a module may have changed the working
+        directory since.
+        """
+        dirs = self.selection.named_dirs
+        if dirs is None:
+            dirs = tuple(config_mod.modules_dirs(None, config_mod.load_config()))
+        try:
+            return module_mod.find(module.name, list(dirs)).resolve() == module.path.resolve()
+        except SmartviewError:
+            return False
 
     def _address(self) -> str:
         """The Kafka address of what the screen shows: the topic's, with the partition shown."""
@@ -843,13 +873,6 @@ class SmartviewApp(App[int]):
         yield SystemCommand("Find", "Find text in the mapped output", self.action_find)
 
 
-def _found_by_name(module: Module) -> bool:
-    """Whether `--map NAME` finds this module without the --modules-dir flags this run was given."""
-    try:
-        dirs = config_mod.modules_dirs(None, config_mod.load_config())
-        return module_mod.find(module.name, dirs).resolve() == module.path.resolve()
-    except SmartviewError:
-        return False
 
 
 def searchable(row: Row) -> str:

@@ -1,5 +1,6 @@
 """The module picker: every module in the module folders, with the first line of its docstring.
 
+The list is read from the modules' source (core/modules/listing.py): no module runs until it is chosen.
 Names, summaries and load errors come from module files: each entry is a plain Text (control characters
 escaped), never markup.
 """
@@ -17,7 +18,7 @@ from textual.widgets import Label, OptionList
 from textual.widgets.option_list import Option
 
 from ..core.modules import module as module_mod
-from ..core.errors import SmartviewError
+from ..core.modules.listing import ModuleEntry, describe
 from ..core.text import printable
 
 NO_MODULE = "-"
@@ -46,7 +47,7 @@ class ModulePicker(ModalScreen[Path | str | None]):
         options = [Option(f"{none_mark}(no module) records as they are", id=NO_MODULE)]
         in_folders = set(module_mod.available_paths(self.dirs))
         for path in self._paths():
-            text = self._describe(path)
+            text = self._describe(describe(path))
             if path not in in_folders:
                 text.append(f"  ({printable(str(path))})", style="dim italic")
             options.append(Option(text, id=str(path)))
@@ -74,18 +75,17 @@ class ModulePicker(ModalScreen[Path | str | None]):
             return option == NO_MODULE
         return option != NO_MODULE and Path(option).resolve() == self.current.resolve()
 
-    def _describe(self, path: Path) -> Text:
+    def _describe(self, entry: ModuleEntry) -> Text:
+        path = entry.path
         mark = "● " if self._is_current(str(path)) else "  "
         text = Text(mark)
         text.append(printable(path.stem), style="bold")
-        try:
-            module = module_mod.load(path)
-        except SmartviewError as exc:
-            text.append(f"  (does not load: {printable(exc.message)})", style="dim")
+        if entry.error is not None:
+            text.append(f"  (does not load: {printable(entry.error)})", style="dim")
             return text
-        if module.kind != "map":
-            text.append(f" ({module.kind})", style="dim")
-        text.append(f"  {printable(module.summary)}", style="dim")
+        if entry.kind != "map":
+            text.append(f" ({entry.kind})", style="dim")
+        text.append(f"  {printable(entry.summary)}", style="dim")
         return text
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:

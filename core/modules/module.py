@@ -19,6 +19,7 @@ from typing import Any
 
 from . import params as params_mod
 from ..errors import ModuleError, SmartviewError
+from .forks import end_if_forked
 from .params import ParamSpec
 
 # The SmartModule kinds. A module defines exactly one of these functions:
@@ -221,6 +222,8 @@ def _execute(path: Path) -> ModuleType:
     except BaseException as exc:  # SystemExit too: a module must not end smartview by importing
         del sys.modules[name]
         raise ModuleError(f"{where_failed(exc, path)}: {describe_exception(exc)} while importing the module") from None
+    finally:
+        end_if_forked()  # a copy the module forked at import must not go on as a second smartview
     return module
 
 

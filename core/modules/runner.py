@@ -7,6 +7,7 @@ is reported rather than lost.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from math import isfinite
 from typing import Any
@@ -16,6 +17,7 @@ import orjson
 from collections.abc import Callable
 
 from ..errors import HookError
+from .forks import FORKED
 from .lookback import Lookback
 from .module import Module, describe_exception, module_line, module_traceback, variables, where_failed
 from ..record import Record
@@ -196,6 +198,9 @@ class Mapper:
             raise
         except BaseException as exc:
             raise HookError(f"{where_failed(exc, self.module.path)}: init raised {describe_exception(exc)}") from None
+        finally:
+            if FORKED:  # a process the module forked came back here: it ends (forks.py)
+                os._exit(0)
 
     def look_back(self, fetch: Callable[[Lookback], list[Record]]) -> None:
         """Feed the module the records its lookback asks for, oldest first, through its look_back hook."""
@@ -206,6 +211,8 @@ class Mapper:
             offset = record.offset
             try:
                 hook(record, self.params)
+                if FORKED:
+                    os._exit(0)
             except KeyboardInterrupt:
                 raise
             except BaseException as exc:
@@ -239,6 +246,9 @@ class Mapper:
             raise
         except BaseException as exc:  # SystemExit too: a module's sys.exit() fails its record, not the run
             return self.failure(offset, value, exc)
+        finally:
+            if FORKED:  # a process the module forked came back here: it ends (forks.py)
+                os._exit(0)
 
     def apply_many(self, record: Record) -> list[Output] | Failure:
         """What any kind of module makes of one record: no output, one, or several.
@@ -271,6 +281,9 @@ class Mapper:
             raise
         except BaseException as exc:
             return self.failure(offset, value, exc)
+        finally:
+            if FORKED:  # a process the module forked came back here: it ends (forks.py)
+                os._exit(0)
 
     def failure(self, offset: int, value: bytes, exc: BaseException) -> Failure:
         """The failure of the record read at `offset` with `value` (not what the module left in it)."""

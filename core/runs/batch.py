@@ -7,6 +7,7 @@ line at once (nothing else of it is kept), and the block's reports are written o
 
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -15,6 +16,7 @@ import orjson
 
 from .formats import LineFormat
 from ..record import Record
+from ..modules.forks import FORKED
 from ..modules.runner import NOT_FINITE, Failure, Mapper, WrongReturn, not_finite, one_line_value, to_output
 
 if TYPE_CHECKING:
@@ -94,9 +96,12 @@ def run_block(
     refs = sys.getrefcount
     record = Record(offset, None, b"")
     alone = refs(record)
+    forked = FORKED  # a process the module forked that comes back into this loop ends (forks.py)
     for start in range(0, len(lines), CHUNK):
         mark, reported = len(out), len(reports)
         for line in lines[start : start + CHUNK]:
+            if forked:
+                os._exit(0)
             if refs(record) != alone:
                 record = Record(offset, None, line)
                 alone = refs(record)
@@ -137,6 +142,8 @@ def run_block(
             kept.clear()
         if stopped:
             break
+    if forked:
+        os._exit(0)
     if watch is not None:
         watch.offset = -1
     return BlockResult(bytes(out), offset - first_offset + stopped, reports, stopped)

@@ -2,7 +2,7 @@
 
 A viewer needs figures that cover every record (how many fail) without making the visible rows wait.
 Mapping millions of records in a thread would share the GIL with the user interface and make every
-key press slow, so the pass runs as its own Python process (`python -m smartview.core.runs.census`, which
+key press slow, so the pass runs as its own Python process (`python -P -m smartview.core.runs.census`, which
 imports only the core) and reports progress as lines on a pipe. Once it has caught up it keeps
 following the file, so appended records are counted without starting anything new. A new parameter
 value, or a truncated or replaced file, kills the pass and starts another.
@@ -14,13 +14,12 @@ import fcntl
 import json
 import os
 import signal
-import subprocess
-import sys
 from array import array
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .. import children
 from .rowprocess import read_frame, write_frame
 
 
@@ -44,12 +43,7 @@ class Census:
         # The offsets of the records that failed, in order (8 bytes each): the viewer's next/previous error.
         self.failed = array("q")
         self._buffer = b""
-        self._process = subprocess.Popen(
-            [sys.executable, "-m", "smartview.core.runs.census"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-        )
+        self._process = children.start("smartview.core.runs.census")
         assert self._process.stdin is not None and self._process.stdout is not None
         write_frame(self._process.stdin, (source, str(module_path), start, values))
         self._process.stdin.close()
@@ -99,7 +93,7 @@ def main() -> None:
     from ..modules.runner import Failure
     from ..sources.source import follow_records
 
-    source, module_path, offset, values = read_frame(sys.stdin.buffer)
+    source, module_path, offset, values = read_frame(children.take_stdin())
     # Background work at the lowest priority: the viewer (and the writers it watches) come first for the
     # processor; at nice 10 it still slowed key presses during a burst of appends on two cores.
     run_in_background(19)
@@ -130,3 +124,4 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+    os._exit(0)  # a thread a module started must not keep this process alive

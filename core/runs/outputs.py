@@ -3,7 +3,7 @@
 A filter drops records, an array_map turns one into several, a chain may do both. To show such output
 by row number, a viewer must know how many rows every record gives, and for an aggregate what the
 accumulator held along the way. That takes mapping every record once, from the beginning, so it runs as
-a background pass in a child process (`python -m smartview.core.runs.outputs`, importing only the core) that
+a background pass in a child process (`python -P -m smartview.core.runs.outputs`, importing only the core) that
 reports, in frames on a pipe, how many outputs each record gave (-1 for a failure) and, for stateful
 chains, a checkpoint of the accumulators (and of a look_back module's variables) every
 `CHECKPOINT_EVERY` records. The viewer's own side keeps
@@ -19,13 +19,13 @@ import itertools
 import os
 import pickle
 import subprocess
-import sys
 import threading
 from array import array
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from .. import children
 from .rowprocess import read_frame, write_frame
 
 CHECKPOINT_EVERY = 1024  # records between accumulator checkpoints: scrolling back re-maps at most this many
@@ -58,12 +58,7 @@ class OutputIndex:
         self.finished = False
         self._checkpoints: list[tuple[int, bytes]] = []
         self._lock = threading.Lock()
-        self._process = subprocess.Popen(
-            [sys.executable, "-m", "smartview.core.runs.outputs"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-        )
+        self._process = children.start("smartview.core.runs.outputs")
         assert self._process.stdin is not None
         write_frame(self._process.stdin, (source, [(str(p), v) for p, v in stages], initial))
         self._process.stdin.close()
@@ -166,7 +161,7 @@ def main() -> None:
     from .priority import run_in_background
     from ..sources.source import follow_records
 
-    source, stages, initial = read_frame(sys.stdin.buffer)
+    source, stages, initial = read_frame(children.take_stdin())
     out = os.fdopen(os.dup(1), "wb")
     os.dup2(os.open(os.devnull, os.O_WRONLY), 1)  # what a module prints goes nowhere
     run_in_background(5)  # the viewer and the writers it watches come first
@@ -241,3 +236,4 @@ def _checkpoint(mapper: Any, offset: int) -> list[tuple[int, bytes]]:
 
 if __name__ == "__main__":
     main()
+    os._exit(0)  # a thread a module started must not keep this process alive

@@ -36,6 +36,7 @@ from .batch import BlockResult, run_block
 from ..errors import SmartviewError
 from .formats import LineFormat
 from ..sources.reader import Block, too_long_report
+from ..modules.forks import own_fork
 from ..modules.watchdog import Watchdog
 
 MAX_AUTO_JOBS = 4
@@ -103,6 +104,7 @@ def map_parallel(blocks: list[Block], job: Job, jobs: int, watch: Watchdog | Non
             if pid == 0:  # the child: maps its share, reports, and ends without running the parent's cleanup
                 code = 70
                 try:
+                    own_fork()  # a worker of smartview's own: it maps on (forks.py)
                     os.close(summaries)
                     _keep_own_ends(ring, k)
                     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle

@@ -2,12 +2,13 @@
 
 A module that is stuck inside C code holds the GIL and would freeze every thread of the process it
 runs in; one that calls `os._exit` would end it. The viewer therefore sends the records it needs to a
-child (`python -m smartview.core.runs.rowprocess`) and reads back one result per record as it is made. A
-child that is stuck when new work arrives is killed and replaced.
+child (`python -P -m smartview.core.runs.rowprocess`, see children.py) and reads back one result per
+record as it is made. A child that is stuck when new work arrives is killed and replaced.
 
-The protocol is length-prefixed pickles over the child's stdin and stdout: a request is a `Request`,
-each reply one `Output` or `Failure` per record (for `many`, a list of outputs or a `Failure`). Only
-the viewer talks to the child, and only the viewer's own objects cross the pipe.
+The protocol is length-prefixed pickles over the child's stdin and stdout (both moved away from
+descriptors 0 and 1 before any module is loaded): a request is a `Request`, each reply one `Output` or
+`Failure` per record (for `many`, a list of outputs or a `Failure`). Only the viewer talks to the
+child, and only the viewer's own objects cross the pipe.
 """
 
 from __future__ import annotations
@@ -16,11 +17,11 @@ import os
 import pickle
 import struct
 import subprocess
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from .. import children
 from ..modules.runner import Output
 
 _LENGTH = struct.Struct("<I")
@@ -71,12 +72,7 @@ class RowProcess:
     """One child process and the pipes to it."""
 
     def __init__(self) -> None:
-        self._process = subprocess.Popen(
-            [sys.executable, "-m", "smartview.core.runs.rowprocess"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-        )
+        self._process = children.start("smartview.core.runs.rowprocess")
 
     def send(
         self,
@@ -115,7 +111,7 @@ class RowProcess:
 
 
 def main() -> None:
-    requests = sys.stdin.buffer
+    requests = children.take_stdin()  # module code reading stdin finds /dev/null, not the requests
     replies = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # whatever a module prints goes where stderr goes (nowhere, for the viewer)
     modules = _Modules()
@@ -206,3 +202,4 @@ def _with_key(result: Any, key: bytes) -> Any:
 
 if __name__ == "__main__":
     main()
+    os._exit(0)  # a thread a module started must not keep this process alive
