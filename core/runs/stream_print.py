@@ -127,6 +127,7 @@ def _run(printer: Printer, lines: Lines, selection: Range, lookbacks: list[Lookb
         if limit is not None and block.count > limit:
             block = _head(block, limit)
         _print_block(printer, block)
+        printer.out.flush()  # the next records may be a while coming: what arrived is seen now
         if limit is not None:
             limit -= block.count
         if printer.result.stopped or limit == 0:

@@ -69,6 +69,10 @@ class Spool:
             words.append("waiting for a writer")
         return ", ".join(words)
 
+    def progress(self) -> float | None:
+        """How much of a compressed file is decoded (0 to 1); None for a pipe."""
+        return self._input.progress()
+
     def remove(self) -> None:
         """Delete the spool (a descriptor the viewer holds still reads it until closed)."""
         shutil.rmtree(self.folder, ignore_errors=True)
