@@ -102,10 +102,14 @@ class Spool:
 
         At the cap the spool ends after the last whole record that fits.
         """
-        if self.size + len(data) > self.cap:
+        if self.size + len(data) >= self.cap and not (self.size + len(data) == self.cap and data.endswith(b"\n")):
             room = data.rfind(b"\n", 0, self.cap - self.size) + 1
             if room:
                 self._write(data[:room])
+            if self._unfinished:  # the spool ends with the last whole record
+                self.size -= self._unfinished
+                os.ftruncate(self._fd, self.size)
+                self._unfinished = 0
             self.paused = f"spool full at {_size(self.cap)}: input paused (--spool-max)"
             return False
         while True:

@@ -16,7 +16,7 @@ from pathlib import Path
 from ..errors import TopicError
 from .topic import TOPIC_SUFFIX, Topic, check_name, looks_like_path, open_topic, resolve
 from .compression import (
-    MAGIC_BYTES, Damaged, Decompressor, compression_of, file_pieces, not_records_hint, unsupported_compression,
+    MAGIC_BYTES, SUPPORTED, Damaged, Decompressor, compression_of, file_pieces, not_records_hint, unsupported_compression,
 )
 
 STDIN_NAME = "-"
@@ -173,9 +173,12 @@ class Input:
 
 
 def _first_bytes(fd: int) -> bytes:
-    """What the pipe gives first, at least enough to tell compressed data by its magic bytes (or all there is)."""
+    """What the pipe gives first: read again only while it could still be the start of a compressed stream."""
     data = os.read(fd, CHUNK)
-    while data and len(data) < MAGIC_BYTES and (more := os.read(fd, CHUNK)):
+    while data and any(len(data) < len(magic) and magic.startswith(data) for magic in SUPPORTED):
+        more = os.read(fd, CHUNK)
+        if not more:
+            break
         data += more
     return data
 
