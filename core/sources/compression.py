@@ -86,11 +86,16 @@ def not_records_hint(head: bytes) -> str | None:
 
 
 def _looks_binary(head: bytes) -> bool:
-    """Many NULs or control bytes, or much that is not UTF-8: records may hold a few, a binary file is full of them."""
-    sample = head[:8192]
-    controls = sum(sample.count(bytes([c])) for c in range(32) if c not in (9, 10, 13, 27))
+    """The first record is mostly NULs, control bytes or not UTF-8: a record may hold a few, binary data is full of them.
+
+    Only the first line is judged, so a topic whose later records are damaged (a run of NULs from a crash)
+    still opens, and reports those records with their offsets.
+    """
+    end = head.find(b"\n", 0, 8192)
+    sample = head[: end if end >= 0 else 8192]
+    controls = sum(sample.count(bytes([c])) for c in range(32) if c not in (9, 13, 27))
     invalid = sample.decode("utf-8", "replace").count("\ufffd") - sample.decode("utf-8", "ignore").count("\ufffd")
-    return len(sample) >= 16 and (controls + invalid) * 10 > len(sample) * 3
+    return len(sample) >= 4 and (controls + invalid) * 10 > len(sample) * 3
 
 
 def _zstd_decoder() -> Any:

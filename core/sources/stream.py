@@ -20,6 +20,7 @@ from .compression import (
 )
 
 STDIN_NAME = "-"
+STDIN_PATHS = ("/dev/stdin", "/dev/fd/0", "/proc/self/fd/0")
 CHUNK = 1 << 20  # a pipe gives what it holds, at most this much at a time
 HINT_BYTES = 8192
 
@@ -86,11 +87,12 @@ def stdin_topic(name: str = STDIN_NAME) -> StreamTopic:
 
 
 def is_stdin(path: Path) -> bool:
-    """Whether `path` is this process's standard input (`/dev/stdin`, `/proc/self/fd/0`)."""
-    try:
-        return os.path.samestat(os.stat(path), os.fstat(0))
-    except OSError:
-        return False
+    """Whether `path` names this process's standard input (`/dev/stdin`, `/dev/fd/0`, `/proc/self/fd/0`).
+
+    By name, not by what it is: /dev/null given as the topic is refused as a device even when it happens
+    to be standard input too.
+    """
+    return str(path) in STDIN_PATHS
 
 
 def sniff(name: str, path: Path) -> StreamTopic | None:
