@@ -895,4 +895,6 @@ CASES = {
     "burst": case_burst,
     "kinds": case_kinds,
     "kafka": lambda ctx: __import__("kafka_cases").case_kafka(ctx),  # imports cases itself
+    "pipe": lambda ctx: __import__("stream_cases").case_pipe(ctx),
+    "gz": lambda ctx: __import__("stream_cases").case_gz(ctx),
 }
