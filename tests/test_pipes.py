@@ -361,3 +361,15 @@ def test_a_full_disk_pauses_spooling_and_the_viewer_keeps_working(ws: Workspace,
     assert 0 < len(data) <= 200 << 10
     term.keys("home")
     term.wait_for(lambda s: '0 {"type":"login","account_id":"0"' in s)
+
+
+@pytest.mark.parametrize("flags", [["--start", "3", "--lookback-last", "2"], ["-T", "1", "--lookback-last", "2"]])
+def test_lookback_on_a_pipe_is_fed_the_records_before_the_start(ws: Workspace, flags: list[str]) -> None:
+    ws.module("window", "seen = []\n\ndef look_back(record, params=None):\n    seen.append(record.value)\n\n"
+                        "def map(record):\n    return b','.join(seen) + b'|' + record.value\n")
+    ws.topic("t", "1\n2\n3\n4\n5\n")
+    module = str(ws.modules / "window.py")
+    from_file = ws.run("t", "--map", module, "--print", *flags)
+    from_pipe = piped(ws, b"1\n2\n3\n4\n5\n", "-", "--map", module, "--print", *flags)
+    assert (from_pipe.returncode, from_pipe.stdout.decode()) == (0, from_file.out)
+    assert from_file.out.startswith(("2,3|4", "3,4|5"))
