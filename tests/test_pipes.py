@@ -323,6 +323,7 @@ def test_viewer_opens_a_gzip_file_and_follows_it_to_the_end(ws: Workspace, shell
     term.wait_for(lambda s: "200,000 records" in s and ", ended" in s
                   and '199999 {"type":"login","account_id":"199999"' in s, timeout=60)
     term.keys("/")
+    term.wait_for(lambda s: "find in mapped output" in s)
     term.keys("account_id\":\"12345\"", "Enter")  # find works on the decompressed records
     term.wait_for(lambda s: '12345 {"type":"login","account_id":"12345"' in s)
 
