@@ -52,6 +52,7 @@ if TYPE_CHECKING:
 FIND_BATCH = 2048
 BURST_RECORDS = 1000
 BURST_PAUSE = 0.05
+SPOOL_PAUSE = 0.2
 
 
 class SmartviewApp(App[int]):
@@ -160,7 +161,7 @@ class SmartviewApp(App[int]):
         self._census_timer = self.set_interval(0.1, self._poll_census, name="census", pause=True)
         self.set_interval(0.25, self._show_busy, name="busy")
         if self.spool is not None:
-            self.set_interval(0.25, self._show_spool, name="spool")
+            self.set_interval(0.1, self._show_spool, name="spool")
         for warning in self.selection.warnings:  # a config file or module folder that was not trusted
             self.notify(warning, severity="warning", timeout=10, markup=False)
 
@@ -260,11 +261,13 @@ class SmartviewApp(App[int]):
             unfinished = self.index.unfinished()
             if added or change is not None or unfinished != self.stream.unfinished:
                 self._records_changed(unfinished)
-            self.stream.hurried = added > BURST_RECORDS
+            # A spool fills in large bursts until its input ends: rather than hurry past rows that are never
+            # mapped in time, it is taken in every SPOOL_PAUSE seconds and each screen waits for its rows.
+            self.stream.hurried = added > BURST_RECORDS and self.spool is None
             if added > BURST_RECORDS:
                 # A burst: take in what arrived at most every BURST_PAUSE seconds, so that drawing the
                 # newest rows never crowds out the keys; a single record is still shown at once.
-                await asyncio.sleep(BURST_PAUSE)
+                await asyncio.sleep(BURST_PAUSE if self.spool is None else SPOOL_PAUSE)
                 if self.index.size() <= self.index.scanned:  # the burst is over: draw the rows it held back
                     self.stream.hurried = False
                     self.stream.refresh()
@@ -310,6 +313,9 @@ class SmartviewApp(App[int]):
         if self._indexed.is_set():
             progress = None if self.spool.ended else self.spool.progress()
             self.query_one(StatusBar).progress(progress)
+            # What was spooled before the file's watch began raises no event: take it in here.
+            if self.watch and self.index.size() > self.index.scanned and self.index.update():
+                self._records_changed()
         news = self.spool.problem or self.spool.paused
         if news and news != self._spool_said:
             self._spool_said = news
