@@ -33,7 +33,7 @@ from .core.runs.printer import Printer, Range, stdout_is_terminal
 from .core.text import printable
 from .core.sources.stream import StreamTopic, resolve_any
 from .core.sources.topic import (
-    KAFKA_SCHEME, Topic, count_records, is_kafka_address, list_topics, path_for_new, resolve, topic_problem,
+    KAFKA_SCHEME, Topic, count_records, is_kafka_address, list_topics, path_for_new, topic_problem,
 )
 
 COMMANDS = ("topics", "modules", "produce", "test", "new")

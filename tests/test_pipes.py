@@ -12,7 +12,6 @@ import shlex
 import shutil
 import signal
 import subprocess
-import threading
 import time
 import uuid
 from pathlib import Path

@@ -75,7 +75,6 @@ def stdin_topic(name: str = STDIN_NAME) -> StreamTopic:
         fd = os.dup(0)
     except OSError:
         raise TopicError("standard input (-) is closed: pipe records into smartview, or give a topic") from None
-    info = os.fstat(fd)
     if os.isatty(fd):
         os.close(fd)
         raise TopicError("standard input (-) is a terminal: pipe records into smartview (cmd | smartview -)")
