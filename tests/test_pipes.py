@@ -299,6 +299,9 @@ def test_viewer_reads_a_pipe_while_the_keyboard_works(ws: Workspace, shell) -> N
     term.wait_for(lambda s: "- · offset 3" in s and "Input" in s)
     term.keys("Escape")
     term.wait_for(lambda s: "Input" not in s)
+    term.keys("c")  # the copied command reads the pipe the same way (the notification may wrap it)
+    term.wait_for(lambda s: "smartview - --map user_events -e show_account_id=false --print"
+                  in " ".join(part.strip(" ▌") for line in s.splitlines() for part in line.split("▌")[1:]))
     assert len(term.spools()) == 1
     term.keys("q")
     term.wait_for(lambda s: "show_account_id" not in s)
