@@ -243,6 +243,17 @@ class Shell:
     def keys(self, *keys: str) -> None:
         subprocess.run(["tmux", "send-keys", "-t", self.name, *keys], check=True)
 
+    def press_until(self, key: str, predicate, tries: int = 5) -> str:
+        """Press `key` until the screen shows it took effect (a key split by a loaded machine is pressed again)."""
+        for attempt in range(tries):
+            self.keys(key)
+            try:
+                return self.wait_for(predicate, timeout=4)
+            except AssertionError:
+                if attempt == tries - 1:
+                    raise
+        return ""
+
     def spools(self) -> list[Path]:
         return sorted(self.tmp.glob("smartview-spool-*"))
 
@@ -347,9 +358,9 @@ def test_past_the_cap_spooling_stops_and_the_viewer_keeps_working(ws: Workspace,
     screen = term.wait_for(lambda s: "spool full at 1.0 MiB: input paused" in s)
     (spool,) = term.spools()
     data = (spool / "records.jsonl").read_bytes()
-    assert len(data) <= 1 << 20 and data.endswith(b"\n") and big.read_bytes().startswith(data)
-    term.keys("home")  # still answers keys
-    term.wait_for(lambda s: '0 {"type":"login","account_id":"0"' in s)
+    # It ends with the record that reaches the cap: whole, and nothing written is taken back.
+    assert 1 << 20 <= len(data) < (1 << 20) + 100 and data.endswith(b"\n") and big.read_bytes().startswith(data)
+    term.press_until("home", lambda s: '0 {"type":"login","account_id":"0"' in s)  # still answers keys
     assert "cat-ended" not in screen
 
 
@@ -362,8 +373,7 @@ def test_a_full_disk_pauses_spooling_and_the_viewer_keeps_working(ws: Workspace,
     (spool,) = term.spools()
     data = (spool / "records.jsonl").read_bytes()
     assert 0 < len(data) <= 200 << 10
-    term.keys("home")
-    term.wait_for(lambda s: '0 {"type":"login","account_id":"0"' in s)
+    term.press_until("home", lambda s: '0 {"type":"login","account_id":"0"' in s)  # still answers keys
 
 
 @pytest.mark.parametrize("flags", [["--start", "3", "--lookback-last", "2"], ["-T", "1", "--lookback-last", "2"]])

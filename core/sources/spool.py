@@ -28,6 +28,7 @@ from typing import Any
 
 from .compression import Damaged
 from .stream import Input, StreamTopic, byte_count, damage_message
+from .reader import MAX_RECORD_BYTES
 from .topic import Topic
 
 DEFAULT_CAP = 1 << 30  # 1 GiB: hours of a busy service's log, and still fits most temporary folders
@@ -162,7 +163,7 @@ class Spool:
             if not problem:
                 problem = (f"{self.topic.name} ended in the middle of a record: offset {self.records:,} "
                            f"({byte_count(self._unfinished)}) has no line end; it is shown as it is")
-            self._write(b"\n")
+            self._append(b"\n")
         self._state.set_text("problem", problem)
         self._publish(ended=True)
 
@@ -172,39 +173,47 @@ class Spool:
     def _write(self, data: bytes) -> bool:
         """Append what arrived; False when the cap stops the spooling. A full disk waits and tries again.
 
-        At the cap the spool ends after the last whole record that fits.
+        At the cap the spool ends with the record that reaches it: nothing written is taken back, since
+        the viewer may have read it.
         """
-        if self.size + len(data) >= self.cap and not (self.size + len(data) == self.cap and data.endswith(b"\n")):
-            room = data.rfind(b"\n", 0, self.cap - self.size) + 1
-            if room:
-                self._write(data[:room])
-            if self._unfinished:  # the spool ends with the last whole record
-                self.size -= self._unfinished
-                os.ftruncate(self._fd, self.size)
-                self._unfinished = 0
-            self._state.set_text("paused", f"spool full at {_size(self.cap)}: input paused (--spool-max)")
-            self._publish()
-            return False
-        while True:
+        if self.size + len(data) >= self.cap:  # stop after the record that reaches the cap
+            end = data.find(b"\n", max(0, self.cap - self.size - 1)) + 1
+            over = self.size + len(data) > self.cap + MAX_RECORD_BYTES  # a record without end: stop anyway
+            if end or over:
+                self._append(data[: end or len(data)])
+                self._state.set_text("paused", f"spool full at {_size(self.cap)}: input paused (--spool-max)")
+                self._publish()
+                return False
+        self._append(data)
+        return True
+
+    def _append(self, data: bytes) -> None:
+        """Write `data` whole; on a full disk keep what was written and try the rest every few seconds."""
+        done = 0
+        while done < len(data):
             try:
-                _write_all(self._fd, data)
+                written = os.write(self._fd, data[done:] if done else data)
             except OSError as exc:
                 if exc.errno not in NO_SPACE:
                     raise
-                os.ftruncate(self._fd, self.size)  # as it was before this write: nothing is doubled later
+                # What was written stays (the viewer may have read it already); the rest waits for room.
                 self._state.set_text("paused", f"no space for the spool in {self.folder.parent}: input paused, "
                                                 "trying again")
                 self._publish()
                 time.sleep(RETRY_SECONDS)
                 continue
-            if self.paused:
-                self._state.set_text("paused", "")
-            self.size += len(data)
-            newlines = data.count(b"\n")
-            self.records += newlines
-            self._unfinished = len(data) - data.rfind(b"\n") - 1 + (0 if newlines else self._unfinished)
-            self._publish()
-            return True
+            self._wrote(data if written == len(data) else data[done : done + written])
+            done += written
+        if self.paused:
+            self._state.set_text("paused", "")
+        self._publish()
+
+    def _wrote(self, data: bytes) -> None:
+        """Count what reached the spool: bytes, records, and the bytes after the last line end."""
+        self.size += len(data)
+        newlines = data.count(b"\n")
+        self.records += newlines
+        self._unfinished = len(data) - data.rfind(b"\n") - 1 + (0 if newlines else self._unfinished)
 
 
 def _end_with_parent(parent: int) -> None:
@@ -220,12 +229,6 @@ def _end_with_parent(parent: int) -> None:
         pass
     if os.getppid() != parent:  # it went before the line above took effect
         os._exit(0)
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view):]
 
 
 def _size(size: float) -> str:
