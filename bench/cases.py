@@ -954,4 +954,6 @@ CASES = {
     "kafka": lambda ctx: __import__("kafka_cases").case_kafka(ctx),  # imports cases itself
     "wasm": lambda ctx: __import__("wasm_cases").case_wasm(ctx),
     "failures": lambda ctx: __import__("failure_cases").case_failures(ctx),  # imports cases itself
+    "pipe": lambda ctx: __import__("stream_cases").case_pipe(ctx),
+    "gz": lambda ctx: __import__("stream_cases").case_gz(ctx),
 }

@@ -34,8 +34,9 @@ from .core.modules.module import Module
 from .core.modules.params import parse_assignments
 from .core.runs.printer import Printer, Range, stdout_is_terminal
 from .core.text import printable
+from .core.sources.stream import StreamTopic, resolve_any
 from .core.sources.topic import (
-    KAFKA_SCHEME, Topic, count_records, is_kafka_address, list_topics, path_for_new, resolve, topic_problem,
+    KAFKA_SCHEME, Topic, count_records, is_kafka_address, list_topics, path_for_new, topic_problem,
 )
 
 COMMANDS = ("topics", "modules", "produce", "test", "new")
@@ -187,7 +188,10 @@ def _topic_parser() -> argparse.ArgumentParser:
         "Other commands: smartview topics | modules | produce TOPIC | test MODULE | new NAME.",
         epilog="Exit status: 0 ok, 1 some records failed, 2 bad usage (topic, module or parameter).",
     )
-    parser.add_argument("topic", metavar="TOPIC", help="a topic name, or the path of a JSONL file")
+    parser.add_argument(
+        "topic", metavar="TOPIC",
+        help="a topic name, the path of a JSONL file (also .gz, .bz2, .xz, .zst) or a named pipe, or - for stdin",
+    )
     parser.add_argument(
         "--map", metavar="MODULE", action="append",
         help="module name (from the modules folders) or path (.py, or a Fluvio SmartModule .wasm); repeat it to "
@@ -233,6 +237,10 @@ def _topic_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--max-record-bytes", type=_record_limit, default=None, metavar="SIZE",
         help="a longer record is reported and skipped, not read (default 64M; K, M, G suffixes; at least 1M)",
+    )
+    parser.add_argument(
+        "--spool-max", type=_spool_size, default=None, metavar="SIZE",
+        help="the viewer's copy of a pipe or compressed file stops growing here (default 1G; K, M, G suffixes)",
     )
     parser.add_argument(
         "--timeout", type=_seconds, metavar="SECONDS", help="a record taking longer becomes a failure (--print)"
@@ -284,13 +292,22 @@ def _record_limit(text: str) -> int:
     """A size in bytes, with an optional K, M or G (powers of 1024); at least one reading block (1 MiB)."""
     from .core.sources.reader import BLOCK_SIZE
 
+    return _size_at_least(text, BLOCK_SIZE)
+
+
+def _spool_size(text: str) -> int:
+    """The spool's cap: a size like --max-record-bytes, at least 1 MiB."""
+    return _size_at_least(text, 1 << 20)
+
+
+def _size_at_least(text: str, least: int) -> int:
     units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
     number, unit = (text[:-1], units[text[-1].upper()]) if text[-1:].upper() in units else (text, 1)
     try:
         value = int(number) * unit
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a size such as 64M or 1048576") from None
-    if value < BLOCK_SIZE:
+    if value < least:
         raise argparse.ArgumentTypeError(f"{text!r} is below the smallest limit, 1M")
     return value
 
@@ -308,18 +325,15 @@ def _run_topic(argv: list[str]) -> int:
     args = _topic_parser().parse_args(argv)
     _check_range(args)
     if args.print:
-        # Module code gets /dev/null as its stdin; records piped to smartview would be read from `kept`.
-        kept = take_stdin()
-        try:
-            return _print(args, _select(args))
-        finally:
-            kept.close()
+        if args.spool_max is not None:
+            raise SmartviewError("--spool-max applies only to the viewer; --print maps a pipe as it reads it")
+        return _print(args, _select(args, guard_stdin=True))
     _check_viewer_flags(args)
     selection = _select(args)
     if selection.stages:
         with contextlib.redirect_stdout(sys.stderr):  # init refusing the values stops it here, exit status 2
             chain_mod.build(list(selection.stages), args.aggregate_initial)
-    return _view(selection, args.aggregate_initial, args.max_record_bytes)
+    return _view(selection, args.aggregate_initial, args.max_record_bytes, args.spool_max)
 
 
 PRINT_ONLY = {
@@ -351,7 +365,10 @@ def _check_viewer_flags(args: argparse.Namespace) -> None:
         )
 
 
-def _view(selection: Selection, initial: str | None = None, max_record: int | None = None) -> int:
+def _view(selection: Selection, initial: str | None = None, max_record: int | None = None,
+          spool_max: int | None = None) -> int:
+    if isinstance(selection.topic, StreamTopic):
+        selection = _spooled(selection, spool_max)
     if getattr(selection.topic, "kafka", False):
         from .core.sources.kafka_index import KafkaIndex
 
@@ -379,6 +396,37 @@ def _view(selection: Selection, initial: str | None = None, max_record: int | No
     return run_viewer(selection, index=(index, indexed), initial=initial)
 
 
+def _spooled(selection: Selection, cap: int | None) -> Selection:
+    """The selection with its stream topic copied into a spool, and the terminal put where the keys are read.
+
+    Textual reads keys from descriptor 0, which held the records: the terminal (/dev/tty) takes its place.
+    """
+    from dataclasses import replace
+
+    from .core.sources.spool import Spool, SpooledTopic
+
+    topic = selection.topic
+    assert isinstance(topic, StreamTopic)
+    _terminal_on_stdin()
+    spool = Spool(topic, **({"cap": cap} if cap else {}))
+    spool.start()
+    return replace(selection, topic=SpooledTopic(topic.name, spool.path, spool))
+
+
+def _terminal_on_stdin() -> None:
+    if os.isatty(0):
+        return
+    try:
+        tty = os.open("/dev/tty", os.O_RDWR | os.O_CLOEXEC)
+    except OSError as exc:
+        raise SmartviewError(
+            f"the viewer reads its keys from the terminal, and there is none (/dev/tty: "
+            f"{(exc.strerror or str(exc)).lower()}); use --print to read a pipe without one"
+        ) from None
+    os.dup2(tty, 0)
+    os.close(tty)
+
+
 def _load_config() -> config_mod.Config:
     """The config, after saying on stderr which config file or module folder was ignored and why."""
     config = config_mod.load_config()
@@ -387,15 +435,23 @@ def _load_config() -> config_mod.Config:
     return config
 
 
-def _select(args: argparse.Namespace) -> Selection:
-    """What to open, with every path made absolute before any module code runs (a module may chdir)."""
+def _select(args: argparse.Namespace, guard_stdin: bool = False) -> Selection:
+    """What to open, with every path made absolute before any module code runs (a module may chdir).
+
+    With `guard_stdin` (`--print`), standard input is moved out of module code's reach once the topic has
+    taken it if it is the topic. The viewer keeps it: it reads its keys there (or from the terminal, which
+    it puts on descriptor 0 when the records come on standard input).
+    """
     config = _load_config()
     topics_dir = config_mod.topics_dir(args.topics_dir, config)
     if is_kafka_address(args.topic):
         topic = _kafka_topic(args.topic, args, config)
     else:
-        topic = resolve(args.topic, topics_dir)
-        topic = dataclasses.replace(topic, path=_absolute(topic.path))
+        topic = resolve_any(args.topic, topics_dir)  # a pipe on standard input is taken here, first
+        if not isinstance(topic, StreamTopic) or topic.fd is None:
+            topic = dataclasses.replace(topic, path=_absolute(topic.path))
+    if guard_stdin:
+        take_stdin().close()  # module code reads /dev/null, never the records or the terminal
     dirs = [_absolute(folder) for folder in config_mod.modules_dirs(args.modules_dir, config)]
     named = tuple(_absolute(folder) for folder in config_mod.modules_dirs(None, config))
     values = parse_assignments(args.params)
@@ -489,7 +545,12 @@ def _print(args: argparse.Namespace, selection: Selection) -> int:
             _stop_on_signals(stop)
             _stop_when_closed(out.fileno(), stop)
         selection_range = Range(start=args.start, head=args.head, tail=args.tail, end=args.end, count=args.count)
-        result = printer.run(selection_range, follow=args.follow, stop=stop)
+        if isinstance(selection.topic, StreamTopic):  # a pipe or compressed file: mapped as it is read
+            from .core.runs.stream_print import print_stream
+
+            result = print_stream(printer, selection.topic, selection_range, list(selection.lookbacks), stop)
+        else:
+            result = printer.run(selection_range, follow=args.follow, stop=stop)
     return 1 if result.failed else 0
 
 

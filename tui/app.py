@@ -57,6 +57,7 @@ if TYPE_CHECKING:
 FIND_BATCH = 2048
 BURST_RECORDS = 1000
 BURST_PAUSE = 0.05
+SPOOL_PAUSE = 0.2
 
 
 def _with_params(module: Module, values: dict[str, str]) -> Module:
@@ -116,6 +117,9 @@ class SmartviewApp(App[int]):
         self.selection = selection
         self.topic_name = selection.topic.name
         self.kafka = getattr(selection.topic, "kafka", False)
+        # A pipe or compressed file is read into a spool file, which is what the index reads (spool.py).
+        self.spool = getattr(selection.topic, "spool", None)
+        self._spool_said = ""
         self.watch = watch
         stages = selection.stages or ([(selection.module, selection.values)] if selection.module else [])
         # The modules applied, in chain order, each with its parameter values as `-e` strings.
@@ -179,6 +183,8 @@ class SmartviewApp(App[int]):
         self._census_timer = self.set_interval(0.1, self._poll_census, name="census", pause=True)
         self._chart_timer = self.set_interval(0.25, self._show_chart, name="chart", pause=True)
         self.set_interval(0.25, self._show_busy, name="busy")
+        if self.spool is not None:
+            self.set_interval(0.1, self._show_spool, name="spool")
         for warning in self.selection.warnings:  # a config file or module folder that was not trusted
             self.notify(warning, severity="warning", timeout=10, markup=False)
 
@@ -207,6 +213,8 @@ class SmartviewApp(App[int]):
     def on_unmount(self) -> None:
         self._stop_error_pass()
         self.mapped.close()
+        if self.spool is not None:
+            self.spool.remove()
 
     # -- the topic ----------------------------------------------------------------------------------
 
@@ -278,11 +286,16 @@ class SmartviewApp(App[int]):
             unfinished = self.index.unfinished()
             if added or change is not None or unfinished != self.stream.unfinished:
                 self._records_changed(unfinished)
-            self.stream.hurried = added > BURST_RECORDS
+            # A spool fills in large bursts until its input ends: rather than hurry past rows that are never
+            # mapped in time, it is taken in every SPOOL_PAUSE seconds and each screen waits for its rows.
+            self.stream.hurried = added > BURST_RECORDS and self.spool is None
             if added > BURST_RECORDS:
                 # A burst: take in what arrived at most every BURST_PAUSE seconds, so that drawing the
                 # newest rows never crowds out the keys; a single record is still shown at once.
-                await asyncio.sleep(BURST_PAUSE)
+                await asyncio.sleep(BURST_PAUSE if self.spool is None else SPOOL_PAUSE)
+                if self.index.size() <= self.index.scanned:  # the burst is over: draw the rows it held back
+                    self.stream.hurried = False
+                    self.stream.refresh()
 
     def _source_trouble(self, message: str) -> None:
         """Say in the status bar (and once as a notification) that the topic file cannot be read now."""
@@ -316,7 +329,26 @@ class SmartviewApp(App[int]):
         self.status.trouble = trouble or ""
         self._records_changed()
 
+    def _show_spool(self) -> None:
+        """The spool's size and its input's state in the status bar; a problem or a pause said once."""
+        label = self._topic_label()
+        if label != self.status.topic:
+            self.status.topic = label
+            self._show_status()
+        if self._indexed.is_set():
+            progress = None if self.spool.ended else self.spool.progress()
+            self.query_one(StatusBar).progress(progress)
+            # What was spooled before the file's watch began raises no event: take it in here.
+            if self.watch and self.index.size() > self.index.scanned and self.index.update():
+                self._records_changed()
+        news = self.spool.problem or self.spool.paused
+        if news and news != self._spool_said:
+            self._spool_said = news
+            self.notify(news, severity="warning", timeout=10)
+
     def _topic_label(self) -> str:
+        if self.spool is not None:
+            return f"{self.topic_name} · {self.spool.describe()}"
         partitions = getattr(self.index, "partitions", [])
         if len(partitions) < 2:
             return self.topic_name

@@ -101,8 +101,9 @@ def not_a_topic_file(info: os.stat_result) -> str | None:
     """Why a file of this kind is not read as a topic file, or None for a regular file.
 
     A topic file is read by position (pread), counted and followed by size, which only a regular file
-    allows. A pipe is read once, front to back, and would need a source of its own (like standard input):
-    it is refused here, never opened, so nothing waits on it. A device such as /dev/zero never ends.
+    allows. A pipe is read once, front to back, by a source of its own (stream.py), chosen when the
+    command line names one; here it is refused, never opened, so nothing waits on it (a pipe put where a
+    followed file was, a pipe in a topics listing). A device such as /dev/zero never ends.
     """
     mode = info.st_mode
     if stat.S_ISREG(mode):
@@ -110,7 +111,7 @@ def not_a_topic_file(info: os.stat_result) -> str | None:
     if stat.S_ISDIR(mode):
         return "is a directory, not a topic file"
     if stat.S_ISFIFO(mode):
-        return "is a pipe (FIFO); pipes are not supported yet, only regular files"
+        return "is a pipe (FIFO), not a regular file"
     if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
         return "is a device, not a regular file"
     if stat.S_ISSOCK(mode):
