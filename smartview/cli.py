@@ -617,6 +617,8 @@ def _end_on_hangup() -> None:
     """
 
     def handle(signum: int, frame: Any) -> None:
+        if "smartview.core.sources.spool" in sys.modules:  # records from a pipe: its spool goes too
+            sys.modules["smartview.core.sources.spool"].remove_all()
         _end(128 + signum)
 
     signal.signal(signal.SIGHUP, handle)

@@ -245,13 +245,14 @@ _spools: list[Spool] = []
 def _remove_on_exit(spool: Spool) -> None:
     """Remove the spool at exit, and on SIGTERM and SIGHUP (which would otherwise end the process at once)."""
     if not _spools:
-        atexit.register(_remove_all)
+        atexit.register(remove_all)
         for signum in (signal.SIGTERM, signal.SIGHUP):
             _chain(signum)
     _spools.append(spool)
 
 
-def _remove_all() -> None:
+def remove_all() -> None:
+    """Remove every spool of this process: at exit, and before a signal ends it without running atexit."""
     for spool in _spools:
         spool.remove()
 
@@ -260,7 +261,7 @@ def _chain(signum: int) -> None:
     previous = signal.getsignal(signum)
 
     def handle(number: int, frame: Any) -> None:
-        _remove_all()
+        remove_all()
         if callable(previous):
             previous(number, frame)
             return
