@@ -26,6 +26,7 @@ TITLES = {
     "ParamPanel": "The parameter panel (tab moves into it)",
     "DetailScreen": "The detail view (enter)",
     "ModulePicker": "The module picker (m)",
+    "GotoBar": "The go-to line (g or :)",
 }
 
 # Keys that Textual gives every app, which no BINDINGS of smartview's own declares.
