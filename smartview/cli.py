@@ -281,6 +281,8 @@ def _run_topic(argv: list[str]) -> int:
         return _print(args, _select(args))
     _check_viewer_flags(args)
     selection = _select(args)
+    if len(selection.patterns) > 1:
+        raise SmartviewError("the viewer's quick filter holds one pattern: give one --grep or --grep-v (or use --print)")
     if selection.stages:
         with contextlib.redirect_stdout(sys.stderr):  # init refusing the values stops it here, exit status 2
             chain_mod.build(list(selection.stages), args.aggregate_initial)

@@ -35,14 +35,16 @@ from ..core.sources.index import LineIndex
 from ..core.modules.chain import build as build_mapper, init_error
 from ..core.modules.module import Module
 from ..core.modules.params import changed_from_default, format_value
+from ..core.modules import grep
+from ..core.pattern import Pattern, PatternError, parse as parse_pattern
 from ..core.runs.census import Census
+from ..core.runs.outputs import OutputIndex
 from ..core.text import printable
 from ..core.runs.rows import MappedTopic, Row
 from ..core.modules.runner import Failure
 from .detail import DetailScreen
 from .panel import ParamPanel
 from .picker import NO_MODULE, ModulePicker
-from .render import decode
 from .status import Status, StatusBar
 from .stream import StreamView
 
@@ -67,8 +69,8 @@ class SmartviewApp(App[int]):
     #main { height: 1fr; }
     #banner { display: none; background: $error 30%; color: $text; padding: 0 1; height: auto; }
     #banner.-shown { display: block; }
-    #find { dock: bottom; display: none; }
-    #find.-shown { display: block; }
+    #find, #quick { dock: bottom; display: none; }
+    #find.-shown, #quick.-shown { display: block; }
     """
 
     BINDINGS = [
@@ -79,6 +81,7 @@ class SmartviewApp(App[int]):
         Binding("slash", "find", "Find"),
         Binding("n", "find_next(1)", "Next", show=False),
         Binding("N", "find_next(-1)", "Previous", show=False),
+        Binding("backslash", "quick_filter", "Quick filter: show only rows matching a pattern", show=False),
         Binding("c", "copy_command", "Copy cmd"),
         *[Binding(str(n), f"toggle({n})", f"Toggle {n}", show=False) for n in range(1, 10)],
         Binding("left_square_bracket", "partition(-1)", "Partition", key_display="[ ]"),
@@ -100,12 +103,14 @@ class SmartviewApp(App[int]):
         stages = selection.stages or ([(selection.module, selection.values)] if selection.module else [])
         # The modules applied, in chain order, each with its parameter values as `-e` strings.
         self.stages: list[tuple[Module, dict[str, str]]] = [(module, dict(values)) for module, values in stages]
+        # The quick filter's pattern (`!` excludes), applied as a built-in filter stage after the modules.
+        self.quick: str | None = selection.patterns[0] if selection.patterns else None
         if index is None:
             built = LineIndex(selection.topic.path)
             index = (built, built.build_in_background())
         self.index, self._indexed = index
         self.initial = initial  # --aggregate-initial: an aggregate's starting accumulator
-        self.mapped = MappedTopic(self.index, self.stages, initial)
+        self.mapped = MappedTopic(self.index, self._chain(), initial)
         self.status = Status(self._topic_label(), self._module_label())
         # A Kafka topic's partitions opened so far (the viewer shows one at a time): switching back is instant.
         self._partitions: dict[int, Any] = {self.index.partition: self.index} if self.kafka else {}
@@ -113,6 +118,12 @@ class SmartviewApp(App[int]):
         self.checked = 0
         self._outputs_news = False
         self.find_text: str | None = None
+        self.find_pattern: Pattern | None = None
+        self._find_count: OutputIndex | None = None  # the pass counting find's matches
+        # (record, screen line) to put the cursor back on once the quick filter's rows are counted that far.
+        self._anchor: tuple[int, int] | None = None
+        self._find_note = ""  # where find's last jump went: wrapped, or not found
+        self._find_news = False
         self._rate_count = 0
         self._census: Census | None = None
         self._missing = False
@@ -124,7 +135,10 @@ class SmartviewApp(App[int]):
         with Horizontal(id="main"):
             yield StreamView(self.mapped, id="stream")
             yield ParamPanel(self._groups(), id="panel")
-        yield Input(placeholder="find in mapped output (enter searches, esc closes)", id="find")
+        yield Input(placeholder="find in mapped output: text, /regex/, .field=value, !… (enter searches, esc closes)",
+                    id="find")
+        yield Input(placeholder="show only rows matching: text, /regex/, .field=value, !… excludes (empty: all rows)",
+                    id="quick")
         yield StatusBar()
         yield Footer()
 
@@ -148,9 +162,15 @@ class SmartviewApp(App[int]):
                 self._outputs_news = True
                 loop.call_soon_threadsafe(self._outputs_changed)
 
-        self._callbacks = (rows_ready, outputs_progressed)
-        self.mapped.on_ready, self.mapped.on_progress = self._callbacks
+        def find_counted() -> None:  # from find's counting pass: coalesced like the rows' news
+            if not self._find_news and not loop.is_closed():
+                self._find_news = True
+                loop.call_soon_threadsafe(self._find_counted)
+
+        self._callbacks = (rows_ready, outputs_progressed, find_counted)
+        self.mapped.on_ready, self.mapped.on_progress = self._callbacks[:2]
         self.stream.empty_message = f"Waiting for records in {printable(self.topic_name)}…"
+        self.stream.search = self._highlights()
         self.stream.focus()
         self._show_status()
         self._index_timer = self.set_interval(0.02, self._poll_index, name="index-poll")
@@ -183,6 +203,8 @@ class SmartviewApp(App[int]):
 
     def on_unmount(self) -> None:
         self._stop_error_pass()
+        if self._find_count is not None:
+            self._find_count.cancel()
         self.mapped.close()
 
     # -- the topic ----------------------------------------------------------------------------------
@@ -214,7 +236,7 @@ class SmartviewApp(App[int]):
         self.stream.unfinished = self.index.unfinished() if unfinished is None else unfinished
         self.stream.update_count()
         self.status.records = self.index.count
-        if not self.stages:
+        if not self.mapped.stages:
             self.checked = self.index.count  # records shown as they are cannot fail
         self._show_status()
 
@@ -225,6 +247,7 @@ class SmartviewApp(App[int]):
             return
         self.stream.update_count()
         self._take_outputs_figures()
+        self._settle_anchor()
         self._show_status()
 
     @work(exclusive=True, group="follow")
@@ -328,8 +351,8 @@ class SmartviewApp(App[int]):
         """Show `index`'s partition through the same modules, from its end."""
         self.mapped.close()
         self.index = index
-        self.mapped = MappedTopic(index, self.stages, self.initial)
-        self.mapped.on_ready, self.mapped.on_progress = self._callbacks
+        self.mapped = MappedTopic(index, self._chain(), self.initial)
+        self.mapped.on_ready, self.mapped.on_progress = self._callbacks[:2]
         self.stream.show(self.mapped)
         self.status.topic = self._topic_label()
         self.status.trouble = index.status or ""
@@ -377,9 +400,13 @@ class SmartviewApp(App[int]):
         self._remap()
         self.panel.show_values(self._parsed())
 
+    def _chain(self) -> list[tuple[Module, dict[str, str]]]:
+        """What is applied to the records: the modules, then the quick filter's stage."""
+        return self.stages + ([grep.stage(self.quick)] if self.quick else [])
+
     def _remap(self) -> None:
         """Map every row again with the current modules and values, and restart the error count."""
-        self.mapped.set_stages(self.stages, self.initial)
+        self.mapped.set_stages(self._chain(), self.initial)
         self.stream.remap()
         self.stream.update_count()
         self.status.module = self._module_label()
@@ -506,7 +533,8 @@ class SmartviewApp(App[int]):
         self._stop_error_pass()
         self.failures = 0
         self.checked = 0
-        if not self.stages:
+        self.status.matched = None
+        if not self.mapped.stages:
             self.checked = self.index.count
         elif self.mapped.outputs is not None:
             # Not one row per record: the pass that counts rows counts failures too, and says when it has
@@ -515,6 +543,7 @@ class SmartviewApp(App[int]):
         else:
             self._census = Census(self.index.source, self.module.path, self.values)
             self._census_timer.resume()
+        self._start_find_count()
         self._show_status()
 
     def _take_outputs_figures(self) -> None:
@@ -526,6 +555,8 @@ class SmartviewApp(App[int]):
         kinds = {module.kind for module, _ in self.stages}
         self.status.passed = outputs.passed if kinds & {"filter", "filter_map"} else None
         self.status.rows = outputs.count if "array_map" in kinds else None
+        self.status.quick = self.quick or ""
+        self.status.matched = (outputs.passed, outputs.done) if self.quick else None
         self.query_one(StatusBar).progress(None if self.checked >= self.index.count else
                                            self.checked / max(self.index.count, 1))
         if outputs.error is not None and outputs.finished:
@@ -577,30 +608,135 @@ class SmartviewApp(App[int]):
         find.add_class("-shown")
         find.focus()
 
+    def action_quick_filter(self) -> None:
+        """Open the quick filter's line, holding the pattern applied now (enter applies, empty shows all)."""
+        quick = self.query_one("#quick", Input)
+        quick.value = self.quick or ""
+        quick.add_class("-shown")
+        quick.focus()
+
     def on_input_submitted(self, event: Input.Submitted) -> None:
-        if event.input.id != "find":
+        if event.input.id not in ("find", "quick"):
+            return
+        try:
+            pattern = parse_pattern(event.value) if event.value else None
+        except PatternError as exc:  # the line stays open, holding what was typed, to be corrected
+            self.notify(exc.message, severity="error", title="the pattern does not read")
             return
         event.input.remove_class("-shown")
-        self.find_text = event.value or None
-        self.stream.search = self.find_text
-        self.stream.remap()
         self.stream.focus()
-        if self.find_text:
-            self._find(self.find_text, self.stream.cursor, 1, include_start=True)
+        if event.input.id == "quick":
+            self._set_quick(event.value or None)
+        else:
+            self._set_find(pattern)
 
     def on_key(self, event) -> None:
-        find = self.query_one("#find", Input)
-        if event.key == "escape" and find.has_class("-shown"):
-            find.remove_class("-shown")
-            self.stream.focus()
-            event.stop()
+        for line in self.query("#find, #quick").results(Input):
+            if event.key == "escape" and line.has_class("-shown"):
+                line.remove_class("-shown")
+                self.stream.focus()
+                event.stop()
+
+    def _highlights(self) -> tuple[Pattern, ...]:
+        quick = parse_pattern(self.quick) if self.quick else None
+        return tuple(pattern for pattern in (self.find_pattern, quick) if pattern is not None)
+
+    # -- the quick filter ---------------------------------------------------------------------------
+
+    def _set_quick(self, text: str | None) -> None:
+        """Show only the rows matching `text` (all rows for None), keeping the cursor's record in place."""
+        if text == self.quick:
+            return
+        stream = self.stream
+        anchor = None
+        if not stream.following and self.mapped.count:
+            anchor = (self.mapped.offset_of(stream.cursor), stream.cursor - int(stream.scroll_y))
+        self.quick = text
+        self._anchor = None
+        self.stream.search = self._highlights()
+        self._remap()
+        self._anchor = anchor
+        self._settle_anchor()
+        self._show_status()
+
+    def _settle_anchor(self) -> None:
+        """Once the rows up to the anchored record are counted, put the cursor on it (or the next row shown)."""
+        if self._anchor is None:
+            return
+        offset, y = self._anchor
+        outputs = self.mapped.outputs
+        if outputs is None:
+            row = offset
+        elif outputs.done > offset or outputs.finished:
+            row = outputs.row_at(offset)
+        else:
+            return  # not counted that far yet: the pass's next news comes back here
+        self._anchor = None
+        count = self.mapped.count
+        if count == 0:
+            return
+        row = min(row, count - 1)
+        self.stream.move_to(row)
+        self.stream.scroll_to(y=max(0, row - y), animate=False, immediate=True)
+
+    # -- find ---------------------------------------------------------------------------------------
+
+    def _set_find(self, pattern: Pattern | None) -> None:
+        self.find_pattern = pattern
+        self.find_text = pattern.source if pattern is not None else None
+        self._find_note = ""
+        self.stream.search = self._highlights()
+        self.stream.remap()
+        self._start_find_count()
+        if pattern is not None:
+            self._find(pattern, self.stream.cursor, 1, include_start=True)
 
     def action_find_next(self, direction: int) -> None:
-        if self.find_text:
-            self._find(self.find_text, self.stream.cursor, direction)
+        if self.find_pattern is not None:
+            self._find(self.find_pattern, self.stream.cursor, direction)
+
+    def _start_find_count(self) -> None:
+        """Count find's matches over every row in the background: the rows shown, through find's pattern."""
+        if self._find_count is not None:
+            self._find_count.cancel()
+            self._find_count = None
+        if self.find_pattern is not None:
+            stages = [(module.path, values) for module, values in self.mapped.stages]
+            stages.append((grep.PATH, {"pattern": self.find_pattern.source}))
+            self._find_count = OutputIndex(self.index.source, stages, self.initial, on_progress=self._callbacks[2])
+        self._show_find()
+
+    def _find_counted(self) -> None:
+        self._find_news = False
+        if self.query("#stream"):
+            self._show_find()
+
+    def _show_find(self) -> None:
+        """The status bar's word on find: how many rows match (so far), and where the last jump went."""
+        counter, pattern = self._find_count, self.find_pattern
+        if pattern is None:
+            self.status.find = ""
+        else:
+            parts = [f"/{_short(pattern.source)}"]
+            if counter is not None:
+                matches = counter.count - counter.failures
+                total = max(self.index.count, 1)
+                counting = not counter.finished and counter.done < self.index.count
+                noun = "match" if matches == 1 else "matches"
+                parts.append(f"{matches:,} {noun}" + (f" ({100 * counter.done // total}%)" if counting else ""))
+            if self._find_note:
+                parts.append(self._find_note)
+            self.status.find = ": ".join(parts[:2]) + "".join(f", {part}" for part in parts[2:])
+        self._show_status()
+
+    def _found(self, row: int | None, note: str) -> None:
+        if row is not None:
+            self.stream.move_to(row)
+        self._find_note = note
+        self._show_find()
 
     @work(thread=True, exclusive=True, group="find")
-    def _find(self, text: str, origin: int, direction: int, include_start: bool = False) -> None:
+    def _find(self, pattern: Pattern, origin: int, direction: int, include_start: bool = False) -> None:
         """Search the mapped rows from the cursor, wrapping around once.
 
         Rows are mapped by the same child process as the screen's, a batch at a time, so module code
@@ -609,14 +745,15 @@ class SmartviewApp(App[int]):
         worker = get_current_worker()
         count = self.mapped.count
         if count == 0:
+            self.call_from_thread(self._found, None, "not found")
             return
-        needle = text.lower()
         first = (origin if include_start else origin + direction) % count
         if direction > 0:
             spans = [range(first, count), range(0, first)]
         else:
             spans = [range(first, -1, -1), range(count - 1, first, -1)]
-        for span in spans:
+        wrapped = (not include_start and ((direction > 0 and first < origin) or (direction < 0 and first > origin)))
+        for number_of_span, span in enumerate(spans):
             for start in range(0, len(span), FIND_BATCH):
                 chunk = span[start : start + FIND_BATCH]
                 low = min(chunk[0], chunk[-1])
@@ -625,11 +762,12 @@ class SmartviewApp(App[int]):
                     return
                 for number in chunk:
                     row = rows[number - low]
-                    if row is not None and needle in searchable(row):
-                        self.call_from_thread(self.stream.move_to, number)
-                        self.call_from_thread(self._show_status)
+                    if row is not None and row_matches(pattern, row):
+                        around = wrapped or number_of_span == 1
+                        note = ("wrapped to the top" if direction > 0 else "wrapped to the bottom") if around else ""
+                        self.call_from_thread(self._found, number, note)
                         return
-        self.call_from_thread(self.notify, f"{text!r} not found", severity="warning")
+        self.call_from_thread(self._found, None, "not found")
 
     def _mapped_rows(self, worker, first: int, last: int) -> list[Row | None] | None:
         """Rows [first, last) once all are mapped; None if the search was cancelled meanwhile."""
@@ -652,6 +790,8 @@ class SmartviewApp(App[int]):
                 words += ["-e", f"{prefix}{name}={text}"]
         if self.initial is not None and any(module.kind == "aggregate" for module, _ in self.stages):
             words += ["--aggregate-initial", self.initial]
+        if self.quick:
+            words += ["--grep-v", self.quick[1:]] if self.quick.startswith("!") else ["--grep", self.quick]
         words.append("--print")
         return shlex.join(words)
 
@@ -686,11 +826,15 @@ def _found_by_name(module: Module) -> bool:
         return False
 
 
-def searchable(row: Row) -> str:
-    """What find looks in: the mapped value, or the error of a failed row."""
+def row_matches(pattern: Pattern, row: Row) -> bool:
+    """Whether find's pattern picks a row: its mapped value, or the error of a failed row."""
     if isinstance(row.result, Failure):
-        return row.result.error.lower()
-    return decode(row.result.value, None).lower()
+        return pattern.matches(row.result.error.encode("utf-8", "replace"))
+    return pattern.matches(row.result.value)
+
+
+def _short(pattern: str, limit: int = 24) -> str:
+    return pattern if len(pattern) <= limit else pattern[: limit // 2 - 1] + "…" + pattern[-(limit // 2):]
 
 
 def run_viewer(

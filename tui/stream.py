@@ -20,6 +20,7 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from ..core.pattern import Pattern
 from ..core.runs.rows import MappedTopic, Row
 from ..core.modules.runner import Failure
 from .render import failure_text, value_text
@@ -81,7 +82,8 @@ class StreamView(ScrollView, can_focus=True):
         self.topic = topic
         self.following = True
         self.new_while_paused = 0
-        self.search: str | None = None
+        # Patterns whose matches are highlighted: find's, and the quick filter's (core/pattern.py).
+        self.search: tuple[Pattern, ...] = ()
         self.empty_message = "Waiting for records…"
         # Set by the app during a burst of appends: frames then never wait for rows (rows still being
         # mapped show as pending until the next frame, a few tens of milliseconds later).
@@ -225,9 +227,13 @@ class StreamView(ScrollView, can_focus=True):
     def _draw(self, row: Row, number: int, width: int) -> Strip:
         offset_color = self.get_component_rich_style("stream--offset").color
         text = Text(f"{self._label(row)} ", style=Style(color=offset_color), no_wrap=True)
-        text.append_text(self._body(row))
+        body = self._body(row)
         if self.search:
-            text.highlight_words([self.search], self.get_component_rich_style("stream--match"), case_sensitive=False)
+            match = self.get_component_rich_style("stream--match")
+            for pattern in self.search:
+                for start, end in pattern.spans(body.plain):
+                    body.stylize(match, start, end)
+        text.append_text(body)
         text.truncate(width, overflow="ellipsis", pad=True)
         base = self.rich_style
         # The cursor's background goes on last so it shows over error rows and highlighted JSON alike.

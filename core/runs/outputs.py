@@ -78,6 +78,11 @@ class OutputIndex:
             offset = self.offsets[row]
             return offset, row - bisect.bisect_left(self.offsets, offset)
 
+    def row_at(self, offset: int) -> int:
+        """The first row that came from record `offset` or a later one (`count` when none is counted yet)."""
+        with self._lock:
+            return bisect.bisect_left(self.offsets, offset)
+
     def checkpoint(self, offset: int) -> tuple[int, bytes | None]:
         """The nearest saved accumulators at or before `offset`: (their offset, pickled state); (0, None) is the start."""
         with self._lock:
