@@ -22,7 +22,7 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.content import Content
-from textual.notifications import SeverityLevel
+from textual.notifications import Notification, Notify, SeverityLevel
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 from textual.worker import get_current_worker
@@ -122,7 +122,7 @@ class SmartviewApp(App[int]):
         self._find_count: OutputIndex | None = None  # the pass counting find's matches
         # (record, screen line) to put the cursor back on once the quick filter's rows are counted that far.
         self._anchor: tuple[int, int] | None = None
-        self._find_note = ""  # where find's last jump went: wrapped, or not found
+        self._find_notice: Notification | None = None  # find's last "not found" or "wrapped", while shown
         self._find_news = False
         self._rate_count = 0
         self._census: Census | None = None
@@ -684,7 +684,7 @@ class SmartviewApp(App[int]):
     def _set_find(self, pattern: Pattern | None) -> None:
         self.find_pattern = pattern
         self.find_text = pattern.source if pattern is not None else None
-        self._find_note = ""
+        self._drop_find_notice()
         self.stream.search = self._highlights()
         self.stream.remap()
         self._start_find_count()
@@ -724,16 +724,25 @@ class SmartviewApp(App[int]):
                 counting = not counter.finished and counter.done < self.index.count
                 noun = "match" if matches == 1 else "matches"
                 parts.append(f"{matches:,} {noun}" + (f" ({100 * counter.done // total}%)" if counting else ""))
-            if self._find_note:
-                parts.append(self._find_note)
-            self.status.find = ": ".join(parts[:2]) + "".join(f", {part}" for part in parts[2:])
+            self.status.find = ": ".join(parts)
         self._show_status()
 
     def _found(self, row: int | None, note: str) -> None:
+        """Go to what find found; a notice says when it wrapped around or found nothing (and the next search takes it away)."""
         if row is not None:
             self.stream.move_to(row)
-        self._find_note = note
-        self._show_find()
+        self._drop_find_notice()
+        if note:
+            shown = f"{_short(self.find_text or '')!r} not found" if row is None else f"search {note}"
+            notice = Notification(printable(shown), "", "warning" if row is None else "information",
+                                  self.NOTIFICATION_TIMEOUT, markup=False)
+            self._find_notice = notice
+            self.post_message(Notify(notice))
+
+    def _drop_find_notice(self) -> None:
+        notice, self._find_notice = self._find_notice, None
+        if notice is not None and notice in self._notifications:
+            self._unnotify(notice)
 
     @work(thread=True, exclusive=True, group="find")
     def _find(self, pattern: Pattern, origin: int, direction: int, include_start: bool = False) -> None:

@@ -238,10 +238,12 @@ class StreamView(ScrollView, can_focus=True):
         base = self.rich_style
         # The cursor's background goes on last so it shows over error rows and highlighted JSON alike.
         cursor = Style(bgcolor=self.get_component_rich_style("stream--cursor").bgcolor) if number == self.cursor else None
+        match = self.get_component_rich_style("stream--match").bgcolor
         segments = []
         for segment_text, style, _ in text.render(self.app.console):
             combined = base + style if style else base
-            segments.append(Segment(segment_text, combined + cursor if cursor else combined))
+            over = cursor and combined.bgcolor != match  # a match stays marked on the cursor's row too
+            segments.append(Segment(segment_text, combined + cursor if over else combined))
         return Strip(segments, width).adjust_cell_length(width, base + cursor if cursor else base)
 
     def _body(self, row: Row) -> Text:
