@@ -43,6 +43,7 @@ from ..core.text import printable
 from ..core.runs.rows import MappedTopic, Row
 from ..core.modules.runner import Failure
 from .detail import DetailScreen
+from . import headers as headers_view
 from .panel import ParamPanel
 from .picker import NO_MODULE, ModulePicker
 from .status import Status, StatusBar
@@ -598,7 +599,11 @@ class SmartviewApp(App[int]):
         if not rows or rows[0] is None:
             self.notify(f"offset {self.mapped.offset_of(event.row)} is still being mapped", severity="warning")
             return
-        self.push_screen(DetailScreen(rows[0], self.mapped.value(event.row), self.topic_name))
+        screen = DetailScreen(rows[0], self.mapped.value(event.row), self.topic_name)
+        self.push_screen(screen)
+        if self.kafka:  # file records have no headers
+            records = self.index.read_records(rows[0].offset, rows[0].offset + 1)
+            headers_view.attach(screen, records[0].headers if records else [])
 
     def action_toggle_panel(self) -> None:
         self.panel.display = not self.panel.display

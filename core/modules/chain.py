@@ -44,7 +44,7 @@ class Chain:
         for number, stage in enumerate(self.stages, 1):
             following: list[Output] = []
             for output in outputs:
-                result = stage.apply_many(Record(record.offset, output.key, output.value))
+                result = stage.apply_many(record.derive(output.key, output.value))
                 if isinstance(result, Failure):
                     if self._chosen == 1:
                         return Failure(record.offset, result.error, result.location, result.traceback, record.value)
