@@ -218,3 +218,19 @@ def test_find_highlights_every_match_on_screen(tmp_path: Path) -> None:
                     and segment.style.bgcolor == match.bgcolor] == ["Cat"]
 
     run(scenario())
+
+
+def test_snapshot_of_a_quick_filter_and_a_find(snap_compare, tmp_path: Path) -> None:
+    """The rows the quick filter keeps, its count in the status bar, and find's matches marked."""
+    topic = write_topic(tmp_path / "app.jsonl", 40)
+
+    async def run_before(pilot) -> None:
+        await settle(pilot)
+        await quick_filter(pilot, "!.type=view")
+        await settle(pilot)
+        await pilot.press("slash", *"/hel+o/", "enter")
+        await wait_for(pilot, lambda: "/hel+o/: 4 matches" in status_text(pilot.app))
+        await pilot.pause()
+
+    assert snap_compare(make_app(topic, module="fields", values={"drop": "n"}), run_before=run_before,
+                        terminal_size=(120, 30))
