@@ -895,4 +895,5 @@ CASES = {
     "burst": case_burst,
     "kinds": case_kinds,
     "kafka": lambda ctx: __import__("kafka_cases").case_kafka(ctx),  # imports cases itself
+    "grep": lambda ctx: __import__("grep_cases").case_grep(ctx),  # the quick filter's pass beside grep -c
 }
