@@ -20,6 +20,7 @@ pytest_plugins = ["kafka_broker"]
 # Keys repeat and values may be null, in the order the producer gave them.
 HEADERS = [("trace-id", b"abc-123"), ("retry", b"1"), ("trace-id", b"def-456"), ("empty", None)]
 
+EVIL = b"\x1b]0;pwned\x07[b]x[/b]"  # retitles a terminal; Textual markup
 SHOW_HEADERS = '''"""Each record's value and headers, as the module sees them."""
 import json
 
@@ -40,7 +41,7 @@ def topic_with_headers(broker: Broker) -> str:
     producer = Producer({"bootstrap.servers": broker.bootstrap, "log_level": 0})
     producer.produce(name, value=b'{"n":0}', key=b"k0", headers=HEADERS)
     producer.produce(name, value=b'{"n":1}', key=b"k1")
-    producer.produce(name, value=b'{"n":2}', key=b"k2", headers=[("bin", b"\xff\xfeok")])
+    producer.produce(name, value=b'{"n":2}', key=b"k2", headers=[("bin", b"\xff\xfeok"), ("evil", EVIL)])
     assert producer.flush(10) == 0
     return name
 
@@ -72,7 +73,8 @@ def test_headers_placeholder_is_a_json_array_of_pairs(kafka_broker: Broker, ws: 
     lines = result.out.splitlines()
     assert lines[0] == '0 [["trace-id","abc-123"],["retry","1"],["trace-id","def-456"],["empty",null]]'
     assert lines[1] == "1 []"
-    assert lines[2] == '2 [["bin","\ufffd\ufffdok"]]'  # bytes that are not UTF-8 show as U+FFFD
+    # Bytes that are not UTF-8 show as U+FFFD; JSON escapes the control characters.
+    assert lines[2] == '2 [["bin","\ufffd\ufffdok"],["evil","\\u001b]0;pwned\\u0007[b]x[/b]"]]'
     # Mapped outputs carry their record's headers, and a file topic's are [].
     mapped = ws.run(address, "--map", "fields", "--print", "-F", "{{headers}}", "--count", "1")
     assert mapped.out == '[["trace-id","abc-123"],["retry","1"],["trace-id","def-456"],["empty",null]]\n'
@@ -95,5 +97,9 @@ def test_detail_view_shows_the_headers(kafka_broker: Broker) -> None:
             await pilot.press("escape", "down", "enter")  # a record without headers: no headers part
             await pilot.pause(0.3)
             assert not app.screen.query("#detail-headers")
+            await pilot.press("escape", "down", "enter")  # outside text: escaped, never markup
+            await wait_for(pilot, lambda: bool(app.screen.query("#detail-headers")))
+            shown = str(app.screen.query_one("#detail-headers").render())
+            assert shown.splitlines()[1:] == ["bin: \ufffd\ufffdok", "evil: \\x1b]0;pwned\\x07[b]x[/b]"]
 
     run(scenario())
