@@ -16,10 +16,10 @@ from cases import Context, _open_timeout, label, missing
 from measure import Command, Samples, paired_ratios, side_by_side
 from report import Row, Target
 
-# (pattern for smartview, the same for grep -c, what it is)
+# (pattern for smartview, the same for grep -c, what it is, the same selection as a module, if any)
 PATTERNS = [
-    ("edge", ["-ci", "edge"], "text edge (any case)"),
-    (".type=login", ["-c", '"type":"login"'], "field .type=login"),
+    (".type=login", ["-c", '"type":"login"'], "field .type=login", ["--map", "where", "-e", "equals=login"]),
+    ("edge", ["-ci", "edge"], "text edge (any case)", None),
 ]
 
 
@@ -31,10 +31,21 @@ def case_grep(ctx: Context) -> list[Row]:
     for count in [c for c in ctx.sizes if c >= 1_000_000] or [max(ctx.sizes)]:
         path = ctx.topic(count)
         case = f"grep {label(count)}"
-        for pattern, grep_args, what in PATTERNS:
+        name = _short_topic(ctx, path, count)
+        # 10M: the field test alone (each pass takes minutes on a busy 2-core machine).
+        for pattern, grep_args, what, module in PATTERNS if count <= 1_000_000 else PATTERNS[:1]:
             expected = _grep_count(grep, grep_args, path) if grep else None
-            viewer, counted, note = _viewer_series(ctx, path, pattern, count)
+            viewer, counted, note = _viewer_series(ctx, name, ["--grep", pattern], f"viewer --grep {pattern}", count)
             rows += viewer
+            if module is not None:
+                # The same rows chosen by a filter module, in the same run: what the built-in stage costs beside it.
+                same, _, _ = _viewer_series(ctx, name, module, f"viewer {' '.join(module)}", count, with_count=False)
+                rows += same
+                mine = [row for row in viewer if "counted" in row.figure and row.samples.values]
+                theirs = [row for row in same if "counted" in row.figure and row.samples.values]
+                if mine and theirs:
+                    rows.append(Row(case, f"{what}: quick filter's pass / the where module's pass", "x",
+                                    paired_ratios(mine[0].samples, theirs[0].samples)))
             commands = {
                 "smartview --print --grep": Command([*ctx.sv, str(path), "--grep", pattern, "--print"]),
             }
@@ -64,17 +75,30 @@ def _grep_count(grep: str, args: list[str], path: Path) -> int:
     return int(subprocess.run([grep, *args, str(path)], capture_output=True, text=True).stdout.strip() or 0)
 
 
-def _viewer_series(ctx: Context, path: Path, pattern: str, count: int) -> tuple[list[Row], int | None, str]:
+def _short_topic(ctx: Context, path: Path, count: int) -> str:
+    """The data file as a topic of a short name (a link in a topics folder): the status bar keeps room for the count."""
+    folder = ctx.data_dir / "grep-topics"
+    folder.mkdir(exist_ok=True)
+    name = f"g{label(count).lower()}"
+    link = folder / f"{name}.jsonl"
+    if not link.exists():
+        link.symlink_to(path.resolve())
+    return name
+
+
+def _viewer_series(ctx: Context, name: str, flags: list[str], what: str, count: int,
+                   with_count: bool = True) -> tuple[list[Row], int | None, str]:
     """Launch -> first matching rows and launch -> every record counted, (1 warm-up + repeat) times."""
     case = f"grep {label(count)}"
-    what = f"viewer --grep {pattern}"
     first = re.compile(r"^\s*\d+ \{", re.M)
-    done = re.compile(rf"([\d,]+) of {count:,} match")
+    # The quick filter says "N of M match"; a filter module "N passed" once its pass has read M records.
+    done = re.compile(rf"([\d,]+) of {count:,} match" if with_count else rf"{count:,} records · [\d,]+ passed · 0 errors")
     firsts, dones, failure, counted = Samples(), Samples(), "", None
     repeat = max(1, ctx.repeat // 2) if count > 1_000_000 else ctx.repeat
     for attempt in range(1 + repeat):
         # The file by its name, from its folder: a short topic label leaves the count room in the status bar.
-        pane = ctx.tmux().launch([*ctx.sv, path.name, "--grep", pattern], cwd=path.parent)
+        pane = ctx.tmux().launch([*ctx.sv, name, "--topics-dir", str(ctx.data_dir / "grep-topics"), *flags],
+                                 cwd=ctx.data_dir)
         try:
             seen = pane.wait(lambda s: bool(first.search(s)), pane.t0, _open_timeout(count), interval=0.01)
             end = pane.wait(lambda s: bool(done.search(s)), pane.t0, 20 + 20 * count / 1_000_000, interval=0.02)
@@ -83,7 +107,7 @@ def _viewer_series(ctx: Context, path: Path, pattern: str, count: int) -> tuple[
         if seen.elapsed is None or end.elapsed is None:
             failure = (seen if seen.elapsed is None else end).describe()
             break
-        counted = int(done.search(end.screen).group(1).replace(",", ""))
+        counted = int(done.search(end.screen).group(1).replace(",", "")) if with_count else None
         if attempt:
             firsts.values.append(seen.elapsed)
             dones.values.append(end.elapsed)

@@ -134,6 +134,7 @@ def test_quick_filter_applies_after_parameter_changes_and_while_following(tmp_pa
             await pilot.press("1")  # loud: the output now says LOGIN, and the case-sensitive regex misses it
             await settle(pilot)
             assert "0 of 30 match" in status_text(app)
+            await wait_for(pilot, lambda: 'No row matches \\/"login"/ (30 records read)' in screen_text(app))
             await pilot.press("1")
             await settle(pilot)
             assert "10 of 30 match" in status_text(app)
@@ -187,7 +188,7 @@ def test_find_reads_regular_expressions_counts_matches_and_says_when_it_wraps(tm
             # Not found, then a new search: the old message goes.
             await pilot.press("slash", *"nowhere", "enter")
             await wait_for(pilot, lambda: notices(app) == ["'nowhere' not found"])
-            assert app.stream.cursor == 201 and "/nowhere: 0 matches" in status_text(app)
+            assert app.stream.cursor == 201 and "find nowhere: 0 matches" in status_text(app)
             await pilot.press("slash", *".type=view", "enter")
             await wait_for(pilot, lambda: app.stream.cursor == 203)
             assert notices(app) == []
@@ -229,8 +230,46 @@ def test_snapshot_of_a_quick_filter_and_a_find(snap_compare, tmp_path: Path) -> 
         await quick_filter(pilot, "!.type=view")
         await settle(pilot)
         await pilot.press("slash", *"/hel+o/", "enter")
-        await wait_for(pilot, lambda: "/hel+o/: 4 matches" in status_text(pilot.app))
+        await wait_for(pilot, lambda: "find /hel+o/: 4 matches" in status_text(pilot.app))
         await pilot.pause()
 
     assert snap_compare(make_app(topic, module="fields", values={"drop": "n"}), run_before=run_before,
                         terminal_size=(120, 30))
+
+
+def test_quick_filter_and_find_in_a_real_terminal(ws, tmp_path: Path) -> None:
+    """The `\\` key as a terminal sends it, the filter line, `--grep` opening the viewer, and `/` with a regex."""
+    import shutil
+
+    import pytest
+
+    if shutil.which("tmux") is None:
+        pytest.skip("tmux is not installed")
+    from test_terminal import Terminal
+
+    ws.topic("app", "".join(event(n) for n in range(60)))
+    term = Terminal(ws, "app")
+    try:
+        term.wait_for(lambda s: '59 {"type": "view", "status": 503' in s)
+        term.keys("\\")
+        term.wait_for(lambda s: "show only rows matching" in s)
+        term.keys(".type=view", "Enter")
+        screen = term.wait_for(lambda s: "20 of 60 match" in s and "… mapping" not in s and "2 {" in s)
+        rows = [line for line in screen.splitlines() if line.strip()[:1].isdigit()]
+        assert rows and all('"type": "view"' in row for row in rows)
+        term.resize(160, 30)  # room in the status bar for find's count after the filter's
+        term.keys("/")
+        term.wait_for(lambda s: "find in mapped output" in s)
+        term.keys("/\"n\": 5[0-9]/", "Enter")
+        term.wait_for(lambda s: "4 matches" in s)  # views among 50-59: 50, 53, 56, 59
+        term.keys("\\")
+        term.wait_for(lambda s: any("▊  .type=view" in line for line in s.splitlines()))  # the line holds the pattern
+        term.keys("C-u", "Enter")  # an empty line: every row again
+        term.wait_for(lambda s: "match " not in s and '58 {"type": "logout"' in s)
+    finally:
+        term.close()
+    opened = Terminal(ws, "app", "--grep-v", "'.type=view'")
+    try:
+        opened.wait_for(lambda s: "40 of 60 match" in s)
+    finally:
+        opened.close()

@@ -80,8 +80,8 @@ class SmartviewApp(App[int]):
         Binding("m", "pick_module", "Module"),
         Binding("r", "reset", "Reset"),
         Binding("slash", "find", "Find"),
-        Binding("n", "find_next(1)", "Next", show=False),
-        Binding("N", "find_next(-1)", "Previous", show=False),
+        Binding("n", "find_next(1)", "Next match of find", show=False),
+        Binding("N", "find_next(-1)", "Previous match of find", show=False),
         Binding("backslash", "quick_filter", "Quick filter: show only rows matching a pattern", show=False),
         Binding("c", "copy_command", "Copy cmd"),
         *[Binding(str(n), f"toggle({n})", f"Toggle {n}", show=False) for n in range(1, 10)],
@@ -558,6 +558,10 @@ class SmartviewApp(App[int]):
         self.status.rows = outputs.count if "array_map" in kinds else None
         self.status.quick = self.quick or ""
         self.status.matched = (outputs.passed, outputs.done) if self.quick else None
+        if self.quick and outputs.count == 0 and outputs.done:  # not "waiting": records were read, none matched
+            self.stream.empty_message = f"No row matches \\{printable(self.quick)} ({outputs.done:,} records read)"
+        else:
+            self.stream.empty_message = f"Waiting for records in {printable(self.topic_name)}…"
         self.query_one(StatusBar).progress(None if self.checked >= self.index.count else
                                            self.checked / max(self.index.count, 1))
         if outputs.error is not None and outputs.finished:
@@ -611,14 +615,14 @@ class SmartviewApp(App[int]):
     def action_find(self) -> None:
         find = self.query_one("#find", Input)
         find.add_class("-shown")
-        find.focus()
+        self.screen.set_focus(find)  # at once: keys typed right after the slash go into the line
 
     def action_quick_filter(self) -> None:
         """Open the quick filter's line, holding the pattern applied now (enter applies, empty shows all)."""
         quick = self.query_one("#quick", Input)
         quick.value = self.quick or ""
         quick.add_class("-shown")
-        quick.focus()
+        self.screen.set_focus(quick)  # at once: keys typed right after the backslash go into the line
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.input.id not in ("find", "quick"):
@@ -722,7 +726,7 @@ class SmartviewApp(App[int]):
         if pattern is None:
             self.status.find = ""
         else:
-            parts = [f"/{_short(pattern.source)}"]
+            parts = [f"find {_short(pattern.source)}"]
             if counter is not None:
                 matches = counter.count - counter.failures
                 total = max(self.index.count, 1)
@@ -829,6 +833,7 @@ class SmartviewApp(App[int]):
         yield SystemCommand("Toggle panel", "Show or hide the parameter panel", self.action_toggle_panel)
         yield SystemCommand("Follow", "Jump to the end and follow new records", self.stream.action_follow)
         yield SystemCommand("Find", "Find text in the mapped output", self.action_find)
+        yield SystemCommand("Quick filter", "Show only the rows matching a pattern (\\)", self.action_quick_filter)
 
 
 def _found_by_name(module: Module) -> bool:
