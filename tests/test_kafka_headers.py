@@ -80,6 +80,9 @@ def test_headers_placeholder_is_a_json_array_of_pairs(kafka_broker: Broker, ws: 
     assert mapped.out == '[["trace-id","abc-123"],["retry","1"],["trace-id","def-456"],["empty",null]]\n'
     ws.topic("plain", '{"n":0}\n')
     assert ws.run("plain", "--print", "-F", "{{offset}} {{headers}}").out == "0 []\n"
+    # --grep on a Kafka topic, with the headers of the records it keeps.
+    kept = ws.run(address, "--print", "--grep", ".n>=1", "-F", "{{offset}} {{headers}}")
+    assert [line.split()[0] for line in kept.out.splitlines()] == ["1", "2"], kept.err
 
 
 def test_detail_view_shows_the_headers(kafka_broker: Broker) -> None:
