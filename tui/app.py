@@ -737,7 +737,11 @@ class SmartviewApp(App[int]):
         self._show_status()
 
     def _found(self, row: int | None, note: str) -> None:
-        """Go to what find found; a notice says when it wrapped around or found nothing (and the next search takes it away)."""
+        """Go to what find found; a notice says when it wrapped around or found nothing.
+
+        The notice is kept so that the next search can take it away: an old "not found" next to a new
+        search's result would say the wrong thing.
+        """
         if row is not None:
             self.stream.move_to(row)
         self._drop_find_notice()
@@ -749,6 +753,7 @@ class SmartviewApp(App[int]):
             self.post_message(Notify(notice))
 
     def _drop_find_notice(self) -> None:
+        # Textual offers no public way to take back one notification (clear_notifications takes all).
         notice, self._find_notice = self._find_notice, None
         if notice is not None and notice in self._notifications:
             self._unnotify(notice)
