@@ -91,8 +91,8 @@ class Pattern:
         """Where this pattern shows in a row's text, to highlight: none for a negated pattern."""
         if self.negate or not text:
             return []
-        if self.kind == "text":
-            return _occurrences(text.lower(), self.needle)
+        if self.kind == "text":  # found case-insensitively in the text itself: lowercasing may change its length
+            return [m.span() for m in re.finditer(re.escape(self.needle), text, re.IGNORECASE)]
         if self.kind == "regex":
             assert self.regex is not None
             return [m.span() for m in self.regex.finditer(text) if m.end() > m.start()]
