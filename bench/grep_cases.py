@@ -50,7 +50,8 @@ def case_grep(ctx: Context) -> list[Row]:
                 "smartview --print --grep": Command([*ctx.sv, str(path), "--grep", pattern, "--print"]),
             }
             if grep:
-                commands["grep -c"] = Command([grep, *grep_args, str(path)])
+                # To a file: GNU grep stops at the first match when its output is /dev/null, even with -c.
+                commands["grep -c"] = Command([grep, *grep_args, str(path)], stdout=ctx.data_dir / "grep-count.txt")
             timed = side_by_side(commands, max(1, ctx.repeat // 2 if count > 1_000_000 else ctx.repeat))
             rows.append(Row(case, f"{what}: smartview --print --grep", samples=timed["smartview --print --grep"]))
             if not grep:

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from smartview.core.pattern import Pattern, parse
+from smartview.core.pattern import parse
 
-_parsed: dict[str, Pattern] = {}
+_matchers: dict[str, Any] = {}  # pattern text -> its matcher: parsed once, whatever the records
 
 
 @dataclass
@@ -20,10 +20,10 @@ class Params:
 
 
 def filter(record, params):
-    pattern = _parsed.get(params.pattern)
-    if pattern is None:
-        pattern = _parsed[params.pattern] = parse(params.pattern)
-    return pattern.matches(record.value)
+    matches = _matchers.get(params.pattern)
+    if matches is None:
+        matches = _matchers[params.pattern] = parse(params.pattern).matcher()
+    return matches(record.value)
 
 
 # -- for the runs that append this stage (not called by the stage itself) ---------------------------
