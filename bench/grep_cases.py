@@ -93,7 +93,7 @@ def _viewer_series(ctx: Context, name: str, flags: list[str], what: str, count: 
     case = f"grep {label(count)}"
     first = re.compile(r"^\s*\d+ \{", re.M)
     # The quick filter says "N of M match"; a filter module "N passed" once its pass has read M records.
-    done = re.compile(rf"([\d,]+) of {count:,} match" if with_count else rf"{count:,} records · [\d,]+ passed · 0 errors")
+    done = re.compile(rf"([\d,]+) of {count:,} match" if with_count else rf"{count:,} records · [\d,]+ passed · 0 errors · ")  # not "(checking N%)"
     firsts, dones, failure, counted = Samples(), Samples(), "", None
     repeat = max(1, ctx.repeat // 2) if count > 1_000_000 else ctx.repeat
     for attempt in range(1 + repeat):
