@@ -956,4 +956,5 @@ CASES = {
     "failures": lambda ctx: __import__("failure_cases").case_failures(ctx),  # imports cases itself
     "pipe": lambda ctx: __import__("stream_cases").case_pipe(ctx),
     "gz": lambda ctx: __import__("stream_cases").case_gz(ctx),
+    "grep": lambda ctx: __import__("grep_cases").case_grep(ctx),  # the quick filter's pass beside grep -c
 }

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .core.modules import chain as chain_mod
+from .core.modules import chain as chain_mod, grep
 from .core import config as config_mod
 from .core.modules import module as module_mod
 from .core.errors import SmartviewError
@@ -60,6 +60,7 @@ class Selection:
     # Where `--map NAME` looks without this run's --modules-dir flags (for the copied command), found
     # before any module ran: a module may change the working directory, and the config found from it.
     named_dirs: tuple[Path, ...] | None = None
+    patterns: tuple[str, ...] = ()  # --grep / --grep-v (as `!PATTERN`): rows must match all of them
 
 
 def run() -> None:
@@ -206,6 +207,13 @@ def _topic_parser() -> argparse.ArgumentParser:
         "-e", "--params", metavar="KEY=VALUE", action="append", default=[], help="set a parameter (repeatable)"
     )
     parser.add_argument("--print", action="store_true", help="print mapped records instead of opening the viewer")
+    parser.add_argument(
+        "--grep", metavar="PATTERN", action="append", default=[],
+        help="only outputs matching PATTERN: text (any case), /regex/, .field=value, .field>=N; !PATTERN excludes",
+    )
+    parser.add_argument(
+        "--grep-v", metavar="PATTERN", action="append", default=[], help="only outputs not matching PATTERN",
+    )
     start = parser.add_mutually_exclusive_group()
     start.add_argument("-B", "--beginning", action="store_true", help="from the first record (default for --print)")
     start.add_argument("--start", type=_offset, metavar="OFFSET", help="from this absolute offset")
@@ -330,6 +338,8 @@ def _run_topic(argv: list[str]) -> int:
         return _print(args, _select(args, guard_stdin=True))
     _check_viewer_flags(args)
     selection = _select(args)
+    if len(selection.patterns) > 1:
+        raise SmartviewError("the viewer's quick filter holds one pattern: give one --grep or --grep-v (or use --print)")
     if selection.stages:
         with contextlib.redirect_stdout(sys.stderr):  # init refusing the values stops it here, exit status 2
             chain_mod.build(list(selection.stages), args.aggregate_initial)
@@ -456,10 +466,11 @@ def _select(args: argparse.Namespace, guard_stdin: bool = False) -> Selection:
     named = tuple(_absolute(folder) for folder in config_mod.modules_dirs(None, config))
     values = parse_assignments(args.params)
     wanted = _wanted_modules(args, config, values)
+    patterns = _patterns(args)
     if not wanted:
         if values:
             raise SmartviewError("parameters given with -e but no module selected; add --map MODULE")
-        return Selection(topic, None, {}, dirs, warnings=config.warnings, named_dirs=named)
+        return Selection(topic, None, {}, dirs, warnings=config.warnings, named_dirs=named, patterns=patterns)
     paths = [_absolute(module_mod.find(entry.uses, dirs)) for entry in wanted]
     adopt_orphans()  # what the modules start stays findable, to be ended with smartview
     with contextlib.redirect_stdout(sys.stderr):  # a module printing at import must not reach stdout
@@ -476,12 +487,26 @@ def _select(args: argparse.Namespace, guard_stdin: bool = False) -> Selection:
         topic, "kafka", False
     ):
         raise SmartviewError("a lookback `age` needs record timestamps, which file topics do not have; use `last`")
-    return Selection(topic, stages[0][0], stages[0][1], dirs, stages, lookbacks, config.warnings, named)
+    return Selection(topic, stages[0][0], stages[0][1], dirs, stages, lookbacks, config.warnings, named, patterns)
 
 
 def _absolute(path: Path) -> Path:
     """The path from the working directory of now (symlinks kept, so messages name what was given)."""
     return Path(os.path.abspath(path))
+
+
+def _patterns(args: argparse.Namespace) -> tuple[str, ...]:
+    """--grep and --grep-v patterns, checked now (a bad one is a usage error), `--grep-v P` as `!P`."""
+    from .core.pattern import PatternError, parse
+
+    patterns = tuple(args.grep) + tuple(f"!{text}" for text in args.grep_v)
+    for flag, given, text in [("--grep", g, g) for g in args.grep] + [("--grep-v", g, f"!{g}") for g in args.grep_v]:
+        try:
+            parse(given)
+            parse(text)
+        except PatternError as exc:
+            raise SmartviewError(f"{flag} {given!r}: {exc.reason}") from None
+    return patterns
 
 
 def _wanted_modules(args: argparse.Namespace, config: config_mod.Config, values: dict[str, str]):
@@ -525,10 +550,12 @@ def _print(args: argparse.Namespace, selection: Selection) -> int:
     fields = KAFKA_FIELDS if getattr(selection.topic, "kafka", False) else FIELDS  # Kafka adds {{timestamp}}
     fmt = LineFormat(args.key_value, args.format, fields)
     escape = stdout_is_terminal()
+    stages = list(selection.stages) + [grep.stage(pattern) for pattern in selection.patterns]
+    lookbacks = list(selection.lookbacks or [None] * len(selection.stages)) + [None] * len(selection.patterns)
     with _records_only_on_stdout() as out:
         printer = Printer(
             selection.topic,
-            list(selection.stages),
+            stages,
             fmt,
             out,
             sys.stderr,
@@ -537,7 +564,7 @@ def _print(args: argparse.Namespace, selection: Selection) -> int:
             escape=escape,
             timeout=args.timeout,
             initial=args.aggregate_initial,
-            lookbacks=list(selection.lookbacks),
+            lookbacks=lookbacks,
             **({"max_record": args.max_record_bytes} if args.max_record_bytes else {}),
         )
         stop = threading.Event()

@@ -23,7 +23,7 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.content import Content
-from textual.notifications import SeverityLevel
+from textual.notifications import Notification, Notify, SeverityLevel
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 from textual.worker import get_current_worker
@@ -37,7 +37,10 @@ from ..core.modules.chain import build as build_mapper, init_error
 from ..core.modules.module import Module
 from ..core.modules.trial import try_import
 from ..core.modules.params import changed_from_default, format_value
+from ..core.modules import grep
+from ..core.pattern import Pattern, PatternError, parse as parse_pattern
 from ..core.runs.census import Census
+from ..core.runs.outputs import OutputIndex
 from ..core.text import printable
 from ..core.runs.rows import MappedTopic, Row
 from ..core.modules.runner import Failure
@@ -45,9 +48,9 @@ from .chart import BarChart
 from .detail import DetailScreen
 from .help import HelpScreen
 from .goto import GotoBar
+from . import headers as headers_view
 from .panel import ParamPanel
 from .picker import NO_MODULE, ModulePicker
-from .render import decode
 from .status import Status, StatusBar
 from .stream import StreamView
 
@@ -82,8 +85,8 @@ class SmartviewApp(App[int]):
     #main { height: 1fr; }
     #banner { display: none; background: $error 30%; color: $text; padding: 0 1; height: auto; }
     #banner.-shown { display: block; }
-    #find { dock: bottom; display: none; }
-    #find.-shown { display: block; }
+    #find, #quick { dock: bottom; display: none; }
+    #find.-shown, #quick.-shown { display: block; }
     """
 
     BINDINGS = [
@@ -92,8 +95,9 @@ class SmartviewApp(App[int]):
         Binding("m", "pick_module", "Module"),
         Binding("r", "reset", "Reset"),
         Binding("slash", "find", "Find"),
-        Binding("n", "find_next(1)", "Next", show=False),
-        Binding("N", "find_next(-1)", "Previous", show=False),
+        Binding("n", "find_next(1)", "Next match of find", show=False),
+        Binding("N", "find_next(-1)", "Previous match of find", show=False),
+        Binding("backslash", "quick_filter", "Quick filter: show only rows matching a pattern", show=False),
         Binding("c", "copy_command", "Copy cmd"),
         Binding("g,colon", "goto", "Go to offset", show=False),
         Binding("e", "next_error(1)", "Next error row", show=False),
@@ -125,12 +129,14 @@ class SmartviewApp(App[int]):
         # The modules applied, in chain order, each with its parameter values as `-e` strings.
         self.stages: list[tuple[Module, dict[str, str]]] = [(_with_params(module, values), dict(values))
                                                              for module, values in stages]
+        # The quick filter's pattern (`!` excludes), applied as a built-in filter stage after the modules.
+        self.quick: str | None = selection.patterns[0] if selection.patterns else None
         if index is None:
             built = LineIndex(selection.topic.path)
             index = (built, built.build_in_background())
         self.index, self._indexed = index
         self.initial = initial  # --aggregate-initial: an aggregate's starting accumulator
-        self.mapped = MappedTopic(self.index, self.stages, initial)
+        self.mapped = MappedTopic(self.index, self._chain(), initial)
         self.status = Status(self._topic_label(), self._module_label())
         # A Kafka topic's partitions opened so far (the viewer shows one at a time): switching back is instant.
         self._partitions: dict[int, Any] = {self.index.partition: self.index} if self.kafka else {}
@@ -138,6 +144,12 @@ class SmartviewApp(App[int]):
         self.checked = 0
         self._outputs_news = False
         self.find_text: str | None = None
+        self.find_pattern: Pattern | None = None
+        self._find_count: OutputIndex | None = None  # the pass counting find's matches
+        # (record, screen line) to put the cursor back on once the quick filter's rows are counted that far.
+        self._anchor: tuple[int, int] | None = None
+        self._find_notice: Notification | None = None  # find's last "not found" or "wrapped", while shown
+        self._find_news = False
         self._rate_count = 0
         self._census: Census | None = None
         self._missing = False
@@ -150,7 +162,10 @@ class SmartviewApp(App[int]):
             yield StreamView(self.mapped, id="stream")
             yield BarChart(id="chart")
             yield ParamPanel(self._groups(), id="panel")
-        yield Input(placeholder="find in mapped output (enter searches, esc closes)", id="find")
+        yield Input(placeholder="find in mapped output: text, /regex/, .field=value, !… (enter searches, esc closes)",
+                    id="find")
+        yield Input(placeholder="show only rows matching: text, /regex/, .field=value, !… excludes (empty: all rows)",
+                    id="quick")
         yield GotoBar(self._go_to_offset, id="goto")
         yield StatusBar()
         yield Footer(show_command_palette=False, compact=True)  # ctrl+p is listed by `?`; the footer is full at 80 columns
@@ -175,8 +190,15 @@ class SmartviewApp(App[int]):
                 self._outputs_news = True
                 loop.call_soon_threadsafe(self._outputs_changed)
 
-        self._callbacks = (rows_ready, outputs_progressed)
-        self.mapped.on_ready, self.mapped.on_progress = self._callbacks
+        def find_counted() -> None:  # from find's counting pass: coalesced like the rows' news
+            if not self._find_news and not loop.is_closed():
+                self._find_news = True
+                loop.call_soon_threadsafe(self._find_counted)
+
+        self._callbacks = (rows_ready, outputs_progressed, find_counted)
+        self.mapped.on_ready, self.mapped.on_progress = self._callbacks[:2]
+        self.stream.empty_message = f"Waiting for records in {printable(self.topic_name)}…"
+        self.stream.search = self._highlights()
         self.stream.focus()
         self._show_status()
         self._index_timer = self.set_interval(0.02, self._poll_index, name="index-poll")
@@ -212,6 +234,8 @@ class SmartviewApp(App[int]):
 
     def on_unmount(self) -> None:
         self._stop_error_pass()
+        if self._find_count is not None:
+            self._find_count.cancel()
         self.mapped.close()
         if self.spool is not None:
             self.spool.remove()
@@ -245,7 +269,7 @@ class SmartviewApp(App[int]):
         self.stream.unfinished = self.index.unfinished() if unfinished is None else unfinished
         self.stream.update_count()
         self.status.records = self.index.count
-        if not self.stages:
+        if not self.mapped.stages:
             self.checked = self.index.count  # records shown as they are cannot fail
         self._show_status()
 
@@ -258,6 +282,7 @@ class SmartviewApp(App[int]):
         caught_up = self.checked >= self.status.records > 0
         self.stream.update_count(arrived=caught_up)
         self._take_outputs_figures()
+        self._settle_anchor()
         self._show_status()
 
     @work(exclusive=True, group="follow")
@@ -387,8 +412,8 @@ class SmartviewApp(App[int]):
         """Show `index`'s partition through the same modules, from its end."""
         self.mapped.close()
         self.index = index
-        self.mapped = MappedTopic(index, self.stages, self.initial)
-        self.mapped.on_ready, self.mapped.on_progress = self._callbacks
+        self.mapped = MappedTopic(index, self._chain(), self.initial)
+        self.mapped.on_ready, self.mapped.on_progress = self._callbacks[:2]
         self.stream.show(self.mapped)
         self.status.topic = self._topic_label()
         self.status.trouble = index.status or ""
@@ -436,9 +461,13 @@ class SmartviewApp(App[int]):
         self._remap()
         self.panel.show_values(self._parsed())
 
+    def _chain(self) -> list[tuple[Module, dict[str, str]]]:
+        """What is applied to the records: the modules, then the quick filter's stage."""
+        return self.stages + ([grep.stage(self.quick)] if self.quick else [])
+
     def _remap(self) -> None:
         """Map every row again with the current modules and values, and restart the error count."""
-        self.mapped.set_stages(self.stages, self.initial)
+        self.mapped.set_stages(self._chain(), self.initial)
         self.stream.remap()
         self.stream.update_count(arrived=False)
         self.status.module = self._module_label()
@@ -605,7 +634,8 @@ class SmartviewApp(App[int]):
         self.failures = 0
         self.checked = 0
         self.status.passed = self.status.rows = None  # until the new modules' pass says (a map has neither)
-        if not self.stages:
+        self.status.matched = None
+        if not self.mapped.stages:
             self.checked = self.index.count
         elif self.mapped.outputs is not None:
             # Not one row per record: the pass that counts rows counts failures too, and says when it has
@@ -614,6 +644,7 @@ class SmartviewApp(App[int]):
         else:
             self._census = Census(self.index.source, self.module.path, self.values)
             self._census_timer.resume()
+        self._start_find_count()
         self._show_status()
 
     def _take_outputs_figures(self) -> None:
@@ -625,6 +656,8 @@ class SmartviewApp(App[int]):
         kinds = {module.kind for module, _ in self.stages}
         self.status.passed = outputs.passed if kinds & {"filter", "filter_map"} else None
         self.status.rows = outputs.count if "array_map" in kinds else None
+        self.status.quick = self.quick or ""
+        self.status.matched = (outputs.passed, outputs.done) if self.quick else None
         self.query_one(StatusBar).progress(None if self.checked >= self.index.count else
                                            self.checked / max(self.index.count, 1))
         if outputs.error is not None and outputs.finished:
@@ -667,6 +700,11 @@ class SmartviewApp(App[int]):
         if read == 0:
             return f"Waiting for records in {printable(self.topic_name)}…"
         records = "1 record" if read == 1 else f"{read:,} records"
+        if self.quick is not None:
+            matching = f"no row matches \\{printable(self.quick)}"
+            if self.checked < read:
+                return f"Read {records}; {matching} so far (checking {100 * self.checked // read}%)"
+            return f"Read {records}; {matching}"
         kinds = {module.kind for module, _ in self.stages}
         outcome = "passed the filter" if kinds & {"filter", "filter_map"} else "gave a row"
         if self.checked < read:
@@ -684,7 +722,11 @@ class SmartviewApp(App[int]):
             self.notify(f"offset {self.mapped.offset_of(event.row)} is still being mapped", severity="warning")
             return
         row = self.mapped.explained(rows[0])  # a failure's traceback is made for the row shown only
-        self.push_screen(DetailScreen(row, self.mapped.value(event.row), self.topic_name))
+        screen = DetailScreen(row, self.mapped.value(event.row), self.topic_name)
+        self.push_screen(screen)
+        if self.kafka:  # file records have no headers
+            records = self.index.read_records(rows[0].offset, rows[0].offset + 1)
+            headers_view.attach(screen, records[0].headers if records else [])
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
@@ -696,32 +738,151 @@ class SmartviewApp(App[int]):
     def action_find(self) -> None:
         find = self.query_one("#find", Input)
         find.add_class("-shown")
-        find.focus()
+        self.screen.set_focus(find)  # at once: keys typed right after the slash go into the line
+
+    def action_quick_filter(self) -> None:
+        """Open the quick filter's line, holding the pattern applied now (enter applies, empty shows all)."""
+        quick = self.query_one("#quick", Input)
+        quick.value = self.quick or ""
+        quick.add_class("-shown")
+        self.screen.set_focus(quick)  # at once: keys typed right after the backslash go into the line
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
-        if event.input.id != "find":
+        if event.input.id not in ("find", "quick"):
+            return
+        try:
+            pattern = parse_pattern(event.value) if event.value else None
+        except PatternError as exc:  # the line stays open, holding what was typed, to be corrected
+            self.notify(exc.message, severity="error", title="the pattern does not read")
             return
         event.input.remove_class("-shown")
-        self.find_text = event.value or None
-        self.stream.search = self.find_text
-        self.stream.remap()
         self.stream.focus()
-        if self.find_text:
-            self._find(self.find_text, self.stream.cursor, 1, include_start=True)
+        if event.input.id == "quick":
+            self._set_quick(event.value or None)
+        else:
+            self._set_find(pattern)
 
     def on_key(self, event) -> None:
-        find = self.query_one("#find", Input)
-        if event.key == "escape" and find.has_class("-shown"):
-            find.remove_class("-shown")
-            self.stream.focus()
-            event.stop()
+        for line in self.query("#find, #quick").results(Input):
+            if event.key == "escape" and line.has_class("-shown"):
+                line.remove_class("-shown")
+                self.stream.focus()
+                event.stop()
+
+    def _highlights(self) -> tuple[Pattern, ...]:
+        quick = parse_pattern(self.quick) if self.quick else None
+        return tuple(pattern for pattern in (self.find_pattern, quick) if pattern is not None)
+
+    # -- the quick filter ---------------------------------------------------------------------------
+
+    def _set_quick(self, text: str | None) -> None:
+        """Show only the rows matching `text` (all rows for None), keeping the cursor's record in place."""
+        if text == self.quick:
+            return
+        stream = self.stream
+        anchor = None
+        if not stream.following and self.mapped.count:
+            anchor = (self.mapped.offset_of(stream.cursor), stream.cursor - int(stream.scroll_y))
+        self.quick = text
+        self._anchor = None
+        self.stream.search = self._highlights()
+        self._remap()
+        self._anchor = anchor
+        self._settle_anchor()
+        self._show_status()
+
+    def _settle_anchor(self) -> None:
+        """Once the rows up to the anchored record are counted, put the cursor on it (or the next row shown)."""
+        if self._anchor is None:
+            return
+        offset, y = self._anchor
+        outputs = self.mapped.outputs
+        if outputs is None:
+            row = offset
+        elif outputs.done > offset or outputs.finished:
+            row = outputs.row_of(offset)
+        else:
+            return  # not counted that far yet: the pass's next news comes back here
+        self._anchor = None
+        count = self.mapped.count
+        if count == 0:
+            return
+        row = min(row, count - 1)
+        self.stream.move_to(row)
+        self.stream.scroll_to(y=max(0, row - y), animate=False, immediate=True)
+
+    # -- find ---------------------------------------------------------------------------------------
+
+    def _set_find(self, pattern: Pattern | None) -> None:
+        self.find_pattern = pattern
+        self.find_text = pattern.source if pattern is not None else None
+        self._drop_find_notice()
+        self.stream.search = self._highlights()
+        self.stream.remap()
+        self._start_find_count()
+        if pattern is not None:
+            self._find(pattern, self.stream.cursor, 1, include_start=True)
 
     def action_find_next(self, direction: int) -> None:
-        if self.find_text:
-            self._find(self.find_text, self.stream.cursor, direction)
+        if self.find_pattern is not None:
+            self._find(self.find_pattern, self.stream.cursor, direction)
+
+    def _start_find_count(self) -> None:
+        """Count find's matches over every row in the background: the rows shown, through find's pattern."""
+        if self._find_count is not None:
+            self._find_count.cancel()
+            self._find_count = None
+        if self.find_pattern is not None:
+            stages = [(module.path, values) for module, values in self.mapped.stages]
+            stages.append((grep.PATH, {"pattern": self.find_pattern.source}))
+            self._find_count = OutputIndex(self.index.source, stages, self.initial, on_progress=self._callbacks[2])
+        self._show_find()
+
+    def _find_counted(self) -> None:
+        self._find_news = False
+        if self.query("#stream"):
+            self._show_find()
+
+    def _show_find(self) -> None:
+        """The status bar's word on find: how many rows match (so far), and where the last jump went."""
+        counter, pattern = self._find_count, self.find_pattern
+        if pattern is None:
+            self.status.find = ""
+        else:
+            parts = [f"find {_short(pattern.source)}"]
+            if counter is not None:
+                matches = counter.count - counter.failures
+                total = max(self.index.count, 1)
+                counting = not counter.finished and counter.done < self.index.count
+                noun = "match" if matches == 1 else "matches"
+                parts.append(f"{matches:,} {noun}" + (f" ({100 * counter.done // total}%)" if counting else ""))
+            self.status.find = ": ".join(parts)
+        self._show_status()
+
+    def _found(self, row: int | None, note: str) -> None:
+        """Go to what find found; a notice says when it wrapped around or found nothing.
+
+        The notice is kept so that the next search can take it away: an old "not found" next to a new
+        search's result would say the wrong thing.
+        """
+        if row is not None:
+            self.stream.move_to(row)
+        self._drop_find_notice()
+        if note:
+            shown = f"{_short(self.find_text or '')!r} not found" if row is None else f"search {note}"
+            notice = Notification(printable(shown), "", "warning" if row is None else "information",
+                                  self.NOTIFICATION_TIMEOUT, markup=False)
+            self._find_notice = notice
+            self.post_message(Notify(notice))
+
+    def _drop_find_notice(self) -> None:
+        # Textual offers no public way to take back one notification (clear_notifications takes all).
+        notice, self._find_notice = self._find_notice, None
+        if notice is not None and notice in self._notifications:
+            self._unnotify(notice)
 
     @work(thread=True, exclusive=True, group="find")
-    def _find(self, text: str, origin: int, direction: int, include_start: bool = False) -> None:
+    def _find(self, pattern: Pattern, origin: int, direction: int, include_start: bool = False) -> None:
         """Search the mapped rows from the cursor, wrapping around once.
 
         Rows are mapped by the same child process as the screen's, a batch at a time, so module code
@@ -730,14 +891,15 @@ class SmartviewApp(App[int]):
         worker = get_current_worker()
         count = self.mapped.count
         if count == 0:
+            self.call_from_thread(self._found, None, "not found")
             return
-        needle = text.lower()
         first = (origin if include_start else origin + direction) % count
         if direction > 0:
             spans = [range(first, count), range(0, first)]
         else:
             spans = [range(first, -1, -1), range(count - 1, first, -1)]
-        for span in spans:
+        wrapped = (not include_start and ((direction > 0 and first < origin) or (direction < 0 and first > origin)))
+        for number_of_span, span in enumerate(spans):
             for start in range(0, len(span), FIND_BATCH):
                 chunk = span[start : start + FIND_BATCH]
                 low = min(chunk[0], chunk[-1])
@@ -746,11 +908,12 @@ class SmartviewApp(App[int]):
                     return
                 for number in chunk:
                     row = rows[number - low]
-                    if row is not None and needle in searchable(row):
-                        self.call_from_thread(self.stream.move_to, number)
-                        self.call_from_thread(self._show_status)
+                    if row is not None and row_matches(pattern, row):
+                        around = wrapped or number_of_span == 1
+                        note = ("wrapped to the top" if direction > 0 else "wrapped to the bottom") if around else ""
+                        self.call_from_thread(self._found, number, note)
                         return
-        self.call_from_thread(self.notify, f"{text!r} not found", severity="warning")
+        self.call_from_thread(self._found, None, "not found")
 
     def _mapped_rows(self, worker, first: int, last: int) -> list[Row | None] | None:
         """Rows [first, last) once all are mapped; None if the search was cancelled meanwhile."""
@@ -866,6 +1029,8 @@ class SmartviewApp(App[int]):
                 words += ["-e", f"{prefix}{name}={text}"]
         if self.initial is not None and any(module.kind == "aggregate" for module, _ in self.stages):
             words += ["--aggregate-initial", self.initial]
+        if self.quick:
+            words += ["--grep-v", self.quick[1:]] if self.quick.startswith("!") else ["--grep", self.quick]
         words.append("--print")
         return shlex.join(words)
 
@@ -903,15 +1068,20 @@ class SmartviewApp(App[int]):
         yield SystemCommand("Toggle panel", "Show or hide the parameter panel", self.action_toggle_panel)
         yield SystemCommand("Follow", "Jump to the end and follow new records", self.stream.action_follow)
         yield SystemCommand("Find", "Find text in the mapped output", self.action_find)
+        yield SystemCommand("Quick filter", "Show only the rows matching a pattern (\\)", self.action_quick_filter)
 
 
 
 
-def searchable(row: Row) -> str:
-    """What find looks in: the mapped value, or the error of a failed row."""
+def row_matches(pattern: Pattern, row: Row) -> bool:
+    """Whether find's pattern picks a row: its mapped value, or the error of a failed row."""
     if isinstance(row.result, Failure):
-        return row.result.error.lower()
-    return decode(row.result.value, None).lower()
+        return pattern.matches(row.result.error.encode("utf-8", "replace"))
+    return pattern.matches(row.result.value)
+
+
+def _short(pattern: str, limit: int = 24) -> str:
+    return pattern if len(pattern) <= limit else pattern[: limit // 2 - 1] + "…" + pattern[-(limit // 2):]
 
 
 def run_viewer(

@@ -33,6 +33,9 @@ class Status:
     new: int = 0
     busy: str = ""  # what a slow module is working on
     trouble: str = ""  # a problem with the source itself: a Kafka broker that cannot be reached
+    quick: str = ""  # the quick filter's pattern, when one is applied
+    matched: tuple[int, int] | None = None  # (records matching the quick filter, records checked)
+    find: str = ""  # what the last find found: matches counted, not found, wrapped
 
 
 class _StatusText(Static):
@@ -140,7 +143,10 @@ def shorten(text: str, room: int) -> str:
 def _state(status: Status) -> list[Content]:
     """Every part of the bar after the topic and module: counts, errors, following or paused, troubles."""
     parts: list[Content] = [Content(f"{status.records:,} records")]
-    if status.passed is not None:
+    if status.matched is not None:
+        matching, checked = status.matched
+        parts.append(Content.assemble((f"\\{_short(status.quick)}", "bold"), f" {matching:,} of {checked:,} match"))
+    elif status.passed is not None:
         parts.append(Content(f"{status.passed:,} passed"))
     if status.rows is not None:
         parts.append(Content(f"{status.rows:,} rows"))
@@ -153,11 +159,18 @@ def _state(status: Status) -> list[Content]:
         parts.append(Content.styled("following", "$text-success"))
     else:
         parts.append(Content.assemble(("paused", "$text-warning"), f", {status.new:,} new" if status.new else ""))
+    if status.find:
+        parts.append(Content(printable(status.find)))
     if status.busy:
         parts.append(Content.styled(printable(status.busy), "$text-warning"))
     if status.trouble:
         parts.append(Content.styled(printable(status.trouble), "$text-error"))
     return parts
+
+
+def _short(pattern: str, limit: int = 24) -> str:
+    """A pattern as the bar quotes it: printable, and cut in the middle when long."""
+    return shorten(printable(pattern), limit)
 
 
 def _errors(count: int) -> str:

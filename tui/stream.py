@@ -20,6 +20,7 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from ..core.pattern import Pattern
 from ..core.runs.rows import MappedTopic, Row
 from ..core.modules.runner import Failure
 from .render import failure_text, value_text
@@ -84,7 +85,8 @@ class StreamView(ScrollView, can_focus=True):
         self.topic = topic
         self.following = True
         self.new_while_paused = 0
-        self.search: str | None = None
+        # Patterns whose matches are highlighted: find's, and the quick filter's (core/pattern.py).
+        self.search: tuple[Pattern, ...] = ()
         self.empty_message = "Waiting for records…"
         # Set by the app during a burst of appends: frames then never wait for rows (rows still being
         # mapped show as pending until the next frame, a few tens of milliseconds later).
@@ -231,9 +233,7 @@ class StreamView(ScrollView, can_focus=True):
     def _draw_wrapped(self, row: Row, number: int, width: int) -> list[Strip]:
         label = self._label_width() + 1
         room = max(1, width - label)
-        body = self._body(row)
-        if self.search:
-            body.highlight_words([self.search], self.get_component_rich_style("stream--match"), case_sensitive=False)
+        body = self._highlighted(self._body(row))
         pieces = body.divide(range(room, len(body), room)) if len(body) > room else [body]
         offset_style = Style(color=self.get_component_rich_style("stream--offset").color)
         lines = []
@@ -320,12 +320,19 @@ class StreamView(ScrollView, can_focus=True):
         text = f"{self.topic.index.count:>{self._label_width()}} ⋯ {self.unfinished:,} bytes without a newline yet: shown once the line ends"
         return Strip([Segment(text[:width], style)]).adjust_cell_length(width, self.rich_style)
 
+    def _highlighted(self, body: Text) -> Text:
+        """The row's text with every match of the find patterns marked."""
+        if self.search:
+            match = self.get_component_rich_style("stream--match")
+            for pattern in self.search:
+                for start, end in pattern.spans(body.plain):
+                    body.stylize(match, start, end)
+        return body
+
     def _draw(self, row: Row, number: int, width: int) -> Strip:
         offset_color = self.get_component_rich_style("stream--offset").color
         text = Text(f"{self._label(row)} ", style=Style(color=offset_color), no_wrap=True)
-        text.append_text(self._body(row))
-        if self.search:
-            text.highlight_words([self.search], self.get_component_rich_style("stream--match"), case_sensitive=False)
+        text.append_text(self._highlighted(self._body(row)))
         if self.x_shift:
             text = self._shifted(text, len(self._label(row)) + 1, offset_color)
         text.truncate(width, overflow="ellipsis", pad=True)
@@ -336,10 +343,12 @@ class StreamView(ScrollView, can_focus=True):
         base = self.rich_style
         # The cursor's background goes on last so it shows over error rows and highlighted JSON alike.
         cursor = Style(bgcolor=self.get_component_rich_style("stream--cursor").bgcolor) if number == self.cursor else None
+        match = self.get_component_rich_style("stream--match").bgcolor
         segments = []
         for segment_text, style, _ in text.render(self.app.console):
             combined = base + style if style else base
-            segments.append(Segment(segment_text, combined + cursor if cursor else combined))
+            over = cursor and combined.bgcolor != match  # a match stays marked on the cursor's row too
+            segments.append(Segment(segment_text, combined + cursor if over else combined))
         return Strip(segments, width).adjust_cell_length(width, base + cursor if cursor else base)
 
     def _shifted(self, text: Text, label: int, color) -> Text:

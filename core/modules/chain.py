@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ParamError, SmartviewError
-from . import lookback as lookback_mod
+from . import grep, lookback as lookback_mod
 from .lookback import Lookback
 from .module import Module
 from .params import format_value
@@ -36,15 +36,19 @@ class Chain:
 
     def __init__(self, stages: list[Mapper]) -> None:
         self.stages = stages
+        # Failures name the user's modules only: a built-in --grep stage is not "module 2 of 2".
+        self._chosen = sum(not grep.is_stage(stage.module) for stage in stages)
 
     def apply_many(self, record: Record) -> list[Output] | Failure:
         outputs = [Output(record.offset, record.key, record.value)]
         for number, stage in enumerate(self.stages, 1):
             following: list[Output] = []
             for output in outputs:
-                result = stage.apply_many(Record(record.offset, output.key, output.value))
+                result = stage.apply_many(record.derive(output.key, output.value))
                 if isinstance(result, Failure):
-                    where = f"{stage.module.name} (module {number} of {len(self.stages)})"
+                    if self._chosen == 1:
+                        return Failure(record.offset, result.error, result.location, result.traceback, record.value)
+                    where = f"{stage.module.name} (module {number} of {self._chosen})"
                     return Failure(record.offset, f"{where}: {result.error}", result.location, result.traceback,
                                    record.value)
                 following.extend(result)

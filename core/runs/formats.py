@@ -7,7 +7,8 @@ from ..errors import SmartviewError
 PLACEHOLDER = r"\{\{\s*(\w+)\s*\}\}"
 # {{time}} is Fluvio's: the record's timestamp in RFC 3339 (UTC, milliseconds), NA for a record without
 # one, as file records are.
-FIELDS = ("offset", "key", "value", "partition", "time")
+# {{headers}} is a JSON array of [key, value] pairs (value null when the header has none): [] for file records.
+FIELDS = ("offset", "key", "value", "partition", "time", "headers")
 KAFKA_FIELDS = (*FIELDS, "timestamp")  # Kafka records also carry a timestamp (ms since the epoch, -1 if none)
 
 
@@ -24,8 +25,10 @@ class LineFormat:
         self.plain = template is None and not key_value
         self._parts = _compile(template, fields) if template is not None else None
         self._uses_time = "\0time" in (self._parts or [])
+        self._uses_headers = "\0headers" in (self._parts or [])
 
-    def line(self, offset: int, key: bytes | None, value: bytes, partition: int = 0, timestamp: int = -1) -> bytes:
+    def line(self, offset: int, key: bytes | None, value: bytes, partition: int = 0, timestamp: int = -1,
+             headers: list[tuple[str, bytes | None]] | None = None) -> bytes:
         if self._parts is not None:
             fields = {
                 "offset": str(offset).encode(),
@@ -34,6 +37,7 @@ class LineFormat:
                 "partition": str(partition).encode(),
                 "timestamp": str(timestamp).encode(),
                 "time": rfc3339(timestamp) if self._uses_time else b"",
+                "headers": headers_json(headers) if self._uses_headers else b"",
             }
             return b"".join(fields[part[1:]] if part[:1] == "\0" else part.encode() for part in self._parts)
         if self.key_value:
@@ -62,6 +66,15 @@ def _compile(template: str, known: tuple[str, ...]) -> list[str]:
         position = match.end()
     parts.append(template[position:])
     return [p for p in parts if p]
+
+
+def headers_json(headers: list[tuple[str, bytes | None]] | None) -> bytes:
+    """Headers as `[["key","value"],...]`, in the broker's order; a value that is not UTF-8 shows U+FFFD for its bad bytes."""
+    if not headers:
+        return b"[]"
+    import orjson
+
+    return orjson.dumps([[key, None if value is None else value.decode("utf-8", "replace")] for key, value in headers])
 
 
 def rfc3339(timestamp_ms: int) -> bytes:

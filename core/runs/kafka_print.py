@@ -147,13 +147,14 @@ class _Writer:
         failures: list[tuple[int, Failure]] = []
         for record in records:
             if self.mapper is None:
-                out += fmt.line(record.offset, record.key, record.value, record.partition, record.timestamp)
+                out += fmt.line(record.offset, record.key, record.value, record.partition, record.timestamp,
+                                record.headers)
                 out += b"\n"
                 continue
             if self.watch is not None:
                 self.count += 1
                 self.watch.offset = self.count  # a new number per record, even across partitions
-            partition, timestamp, key = record.partition, record.timestamp, record.key
+            partition, timestamp, key, headers = record.partition, record.timestamp, record.key, record.headers
             results = self.mapper.apply_many(record)
             if isinstance(results, Failure):
                 failures.append((partition, results))
@@ -164,7 +165,7 @@ class _Writer:
             for output in results:
                 # An output without a key of its own keeps the record's key, so -k still shows it.
                 shown = output.key if output.key is not None or not self.keep_key else key
-                out += fmt.line(output.offset, shown, output.value, partition, timestamp)
+                out += fmt.line(output.offset, shown, output.value, partition, timestamp, headers)
                 out += b"\n"
         if self.watch is not None:
             self.watch.offset = -1

@@ -124,18 +124,24 @@ class KafkaTopic:
 
 
 class KafkaRecord(Record):
-    """A Kafka record: a `Record` with the partition and the timestamp (ms since the epoch, or -1).
+    """A Kafka record: a `Record` with the partition, the timestamp (ms since the epoch, or -1) and headers.
 
-    Modules receive it as they receive any record; `record.partition` and `record.timestamp` are there
-    for modules that want them.
+    Modules receive it as they receive any record; `record.partition`, `record.timestamp` and
+    `record.headers` (`(str, bytes | None)` pairs in the broker's order) are there for modules that want them.
     """
 
-    __slots__ = ("partition", "timestamp")
+    __slots__ = ("partition", "timestamp", "headers")
 
-    def __init__(self, offset: int, key: bytes | None, value: bytes, partition: int, timestamp: int) -> None:
+    def __init__(self, offset: int, key: bytes | None, value: bytes, partition: int, timestamp: int,
+                 headers: list[tuple[str, bytes | None]] | None = None) -> None:
         super().__init__(offset, key, value)
         self.partition = partition
         self.timestamp = timestamp
+        self.headers = [] if headers is None else headers
+
+    def derive(self, key: bytes | None, value: bytes) -> KafkaRecord:
+        """An output as the next module of a chain receives it: partition, timestamp and headers kept."""
+        return KafkaRecord(self.offset, key, value, self.partition, self.timestamp, list(self.headers))
 
     def __repr__(self) -> str:
         return (
@@ -389,7 +395,7 @@ def take(consumer: Any, seconds: float, most: int = 2000) -> list[Any]:
 def to_record(message: Any) -> KafkaRecord:
     value = message.value()
     return KafkaRecord(message.offset(), message.key(), b"" if value is None else value,
-                       message.partition(), message.timestamp()[1])
+                       message.partition(), message.timestamp()[1], message.headers() or [])
 
 
 def find_ends(
