@@ -134,7 +134,7 @@ def test_quick_filter_applies_after_parameter_changes_and_while_following(tmp_pa
             await pilot.press("1")  # loud: the output now says LOGIN, and the case-sensitive regex misses it
             await settle(pilot)
             assert "0 of 30 match" in status_text(app)
-            await wait_for(pilot, lambda: 'No row matches \\/"login"/ (30 records read)' in screen_text(app))
+            await wait_for(pilot, lambda: 'Read 30 records; no row matches \\/"login"/' in screen_text(app))
             await pilot.press("1")
             await settle(pilot)
             assert "10 of 30 match" in status_text(app)
