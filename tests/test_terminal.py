@@ -22,10 +22,14 @@ class Terminal:
         self.name = f"sv-{uuid.uuid4().hex[:8]}"
         env = " ".join(f"{k}={v}" for k, v in ws.env().items() if k in ("SMARTVIEW_TOPICS_DIR", "PATH", "HOME"))
         command = " ".join([*smartview_command(), *args])
-        subprocess.run(
-            ["tmux", "new-session", "-d", "-s", self.name, "-x", "120", "-y", "30", f"cd {ws.root} && env {env} {command}"],
-            check=True,
-        )
+        start = ["tmux", "new-session", "-d", "-s", self.name, "-x", "120", "-y", "30", f"cd {ws.root} && env {env} {command}"]
+        # The previous test's tmux server may still be exiting (its last session just ended): try again.
+        for attempt in range(3):
+            if subprocess.run(start, capture_output=True).returncode == 0:
+                break
+            time.sleep(0.2)
+        else:
+            subprocess.run(start, check=True)
 
     def screen(self) -> str:
         return subprocess.run(["tmux", "capture-pane", "-p", "-t", self.name], capture_output=True, text=True).stdout
