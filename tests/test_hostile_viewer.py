@@ -179,6 +179,36 @@ def test_a_value_params_refuses_is_marked_invalid_and_the_last_good_kept(tmp_pat
     asyncio.run(scenario())
 
 
+def test_going_back_to_the_last_good_value_clears_the_invalid_mark(tmp_path: Path) -> None:
+    """A refused value, then the value still applied typed back (or the checkbox toggled back): no longer red."""
+    topic = tmp_path / "numbers.jsonl"
+    topic.write_text("1\n")
+    (tmp_path / "checked.py").write_text(CHECKED)
+
+    async def scenario():
+        app = make_app(topic, module="checked", modules_dirs=[tmp_path])
+        async with app.run_test(size=(120, 30)) as pilot:
+            await settle(pilot)
+            field = app.query_one("#param-0-limit", Input)
+            field.value = "50"
+            await wait_for(pilot, lambda: app.values == {"limit": "50"})
+            field.value = "500"
+            await pilot.pause()
+            assert field.has_class("-invalid")
+            field.value = "50"  # the last good value, typed back
+            await pilot.pause()
+            assert not field.has_class("-invalid") and app.values == {"limit": "50"}
+            await pilot.press("1")  # strict with limit 50: refused
+            await pilot.pause()
+            strict = app.query_one("#param-0-strict", Checkbox)
+            assert strict.has_class("-invalid")
+            await pilot.press("1")  # back to the value applied
+            await pilot.pause()
+            assert not strict.has_class("-invalid") and app.values == {"limit": "50"}
+
+    asyncio.run(scenario())
+
+
 def test_a_parameter_named_in_non_ascii_letters_can_be_toggled(tmp_path: Path) -> None:
     topic = hostile_topic(tmp_path)
     (tmp_path / "accents.py").write_text(

@@ -456,7 +456,9 @@ class SmartviewApp(App[int]):
         if value == (spec.parse(values[event.name]) if event.name in values else spec.default):
             # Textual's Input and Select report the value they were given when they mount: mapping all
             # over again for it restarted the background pass, and a page key pressed meanwhile found the
-            # rows counted anew from zero.
+            # rows counted anew from zero. A value refused just before is no longer shown: unmark it.
+            self.panel.mark_invalid(event.stage, event.name, False)
+            self.panel.show_init_error(event.stage, None)
             return
         candidate = dict(values)
         if value == spec.default:
