@@ -209,6 +209,30 @@ def test_going_back_to_the_last_good_value_clears_the_invalid_mark(tmp_path: Pat
     asyncio.run(scenario())
 
 
+def test_what_init_says_of_refused_values_is_shown_escaped(tmp_path: Path) -> None:
+    """init's refusal is outside text: its message in the panel is escaped, never markup."""
+    topic = tmp_path / "numbers.jsonl"
+    topic.write_text("1\n")
+    (tmp_path / "picky.py").write_text(
+        "from dataclasses import dataclass\n\n\n@dataclass\nclass Params:\n    limit: int = 10\n\n\n"
+        f"def init(params):\n    if params.limit > 100:\n        raise ValueError({TEXT!r})\n\n\n"
+        "def map(record, params):\n    return record.value\n"
+    )
+
+    async def scenario():
+        app = make_app(topic, module="picky", modules_dirs=[tmp_path])
+        async with app.run_test(size=(160, 40)) as pilot:
+            await settle(pilot)
+            app.query_one("#param-0-limit", Input).value = "500"
+            notice = app.query_one("#init-error-0", Static)
+            await wait_for(pilot, lambda: notice.has_class("-shown"))
+            assert "\\x1b]52;c;aGFja2Vk\\x07" in plain(notice) and "[/var/log]" in plain(notice)
+            assert not unsafe_in(plain(notice).replace("\n", ""))
+            assert_safe_screen(app)
+
+    asyncio.run(scenario())
+
+
 def test_a_parameter_named_in_non_ascii_letters_can_be_toggled(tmp_path: Path) -> None:
     topic = hostile_topic(tmp_path)
     (tmp_path / "accents.py").write_text(
