@@ -233,6 +233,25 @@ def test_what_init_says_of_refused_values_is_shown_escaped(tmp_path: Path) -> No
     asyncio.run(scenario())
 
 
+def test_a_filter_that_keeps_nothing_names_its_hostile_file_escaped(tmp_path: Path) -> None:
+    """"Read N records; none passed the filter (NAME)": the module's name is a file name, shown escaped."""
+    topic = tmp_path / "numbers.jsonl"
+    topic.write_text("1\n2\n")
+    name = "none\x1b]0;pwned\x07\x9b2J[b]\u202e"
+    module = tmp_path / f"{name}.py"
+    module.write_text("def filter(record, params):\n    return False\n")
+
+    async def scenario():
+        app = make_app(topic, module=str(module), modules_dirs=[tmp_path])
+        async with app.run_test(size=(160, 40)) as pilot:
+            await settle(pilot)
+            await wait_for(pilot, lambda: "none passed the filter (" in app.stream.empty_message)
+            assert shown(name) in app.stream.empty_message and not unsafe_in(app.stream.empty_message)
+            assert_safe_screen(app)
+
+    asyncio.run(scenario())
+
+
 def test_a_parameter_named_in_non_ascii_letters_can_be_toggled(tmp_path: Path) -> None:
     topic = hostile_topic(tmp_path)
     (tmp_path / "accents.py").write_text(

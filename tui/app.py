@@ -673,7 +673,7 @@ class SmartviewApp(App[int]):
         outcome = "passed the filter" if kinds & {"filter", "filter_map"} else "gave a row"
         if self.checked < read:
             return f"Read {records}; none {outcome} so far (checking {100 * self.checked // read}%)"
-        return f"Read {records}; none {outcome} ({' → '.join(module.name for module, _ in self.stages)})"
+        return f"Read {records}; none {outcome} ({printable(' → '.join(module.name for module, _ in self.stages))})"
 
     def on_stream_view_follow_changed(self, event: StreamView.FollowChanged) -> None:
         self._show_status()
