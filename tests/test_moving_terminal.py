@@ -40,14 +40,14 @@ def test_go_to_error_scroll_wrap_and_detail_in_a_terminal(ws: Workspace, termina
     term.keys("e")  # the next error row, from offset 12
     term.wait_for(lambda s: "40 ✖" in s)
     term.keys("Right", "Right")  # sideways: the offsets stay, the value starts with …
-    term.wait_for(lambda s: "\n39 …:\"w39-0" in s and "\n40 …" in s)
+    term.wait_for(lambda s: "\n39 …0,\"text\":\"w39-0" in s and "\n40 …" in s)
     term.keys("Left", "Left", "w")  # wrapped onto several lines
     term.keys("p")  # the panel hidden: room for the rows
     go_to(term, "5")
     term.wait_for(lambda s: "\n 5 {" in s)
     term.keys("Enter")  # the detail of offset 5: the input as written, wrapped to its pane
     screen = term.wait_for(lambda s: "offset 5" in s and '"big": 123456789012345678901234567890' in s)
-    assert '~ "big": 1.2345678901234568e+29' in screen  # the module re-serialised it: shown as it wrote it
+    assert '  "big": 123456789012345678901234567890,' in screen  # fields keeps a number as written: unchanged
     assert '- "price": 1.10,' in screen and '  "text": "w5-0' in screen
     term.keys("Escape")
     term.wait_for(lambda s: "offset 5" not in s)
