@@ -24,6 +24,7 @@ TITLES = {
     "SmartviewApp": "Anywhere in the viewer",
     "StreamView": "The stream",
     "ParamPanel": "The parameter panel (tab moves into it)",
+    "GotoBar": "The go-to bar (g or :)",
     "DetailScreen": "The detail view (enter)",
     "ModulePicker": "The module picker (m)",
 }
