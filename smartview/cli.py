@@ -441,7 +441,7 @@ def _load_config() -> config_mod.Config:
     """The config, after saying on stderr which config file or module folder was ignored and why."""
     config = config_mod.load_config()
     for warning in config.warnings:
-        print(f"smartview: {warning}", file=sys.stderr)
+        say_error(f"smartview: {warning}")  # it names a path: escaped
     return config
 
 

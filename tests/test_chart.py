@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
+from smartview.core.config import SHIPPED_MODULES_DIR
 from smartview.tui.chart import BarChart, bar, numbers_of
 from test_viewer import append, run, wait_for
 from test_viewer_kinds import events
@@ -75,3 +77,25 @@ def test_b_is_for_aggregates_only(tmp_path: Path) -> None:
             assert app.stream.display and not app.query_one(BarChart).display
 
     run(scenario())
+
+
+def test_the_chart_title_shows_a_hostile_module_file_name_escaped(tmp_path: Path) -> None:
+    """The title names the module: a file name holding controls or markup is shown escaped, never acted on."""
+    from hostile import shown, unsafe_in
+
+    name = "agg\x1b]0;pwned\x07\x9b2J[b]\u202e"
+    module = tmp_path / f"{name}.py"
+    module.write_text((SHIPPED_MODULES_DIR / "count_by.py").read_text())
+    topic = tmp_path / "events.jsonl"
+    topic.write_text(events(8))
+
+    async def scenario():
+        app = make_app(topic, module=str(module), modules_dirs=[tmp_path])
+        async with app.run_test(size=(120, 30)) as pilot:
+            await settle(pilot)
+            await pilot.press("b")
+            await wait_for(pilot, lambda: len(chart_lines(app)) == 4)
+            title = str(app.query_one("#chart-title").render())
+            assert title.startswith(shown(name)) and not unsafe_in(title)
+
+    asyncio.run(scenario())

@@ -122,3 +122,22 @@ def test_the_viewer_shows_the_warning(ws: Workspace, monkeypatch: pytest.MonkeyP
             assert any(m.startswith(f"ignoring config file {config}: writable by other users") for m in messages)
 
     asyncio.run(scenario())
+
+
+def test_the_warning_escapes_the_path_it_names(ws: Workspace) -> None:
+    """The ignored config's path is outside text: a folder named with controls is shown escaped on stderr."""
+    import subprocess
+
+    from conftest import smartview_command
+
+    folder = ws.root / "dl\x1b]0;pwned\x07\x9b2J\u202e"
+    folder.mkdir()
+    (folder / "smartview.toml").write_text('modules-dirs = ["."]\n')
+    (folder / "smartview.toml").chmod(0o666)
+    (folder / "t.jsonl").write_text('{"a":1}\n')
+    proc = subprocess.run([*smartview_command(), "./t.jsonl", "--print"], capture_output=True, cwd=folder,
+                          env=ws.env(), timeout=60)
+    err = proc.stderr.decode()
+    assert proc.returncode == 0 and proc.stdout == b'{"a":1}\n'
+    assert "ignoring config file" in err and "dl\\x1b]0;pwned\\x07\\x9b2J\\u202e" in err
+    assert not any(char in err for char in "\x1b\x07\x9b\u202e")

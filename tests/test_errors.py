@@ -151,6 +151,15 @@ def test_module_syntax_error_shows_file_and_line(events: Workspace) -> None:
     expect_usage_error(result, f"{path}:", "syntax error")
 
 
+def test_a_module_path_that_is_neither_python_nor_wasm_is_one_line(events: Workspace) -> None:
+    """`--map ./events.jsonl` (a slip of the hand): one line, never a traceback, and the file is not run."""
+    path = events.root / "events.jsonl"
+    path.write_text("1\n2\n")
+    for command in (["user-events", "--map", str(path), "--print"], ["test", str(path), "--text", "1"]):
+        result = events.run(*command)
+        expect_usage_error(result, f"module file {path} is neither Python (.py) nor a SmartModule (.wasm)")
+
+
 def test_module_import_error_shows_file_and_line(events: Workspace) -> None:
     path = events.module("needs", "import os\nimport no_such_package_here\n\ndef map(record, params):\n    return record.value\n")
     result = events.run("user-events", "--map", str(path), "--print")

@@ -120,3 +120,25 @@ def test_topic_listing_escapes_the_folder_it_names(hostile: Workspace) -> None:
     result = hostile.run("topics", "--topics-dir", str(folder))
     assert result.code == 0, result.err
     assert_safe(result.err, shown(folder.name))
+
+
+@pytest.mark.parametrize("case", ["too long", "ends mid-record", "damaged gzip"])
+def test_reports_about_the_input_escape_its_path(ws: Workspace, case: str) -> None:
+    """A record past the limit, a compressed input cut mid-record or damaged: the line names a path from outside."""
+    import gzip
+
+    stem = ws.root / "dl\x1b]0;pwned\x07\x9b2J\u202e"
+    if case == "too long":
+        path = stem.with_name(stem.name + ".jsonl")
+        path.write_bytes(b'{"a":1}\n' + b"x" * (2 << 20) + b"\n")
+    elif case == "ends mid-record":
+        path = stem.with_name(stem.name + ".jsonl.gz")
+        path.write_bytes(gzip.compress(b'{"a":1}\n{"b":2}'))
+    else:
+        path = stem.with_name(stem.name + ".jsonl.gz")
+        whole = gzip.compress(b'{"a":1}\n' * 1000)
+        path.write_bytes(whole[: len(whole) // 2])
+    for jobs in (["--jobs", "2"], []) if case == "too long" else ([],):
+        result = ws.run(str(path), "--print", "--max-record-bytes", "1M", *jobs)
+        assert result.code in (0, 1) and "Traceback" not in result.err
+        assert_safe(result.err, "dl\\x1b]0;pwned\\x07\\x9b2J\\u202e")

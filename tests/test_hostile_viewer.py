@@ -179,6 +179,79 @@ def test_a_value_params_refuses_is_marked_invalid_and_the_last_good_kept(tmp_pat
     asyncio.run(scenario())
 
 
+def test_going_back_to_the_last_good_value_clears_the_invalid_mark(tmp_path: Path) -> None:
+    """A refused value, then the value still applied typed back (or the checkbox toggled back): no longer red."""
+    topic = tmp_path / "numbers.jsonl"
+    topic.write_text("1\n")
+    (tmp_path / "checked.py").write_text(CHECKED)
+
+    async def scenario():
+        app = make_app(topic, module="checked", modules_dirs=[tmp_path])
+        async with app.run_test(size=(120, 30)) as pilot:
+            await settle(pilot)
+            field = app.query_one("#param-0-limit", Input)
+            field.value = "50"
+            await wait_for(pilot, lambda: app.values == {"limit": "50"})
+            field.value = "500"
+            await pilot.pause()
+            assert field.has_class("-invalid")
+            field.value = "50"  # the last good value, typed back
+            await pilot.pause()
+            assert not field.has_class("-invalid") and app.values == {"limit": "50"}
+            await pilot.press("1")  # strict with limit 50: refused
+            await pilot.pause()
+            strict = app.query_one("#param-0-strict", Checkbox)
+            assert strict.has_class("-invalid")
+            await pilot.press("1")  # back to the value applied
+            await pilot.pause()
+            assert not strict.has_class("-invalid") and app.values == {"limit": "50"}
+
+    asyncio.run(scenario())
+
+
+def test_what_init_says_of_refused_values_is_shown_escaped(tmp_path: Path) -> None:
+    """init's refusal is outside text: its message in the panel is escaped, never markup."""
+    topic = tmp_path / "numbers.jsonl"
+    topic.write_text("1\n")
+    (tmp_path / "picky.py").write_text(
+        "from dataclasses import dataclass\n\n\n@dataclass\nclass Params:\n    limit: int = 10\n\n\n"
+        f"def init(params):\n    if params.limit > 100:\n        raise ValueError({TEXT!r})\n\n\n"
+        "def map(record, params):\n    return record.value\n"
+    )
+
+    async def scenario():
+        app = make_app(topic, module="picky", modules_dirs=[tmp_path])
+        async with app.run_test(size=(160, 40)) as pilot:
+            await settle(pilot)
+            app.query_one("#param-0-limit", Input).value = "500"
+            notice = app.query_one("#init-error-0", Static)
+            await wait_for(pilot, lambda: notice.has_class("-shown"))
+            assert "\\x1b]52;c;aGFja2Vk\\x07" in plain(notice) and "[/var/log]" in plain(notice)
+            assert not unsafe_in(plain(notice).replace("\n", ""))
+            assert_safe_screen(app)
+
+    asyncio.run(scenario())
+
+
+def test_a_filter_that_keeps_nothing_names_its_hostile_file_escaped(tmp_path: Path) -> None:
+    """"Read N records; none passed the filter (NAME)": the module's name is a file name, shown escaped."""
+    topic = tmp_path / "numbers.jsonl"
+    topic.write_text("1\n2\n")
+    name = "none\x1b]0;pwned\x07\x9b2J[b]\u202e"
+    module = tmp_path / f"{name}.py"
+    module.write_text("def filter(record, params):\n    return False\n")
+
+    async def scenario():
+        app = make_app(topic, module=str(module), modules_dirs=[tmp_path])
+        async with app.run_test(size=(160, 40)) as pilot:
+            await settle(pilot)
+            await wait_for(pilot, lambda: "none passed the filter (" in app.stream.empty_message)
+            assert shown(name) in app.stream.empty_message and not unsafe_in(app.stream.empty_message)
+            assert_safe_screen(app)
+
+    asyncio.run(scenario())
+
+
 def test_a_parameter_named_in_non_ascii_letters_can_be_toggled(tmp_path: Path) -> None:
     topic = hostile_topic(tmp_path)
     (tmp_path / "accents.py").write_text(

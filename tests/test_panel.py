@@ -309,8 +309,11 @@ def test_question_mark_lists_every_key_of_the_viewer() -> None:
                 for single in Binding.make_bindings([binding]):
                     shown = app.get_key_display(single)
                     assert ("1-9" if shown.isdigit() else shown) in text
-            for line in ("1-9  Toggle checkbox N of the panel", "esc  Back to the stream", "ctrl+p", "The detail view"):
+            for line in ("1-9  Toggle checkbox N of the panel", "esc  Back to the stream", "ctrl+p", "The detail view",
+                         "The go-to bar (g or :)"):
                 assert line in text
+            titles = [plain(label) for label in app.screen.query(".help-title")]
+            assert not [t for t in titles if re.fullmatch(r"[A-Z][A-Za-z]+", t) and t != "Textual"], titles  # no class name
             await pilot.press("escape")
             assert not isinstance(app.screen, HelpScreen)
 

@@ -485,7 +485,9 @@ class SmartviewApp(App[int]):
         if value == (spec.parse(values[event.name]) if event.name in values else spec.default):
             # Textual's Input and Select report the value they were given when they mount: mapping all
             # over again for it restarted the background pass, and a page key pressed meanwhile found the
-            # rows counted anew from zero.
+            # rows counted anew from zero. A value refused just before is no longer shown: unmark it.
+            self.panel.mark_invalid(event.stage, event.name, False)
+            self.panel.show_init_error(event.stage, None)
             return
         candidate = dict(values)
         if value == spec.default:
@@ -709,7 +711,7 @@ class SmartviewApp(App[int]):
         outcome = "passed the filter" if kinds & {"filter", "filter_map"} else "gave a row"
         if self.checked < read:
             return f"Read {records}; none {outcome} so far (checking {100 * self.checked // read}%)"
-        return f"Read {records}; none {outcome} ({' → '.join(module.name for module, _ in self.stages)})"
+        return f"Read {records}; none {outcome} ({printable(' → '.join(module.name for module, _ in self.stages))})"
 
     def on_stream_view_follow_changed(self, event: StreamView.FollowChanged) -> None:
         self._show_status()

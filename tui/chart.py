@@ -16,7 +16,7 @@ from textual.widgets import Static
 
 from ..core.modules.runner import Failure
 from ..core.runs.rows import Row
-from ..core.text import one_line
+from ..core.text import one_line, printable
 
 EIGHTHS = " ▏▎▍▌▋▊▉"
 LABEL_MAX = 32
@@ -84,7 +84,7 @@ class BarChart(VerticalScroll, can_focus=True):
 
     def show(self, row: Row | None, title: str, waiting: str) -> None:
         """Draw `row`'s output as bars (or say why there are none) under `title`."""
-        self.query_one("#chart-title", Static).update(Text(title))
+        self.query_one("#chart-title", Static).update(Text(printable(title)))  # it names the module: a file name
         bars, message = Text(), ""
         if row is None:
             message = waiting

@@ -24,9 +24,9 @@ TITLES = {
     "SmartviewApp": "Anywhere in the viewer",
     "StreamView": "The stream",
     "ParamPanel": "The parameter panel (tab moves into it)",
+    "GotoBar": "The go-to bar (g or :)",
     "DetailScreen": "The detail view (enter)",
     "ModulePicker": "The module picker (m)",
-    "GotoBar": "The go-to line (g or :)",
 }
 
 # Keys that Textual gives every app, which no BINDINGS of smartview's own declares.

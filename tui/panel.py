@@ -237,7 +237,7 @@ class ParamPanel(VerticalScroll, can_focus=False):
     def show_init_error(self, stage: int, message: str | None) -> None:
         """What the module's init said of the values typed, or nothing once it accepts them."""
         for notice in self.query(f"#init-error-{stage}").results(Static):
-            notice.update(f"init refused these values: {message}\nStill running the last values it took."
+            notice.update(f"init refused these values: {printable(message)}\nStill running the last values it took."
                           if message else "")
             notice.set_class(message is not None, "-shown")
 

@@ -128,6 +128,8 @@ def load(path: Path) -> Module:
     """
     if path.suffix == ".wasm":
         return _load_wasm(path)
+    if path.suffix != ".py":  # Python would not know how to import it: a traceback, or a topic run as code
+        raise ModuleError(f"module file {path} is neither Python (.py) nor a SmartModule (.wasm)")
     namespace = _execute(path)
     functions = [kind for kind in KINDS if callable(getattr(namespace, kind, None))]
     if not functions:

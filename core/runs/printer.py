@@ -272,7 +272,7 @@ class Printer:
         self.result.failed += 1
         self.result.stopped = True
         self.err.write(
-            f"smartview: topic {self.topic.name} was truncated or rewritten while it was read; "
+            f"smartview: topic {printable(self.topic.name)} was truncated or rewritten while it was read; "
             f"the output stops after offset {reader.offset - 1}\n"
         )
         self.err.flush()

@@ -21,6 +21,7 @@ from ..record import Record
 from ..sources.compression import Damaged
 from ..sources.reader import Block
 from ..sources.stream import Input, StreamTopic, byte_count, damage_message
+from ..text import printable
 from .batch import split_lines
 from .printer import Printer, PrintResult, Range
 
@@ -93,7 +94,7 @@ def print_stream(printer: Printer, topic: StreamTopic, selection: Range,
             return printer.result
     if lines.unfinished and not printer.result.stopped:
         printer.err.write(
-            f"smartview: {topic.name}: the input ended in the middle of a record: offset {lines.offset - 1:,} "
+            f"smartview: {printable(topic.name)}: the input ended in the middle of a record: offset {lines.offset - 1:,} "
             f"({byte_count(lines.unfinished)}) has no line end; it was printed as it is\n"
         )
         printer.err.flush()

@@ -11,6 +11,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from ..text import printable
 
 from .topic import Seen, how_changed, open_topic
 
@@ -244,7 +245,7 @@ class TopicReader:
 
 def too_long_report(topic: str, offset: int, limit: int) -> str:
     """The one line that says a record was skipped for its length."""
-    return (f"smartview: {topic} offset {offset}: the record is longer than {limit:,} bytes; "
+    return (f"smartview: {printable(topic)} offset {offset}: the record is longer than {limit:,} bytes; "
             f"skipped, not read (--max-record-bytes sets the limit)")
 
 

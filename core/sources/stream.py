@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import TopicError
+from ..text import printable
 from .topic import TOPIC_SUFFIX, Topic, check_name, looks_like_path, open_topic, resolve
 from .compression import (
     MAGIC_BYTES, SUPPORTED, Damaged, Decompressor, compression_of, file_pieces, not_records_hint, unsupported_compression,
@@ -193,7 +194,7 @@ def _pieces(first: bytes, fd: int) -> Iterator[bytes]:
 def damage_message(topic: StreamTopic, damage: Damaged, records: int) -> str:
     """The line that says where a compressed file stopped decoding and what was read before it."""
     kept = f"records 0-{records - 1:,} were read, what follows is lost" if records else "no record could be read"
-    return (f"smartview: {topic.name}: the {topic.kind} data is damaged near byte {damage.at:,} of the file "
+    return (f"smartview: {printable(topic.name)}: the {topic.kind} data is damaged near byte {damage.at:,} of the file "
             f"({damage.reason}); {kept}")
 
 
