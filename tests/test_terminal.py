@@ -132,3 +132,17 @@ def test_a_smartmodule_in_a_real_terminal_with_its_parameter_typed_in(ws: Worksp
     term.keys("e")  # key=e: init takes it, and the rows are mapped again
     screen = term.wait_for(lambda s: "0 apple" in s and "2 cherry" in s)
     assert "1 banana" not in screen
+
+
+def test_a_smartmodule_rebuilt_as_another_kind_shows_its_new_kind(ws: Workspace, terminal) -> None:
+    """A rebuild that exports another transform (aggregate -> map) leaves no stale "(aggregate)" in the panel."""
+    wasm = Path(__file__).resolve().parent / "wasm"
+    target = ws.modules / "sum.wasm"
+    shutil.copy(wasm / "aggregate_sum.wasm", target)
+    ws.topic("numbers", "1\n2\n")
+    term = terminal("numbers", "--map", str(target))
+    screen = term.wait_for(lambda s: "1 3" in s)
+    assert "(aggregate)" in screen
+    shutil.copy(wasm / "map_upper.wasm", target)
+    screen = term.wait_for(lambda s: "1 [2] 2" in s and "(aggregate" not in s, timeout=8)
+    assert "Fluvio SmartModule (map" in screen
