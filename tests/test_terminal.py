@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 import subprocess
@@ -146,3 +147,17 @@ def test_a_smartmodule_rebuilt_as_another_kind_shows_its_new_kind(ws: Workspace,
     shutil.copy(wasm / "map_upper.wasm", target)
     screen = term.wait_for(lambda s: "1 [2] 2" in s and "(aggregate" not in s, timeout=8)
     assert "Fluvio SmartModule (map" in screen
+
+
+def test_a_smartmodule_with_look_back_shows_the_state_of_one_pass_from_the_start(ws: Workspace, terminal) -> None:
+    """Its state lives in its memory, which checkpoints do not hold: rows past a checkpoint (every 1,024
+    records) and rows gone to with `g` still count every record before them, as `--print` does."""
+    wasm = Path(__file__).resolve().parent / "wasm"
+    ws.topic("numbers", "".join(f"{n}\n" for n in range(1, 2501)))
+    term = terminal("numbers", "--map", str(wasm / "look_back_count.wasm"))
+    term.wait_for(lambda s: "2499 2500 2500" in s and "checking" not in s, timeout=30)
+    term.keys("g")
+    time.sleep(0.3)
+    term.keys("1500", "Enter")
+    screen = term.wait_for(lambda s: re.search(r"^ *1500 \d+ 1501", s, re.M) is not None, timeout=15)
+    assert re.search(r"^ *1500 1501 1501", screen, re.M)
