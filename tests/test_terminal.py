@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 import subprocess
@@ -136,3 +137,31 @@ def test_a_smartmodule_in_a_real_terminal_with_its_parameter_typed_in(ws: Worksp
     term.keys("e")  # key=e: init takes it, and the rows are mapped again
     screen = term.wait_for(lambda s: "0 apple" in s and "2 cherry" in s)
     assert "1 banana" not in screen
+
+
+def test_a_smartmodule_rebuilt_as_another_kind_shows_its_new_kind(ws: Workspace, terminal) -> None:
+    """A rebuild that exports another transform (aggregate -> map) leaves no stale "(aggregate)" in the panel."""
+    wasm = Path(__file__).resolve().parent / "wasm"
+    target = ws.modules / "sum.wasm"
+    shutil.copy(wasm / "aggregate_sum.wasm", target)
+    ws.topic("numbers", "1\n2\n")
+    term = terminal("numbers", "--map", str(target))
+    screen = term.wait_for(lambda s: "1 3" in s)
+    assert "(aggregate)" in screen
+    shutil.copy(wasm / "map_upper.wasm", target)
+    screen = term.wait_for(lambda s: "1 [2] 2" in s and "(aggregate" not in s, timeout=8)
+    assert "Fluvio SmartModule (map" in screen
+
+
+def test_a_smartmodule_with_look_back_shows_the_state_of_one_pass_from_the_start(ws: Workspace, terminal) -> None:
+    """Its state lives in its memory, which checkpoints do not hold: rows past a checkpoint (every 1,024
+    records) and rows gone to with `g` still count every record before them, as `--print` does."""
+    wasm = Path(__file__).resolve().parent / "wasm"
+    ws.topic("numbers", "".join(f"{n}\n" for n in range(1, 2501)))
+    term = terminal("numbers", "--map", str(wasm / "look_back_count.wasm"))
+    term.wait_for(lambda s: "2499 2500 2500" in s and "checking" not in s, timeout=30)
+    term.keys("g")
+    time.sleep(0.3)
+    term.keys("1500", "Enter")
+    screen = term.wait_for(lambda s: re.search(r"^ *1500 \d+ 1501", s, re.M) is not None, timeout=15)
+    assert re.search(r"^ *1500 1501 1501", screen, re.M)

@@ -72,6 +72,11 @@ def _with_params(module: Module, values: dict[str, str]) -> Module:
     return with_params(module, values)
 
 
+def _panel_facts(module: Module) -> tuple:
+    """What the panel shows of a module: its kind, its docstring and each parameter's name, kind and doc."""
+    return module.kind, module.doc, [(spec.name, spec.kind, spec.doc) for spec in module.specs]
+
+
 class SmartviewApp(App[int]):
     """`smartview TOPIC`: the live, mapped view of a topic."""
 
@@ -611,7 +616,9 @@ class SmartviewApp(App[int]):
             banner.add_class("-shown")
             return
         self.query_one("#banner").remove_class("-shown")
-        same_params = [s.name for s in reloaded.specs] == [s.name for s in module.specs]
+        # The panel shows the kind, the description and each parameter's doc: rebuild it when any changed
+        # (a rebuilt .wasm may export another transform), else keep its boxes and what is typed in them.
+        same_params = _panel_facts(reloaded) == _panel_facts(module)
         self.stages[stage] = (reloaded, kept)
         if same_params:
             self._apply()

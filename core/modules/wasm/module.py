@@ -98,6 +98,7 @@ class WasmModule:
         # A look_back module keeps state from record to record in its memory: mapped from the start in
         # one pass, like an aggregate. Its memory is not checkpointed, only an aggregate's accumulator.
         self.stateful = kind == "aggregate" or self.has_look_back
+        self.checkpointable = not self.has_look_back  # the viewer maps such a module from offset 0
 
     @property
     def summary(self) -> str:
