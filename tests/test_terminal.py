@@ -165,3 +165,20 @@ def test_a_smartmodule_with_look_back_shows_the_state_of_one_pass_from_the_start
     term.keys("1500", "Enter")
     screen = term.wait_for(lambda s: re.search(r"^ *1500 \d+ 1501", s, re.M) is not None, timeout=15)
     assert re.search(r"^ *1500 1501 1501", screen, re.M)
+
+
+def test_a_smartmodule_with_look_back_resumes_from_a_checkpoint_far_into_a_long_topic(ws: Workspace, terminal) -> None:
+    """Checkpoints hold a copy of the module's memory: a row gone to with `g` far from the start is
+    mapped from the checkpoint before it, and shows what `--print` prints for that offset."""
+    wasm = Path(__file__).resolve().parent / "wasm"
+    module = str(wasm / "look_back_count.wasm")
+    ws.topic("numbers", "".join(f"{n}\n" for n in range(20000)))
+    expected = ws.run("numbers", "--map", module, "--print").out.splitlines()[17300]
+    assert expected == "17301 17300"
+    term = terminal("numbers", "--map", module)
+    term.wait_for(lambda s: "19999" in s and "checking" not in s, timeout=60)
+    term.keys("g")
+    time.sleep(0.3)
+    term.keys("17300", "Enter")
+    screen = term.wait_for(lambda s: re.search(r"^ *17300 \d+ 17300", s, re.M) is not None, timeout=15)
+    assert re.search(rf"^ *17300 {expected} ", screen, re.M)

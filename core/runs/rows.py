@@ -101,12 +101,6 @@ class MappedTopic:
         return any(module.stateful for module, _ in self.stages)
 
     @property
-    def checkpointed(self) -> bool:
-        """Whether the checkpoints hold all the state: a SmartModule's look_back state lives in its own
-        memory, which they do not, so such a chain is mapped from offset 0 rather than from a wrong state."""
-        return all(getattr(module, "checkpointable", True) for module, _ in self.stages)
-
-    @property
     def count(self) -> int:
         """Rows to show: records for one-to-one modules, else the rows counted so far."""
         return self.index.count if self.outputs is None else self.outputs.count
@@ -230,7 +224,7 @@ class MappedTopic:
         state = None
         if self.stateful and self.outputs is not None:
             # Accumulators carry from record to record: start at the checkpoint before the first one needed.
-            low, state = self.outputs.checkpoint(missing[0]) if self.checkpointed else (0, None)
+            low, state = self.outputs.checkpoint(missing[0])
             missing = list(range(low, high))
         wanted = set(missing)
         records = self.index.read_records(missing[0], missing[-1] + 1)
@@ -327,7 +321,7 @@ class MappedTopic:
         generation = self.generation
         low, state = row.offset, None
         if self.stateful and self.outputs is not None:  # the accumulators before this record are needed
-            low, state = self.outputs.checkpoint(row.offset) if self.checkpointed else (0, None)
+            low, state = self.outputs.checkpoint(row.offset)
         records = self.index.read_records(low, row.offset + 1)
         if not records or not self._process_lock.acquire(timeout=wait):
             return row

@@ -12,7 +12,9 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
+import zlib
 from collections.abc import Callable
+from typing import Any
 from pathlib import Path
 
 import wasmtime
@@ -129,6 +131,37 @@ class Instance:
 
     def memory_size(self) -> int:
         return self.memory.data_len(self.store)
+
+    def save(self) -> tuple[int, bytes, tuple[tuple[str, Any], ...]]:
+        """The instance's state between calls: its memory's size in pages, the whole memory compressed
+        (zlib level 1: it is mostly zeros), and the values of its exported mutable globals.
+
+        Between calls this is all the state a Rust-built module has: its stack pointer is a global it
+        does not export, back at its initial value whenever no call runs, and its allocator keeps its
+        books in linear memory. A module whose state lives in a global it does not export and that
+        changes from call to call is not faithfully saved (wasm gives the host no way to read one).
+        """
+        store = self.store
+        pages = self.memory.size(store)
+        data = zlib.compress(bytes(self.memory.read(store, 0, self.memory.data_len(store))), 1)
+        return pages, data, tuple((name, item.value(store)) for name, item in self._mutable_globals())
+
+    def load(self, state: tuple[int, bytes, tuple[tuple[str, Any], ...]]) -> None:
+        """Put back what `save` returned (on a fresh instance of the same module): memory grown to the
+        saved size, its bytes written back, the globals set."""
+        store = self.store
+        pages, data, globals_ = state
+        if pages > self.memory.size(store):
+            self.memory.grow(store, pages - self.memory.size(store))
+        self.memory.write(store, zlib.decompress(data), 0)
+        mutable = dict(self._mutable_globals())
+        for name, value in globals_:
+            if name in mutable:
+                mutable[name].set_value(store, value)
+
+    def _mutable_globals(self) -> list[tuple[str, wasmtime.Global]]:
+        return [(name, item) for name, item in self.exports.items()
+                if isinstance(item, wasmtime.Global) and item.type(self.store).mutable]
 
     def call(self, name: str, data: bytes, version: int, deadline_ticks: int = NO_DEADLINE) -> tuple[int, bytes]:
         """Call export `name` on `data`: its status and the bytes handed over (empty when none)."""

@@ -96,9 +96,8 @@ class WasmModule:
         self.init = self._init if self.has_init else None
         self.look_back = self._look_back if self.has_look_back else None
         # A look_back module keeps state from record to record in its memory: mapped from the start in
-        # one pass, like an aggregate. Its memory is not checkpointed, only an aggregate's accumulator.
+        # one pass, like an aggregate, and its checkpoints hold a copy of that memory (WasmMapper.snapshot).
         self.stateful = kind == "aggregate" or self.has_look_back
-        self.checkpointable = not self.has_look_back  # the viewer maps such a module from offset 0
 
     @property
     def summary(self) -> str:
@@ -294,11 +293,31 @@ class WasmMapper:
             look_back(self.module, self._live(), fetch(self.lookback))
 
     def snapshot(self) -> Any:
-        """The accumulator. State a module keeps in its own memory is not copied (see `stateful`)."""
-        return self.acc
+        """The accumulator, and for a look_back module the state of its instance (`host.Instance.save`).
+
+        A look_back module keeps its state (Fluvio's examples: the last value kept, a count) in its
+        own linear memory, so a checkpoint copies that memory, compressed, with its exported mutable
+        globals. Taken between calls, that is all a Rust-built module's state: its stack pointer (a
+        global it does not export) is back at its initial value then, and its heap allocator's books
+        are in the memory. The limit: a module that keeps state in a global it does not export, changed
+        from call to call, is restored with that global at its initial value. An aggregate needs no
+        copy: its accumulator is held by smartview and passed in on every call.
+        """
+        if not self.module.has_look_back:
+            return self.acc
+        instance = self._instance if self._pid == os.getpid() else None
+        return (self.acc, instance.save() if instance is not None else None)
 
     def restore(self, state: Any) -> None:
-        self.acc = state
+        """Back to a snapshot: a fresh instance (its `init` called with this mapper's parameters), then
+        the saved memory and globals written over it."""
+        if not self.module.has_look_back:
+            self.acc = state
+            return
+        self.acc, saved = state
+        instance = self._fresh()
+        if saved is not None:
+            instance.load(saved)
 
     def apply(self, record: Record) -> Output | Failure:
         result = self.apply_block([record])[0]
