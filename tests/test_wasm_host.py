@@ -40,3 +40,33 @@ def test_a_record_encodes_as_fluvio_encodes_it() -> None:
     assert encoding.encode_records([(11, None, b"apple")], 10) == b"\x00\x00\x00\x01" + bytes(
         [22, 0, 0, 2, 0, 10]) + b"apple" + b"\x00"
     assert encoding.varint(300) == bytes([0xD8, 0x04])  # zigzag 600
+
+
+def test_look_back_checkpoints_stay_within_their_budget_and_restore_the_modules_state(tmp_path, monkeypatch) -> None:
+    """The background pass's checkpoints copy the module's memory; past the budget they thin out (one
+    every 2,048, 4,096... records), and a mapper restored from any of them goes on as `--print` does."""
+    import pickle
+    import time
+
+    from smartview.core.runs import outputs
+
+    topic = tmp_path / "numbers"
+    topic.write_text("".join(f"{n}\n" for n in range(20000)))
+    module = load(WASM / "look_back_count.wasm")
+    monkeypatch.setattr(outputs, "CHECKPOINT_BUDGET", 400_000)
+    index = outputs.OutputIndex(str(topic), [(module.path, {})])
+    deadline = time.monotonic() + 60
+    while index.done < 20000 and index.error is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    index.cancel()
+    assert index.error is None and index.done == 20000
+    kept = index._checkpoints
+    assert sum(len(state) for _, state in kept) <= 400_000 and index.checkpoint_every > outputs.CHECKPOINT_EVERY
+    assert all(offset % index.checkpoint_every == 0 for offset, _ in kept) and len(kept) >= 2
+    low, state = index.checkpoint(17300)
+    assert 0 < low <= 17300 and low > 17300 - index.checkpoint_every
+    mapper = WasmMapper(module, module.make_params({}))
+    mapper.initialize()
+    outputs.restore(mapper, pickle.loads(state))
+    results = mapper.apply_block([Record(n, None, str(n).encode()) for n in range(low, 17301)])
+    assert results[-1][0].value == b"17301 17300"

@@ -5,8 +5,8 @@ by row number, a viewer must know how many rows every record gives, and for an a
 accumulator held along the way. That takes mapping every record once, from the beginning, so it runs as
 a background pass in a child process (`python -P -m smartview.core.runs.outputs`, importing only the core) that
 reports, in frames on a pipe, how many outputs each record gave (-1 for a failure) and, for stateful
-chains, a checkpoint of the accumulators (and of a look_back module's variables) every
-`CHECKPOINT_EVERY` records. The viewer's own side keeps
+chains, a checkpoint of the accumulators (and of a look_back module's variables, or a SmartModule's
+memory) every `CHECKPOINT_EVERY` records, thinned out past `CHECKPOINT_BUDGET` bytes. The viewer's own side keeps
 one 8-byte number per row (the record it came from) and shows rows as soon as they are counted, long
 before the pass ends. Once caught up, the pass follows the file, so appended records get their rows
 without starting anything new. New parameter values or a rewritten file start a new pass.
@@ -31,6 +31,10 @@ from .rowprocess import read_frame, write_frame
 CHECKPOINT_EVERY = 1024  # records between accumulator checkpoints: scrolling back re-maps at most this many
 FIRST_REPORT = 256  # the first frame comes quickly, so the first rows show at once
 REPORT_EVERY = 8192
+# Bytes of pickled checkpoints kept at most. A SmartModule with look_back is checkpointed with a copy of
+# its memory, which grows as it maps (it never frees its outputs): past this, every other checkpoint
+# is dropped and only one every twice as many records is kept from then on.
+CHECKPOINT_BUDGET = 32 << 20
 
 
 class OutputIndex:
@@ -57,6 +61,8 @@ class OutputIndex:
         self.error: str | None = None  # set when the pass could not run (the module changed on disk...)
         self.finished = False
         self._checkpoints: list[tuple[int, bytes]] = []
+        self.checkpoint_every = CHECKPOINT_EVERY  # doubles each time the checkpoints outgrow their budget
+        self._checkpoint_bytes = 0
         self._lock = threading.Lock()
         self._process = children.start("smartview.core.runs.outputs")
         assert self._process.stdin is not None
@@ -124,12 +130,23 @@ class OutputIndex:
                 itertools.repeat(offset, 1 if n < 0 else n) for offset, n in zip(records, counts)))
         with self._lock:
             self.offsets.extend(rows)
-            self._checkpoints.extend(checkpoints)
+            self._keep(checkpoints)
             self.failures += failures
             if failed is not None:
                 self.failed.extend(failed)
             self.passed += len(counts) - counts.count(0) - failures
             self.done = first + len(counts)
+
+    def _keep(self, checkpoints: list[tuple[int, bytes]]) -> None:
+        """Add the checkpoints that fall on the current spacing, thinning them all while over budget."""
+        for offset, state in checkpoints:
+            if offset % self.checkpoint_every == 0:
+                self._checkpoints.append((offset, state))
+                self._checkpoint_bytes += len(state)
+        while self._checkpoint_bytes > CHECKPOINT_BUDGET and len(self._checkpoints) > 1:
+            self.checkpoint_every *= 2
+            self._checkpoints = [item for item in self._checkpoints if item[0] % self.checkpoint_every == 0]
+            self._checkpoint_bytes = sum(len(state) for _, state in self._checkpoints)
 
     def _notify(self) -> None:
         if self.on_progress is not None:
