@@ -32,6 +32,8 @@ _LINE = re.compile(rf'\s*(?:({_STRING})\s*:\s*)?({_VALUE})\s*(,?)')
 # no tuple, which halves the time of cutting a 1 MB record. A line is split into key, value and comma by
 # `_LINE` only when it is shown.
 _TOKEN = re.compile(rf'\s*((?:{_STRING}\s*:\s*)?(?:{_VALUE})(?:\s*,)?)')
+# Whitespace between tokens, found by skipping whole strings and runs of other characters.
+_SPACE_BETWEEN = re.compile(rf'(?:{_STRING}|[^"\s]++)*+\s')
 _OPENS = {"{": 1, "[": 1}
 _CLOSES = {"}": -1, "]": -1}
 _OPENERS = frozenset("{[")
@@ -55,8 +57,10 @@ class Layout:
     """
 
     def __init__(self, lines: list[str] | None = None, fields: list[Field] | None = None, *,
-                 tokens: list[str] | None = None, depths: list[int] | None = None) -> None:
+                 tokens: list[str] | None = None, depths: list[int] | None = None, text: str = "") -> None:
         self._lines = lines
+        self.text = text
+        self._compact: bool | None = None
         self.fields = fields
         self.tokens = tokens
         self.depths = depths
@@ -97,17 +101,26 @@ class Layout:
     def is_ascii(self) -> bool:
         return all(map(str.isascii, self._lines if self._lines is not None else self.tokens or ()))
 
+    def compact(self) -> bool:
+        """Whether the JSON text has no whitespace between tokens: its lines then differ when its tokens do."""
+        if self._compact is None:
+            self._compact = self.tokens is not None and _SPACE_BETWEEN.match(self.text) is None
+        return self._compact
+
     def field_text(self, item: Field) -> str:
         """A field's lines without the comma that separates it from the next: to compare two fields."""
         text = "\n".join(self.line(n) for n in range(item.first, item.last))
         return text[:-1] if text.endswith(",") else text
 
     def same_field(self, item: Field, other: Layout, theirs: Field) -> bool:
-        """Whether two fields show the same lines: the same text as written says so in C, at once."""
-        if self.tokens is not None and other.tokens is not None and item.last - item.first == theirs.last - theirs.first:
+        """Whether two fields show the same lines, without formatting them when their text as written
+        tells: the same tokens make the same lines, and different ones written without spaces do not."""
+        if self.tokens is not None and other.tokens is not None:
             mine, their = self.tokens[item.first : item.last], other.tokens[theirs.first : theirs.last]
-            if mine[:-1] == their[:-1] and mine[-1].rstrip(",") == their[-1].rstrip(","):
+            if len(mine) == len(their) and mine[:-1] == their[:-1] and mine[-1].rstrip(",") == their[-1].rstrip(","):
                 return True
+            if self.compact() and other.compact():
+                return False
         return self.field_text(item) == other.field_text(theirs)
 
 
@@ -131,7 +144,7 @@ def layout(text: str) -> Layout:
     opens = map(_OPENS.get, map(itemgetter(-1), tokens), repeat(0))
     closes = map(_CLOSES.get, map(itemgetter(0), tokens), repeat(0))
     depths = list(accumulate(map(add, chain((0,), opens), closes)))
-    result = Layout(tokens=tokens, depths=depths)
+    result = Layout(tokens=tokens, depths=depths, text=text)
     if not tokens or tokens[0] != "{":
         result.fields = [] if tokens and result.line(0) == "{}" else None
         return result
