@@ -24,14 +24,16 @@ import orjson
 INDENT = "  "
 # A string written so that the regex engine never backtracks into it (a 1 MB record is mostly strings).
 _STRING = r'"[^"\\]*+(?:\\.[^"\\]*+)*+"'
-_VALUE = rf'{_STRING}|[^\s{{}}\[\],:"]++|[{{\[]\s*[}}\]]|[{{\[}}\]]'
+_SCALAR = r'[^\s{}\[\],:"]++|[{\[]\s*[}\]]|[{\[}\]]'  # a number, true/false/null, `{}`, `[]` or one bracket
+_VALUE = rf'{_STRING}|{_SCALAR}'
 # One match is one line of the layout: an optional key, then a value that fits on the line (a string,
 # a scalar, an empty `{}`/`[]`), an opening bracket or a closing one, then the comma if any.
 _LINE = re.compile(rf'\s*(?:({_STRING})\s*:\s*)?({_VALUE})\s*(,?)')
 # The same lines, each as one group of the text as written: findall then makes one string per line and
-# no tuple, which halves the time of cutting a 1 MB record. A line is split into key, value and comma by
+# no tuple, which halves the time of cutting a 1 MB record. A string is read once, as a key or a value,
+# and nothing is matched again (the text is valid JSON). A line is split into key, value and comma by
 # `_LINE` only when it is shown.
-_TOKEN = re.compile(rf'\s*((?:{_STRING}\s*:\s*)?(?:{_VALUE})(?:\s*,)?)')
+_TOKEN = re.compile(rf'\s*+((?:{_STRING}(?:\s*+:\s*+(?:{_VALUE}))?+|{_SCALAR})(?:\s*+,)?+)')
 # Whitespace between tokens, found by skipping whole strings and runs of other characters.
 _SPACE_BETWEEN = re.compile(rf'(?:{_STRING}|[^"\s]++)*+\s')
 _OPENS = {"{": 1, "[": 1}
@@ -99,7 +101,9 @@ class Layout:
                 if len(token) + 1 + indent * depth > width or not token.isascii()]
 
     def is_ascii(self) -> bool:
-        return all(map(str.isascii, self._lines if self._lines is not None else self.tokens or ()))
+        if self._lines is not None or not self.tokens:
+            return all(map(str.isascii, self.lines))
+        return self.text.isascii()  # known to Python without a look at the characters
 
     def compact(self) -> bool:
         """Whether the JSON text has no whitespace between tokens: its lines then differ when its tokens do."""
@@ -144,7 +148,12 @@ def layout(text: str) -> Layout:
     opens = map(_OPENS.get, map(itemgetter(-1), tokens), repeat(0))
     closes = map(_CLOSES.get, map(itemgetter(0), tokens), repeat(0))
     depths = list(accumulate(map(add, chain((0,), opens), closes)))
-    result = Layout(tokens=tokens, depths=depths, text=text)
+    return _with_fields(Layout(tokens=tokens, depths=depths, text=text))
+
+
+def _with_fields(result: Layout) -> Layout:
+    """The layout with its top-level fields found (the lines at depth 1 that do not close a level)."""
+    tokens, depths = result.tokens, result.depths
     if not tokens or tokens[0] != "{":
         result.fields = [] if tokens and result.line(0) == "{}" else None
         return result
@@ -152,3 +161,88 @@ def layout(text: str) -> Layout:
     ends = starts[1:] + [len(tokens) - 1]
     result.fields = [Field(_LINE.match(tokens[start]).group(1), start, end) for start, end in zip(starts, ends)]
     return result
+
+
+# At each field of the new text, this many fields of the old one are tried, from the one after the last
+# taken: a field or two dropped (or moved by a few places) still finds its match.
+_TRIES = 3
+# Lines of fields not in the old text that are cut one at a time, before the whole text is cut at once.
+_OWN_LINES = 2048
+_SPACE = re.compile(r"\s*")
+
+
+def layout_like(text: str, base: Layout) -> Layout:
+    """`text` laid out as `layout(text)` would, taking the lines of every top-level field written in it
+    exactly as in `base` from `base` rather than cutting them again.
+
+    A module's output is most often its input with a few fields dropped, added or changed: the big
+    fields that stay are then cut once for both sides of the detail view.
+    """
+    shared = _shared(text, base) if base.fields and base.tokens is not None else None
+    if shared is None:
+        return layout(text)
+    tokens, depths = shared
+    return _with_fields(Layout(tokens=tokens, depths=depths, text=text))
+
+
+def _shared(text: str, base: Layout) -> tuple[list[str], list[int]] | None:
+    """The lines and depths of `text`, an object, field by field; None when it is not worth it."""
+    pos = _SPACE.match(text).end()
+    if not text.startswith("{", pos):
+        return None
+    tokens, depths = ["{"], [0]
+    raws: dict[int, tuple[str, str]] = {}
+    fields, next_field, own = base.fields, 0, 0
+    pos += 1
+    while True:
+        pos = _SPACE.match(text, pos).end()
+        if text.startswith("}", pos):  # the end: a field ended without a comma
+            if len(tokens) == 1:  # `{}`: one line
+                return None
+            tokens.append("}")
+            depths.append(0)
+            return tokens, depths
+        for number in range(next_field, min(next_field + _TRIES, len(fields))):
+            item = fields[number]
+            if number not in raws:
+                last = base.tokens[item.last - 1].rstrip(",").rstrip()
+                raws[number] = ("".join(base.tokens[item.first : item.last - 1]) + last, last)
+            raw, last = raws[number]
+            end = pos + len(raw)
+            after = _SPACE.match(text, end).end()
+            if text.startswith(raw, pos) and text.startswith((",", "}"), after):
+                comma = text.startswith(",", after)
+                tokens += base.tokens[item.first : item.last - 1]
+                tokens.append(last + text[end : after + 1] if comma else last)
+                depths += base.depths[item.first : item.last]
+                pos, next_field = (after + 1 if comma else after), number + 1
+                break
+        else:
+            pos, lines = _own_field(text, pos, tokens, depths)
+            own += lines
+            if own > _OWN_LINES:
+                return None
+            if tokens[-1].endswith(","):
+                continue
+        if not tokens[-1].endswith(","):
+            pos = _SPACE.match(text, pos).end()
+            if not text.startswith("}", pos):
+                return None
+            tokens.append("}")
+            depths.append(0)
+            return tokens, depths
+
+
+def _own_field(text: str, pos: int, tokens: list[str], depths: list[int]) -> tuple[int, int]:
+    """Cut the field at `pos` into lines (appended): where it ends, and how many lines it made."""
+    depth, count = 1, 0
+    while True:
+        match = _TOKEN.match(text, pos)
+        token, pos = match.group(1), match.end()
+        depth += _CLOSES.get(token[0], 0)
+        tokens.append(token)
+        depths.append(depth)
+        depth += _OPENS.get(token[-1], 0)
+        count += 1
+        if depth == 1:
+            return pos, count

@@ -28,7 +28,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.widgets import Label, Static
 
-from ..core.jsonlayout import Field, Layout, is_json, layout
+from ..core.jsonlayout import Field, Layout, is_json, layout, layout_like
 from ..core.modules.runner import Failure
 from ..core.runs.rows import Row
 from ..core.text import printable
@@ -99,8 +99,11 @@ class Side:
         return long
 
 
-def side(value: bytes, name: str) -> Side:
-    """A value laid out for reading: JSON indented from its own text, anything else as its lines."""
+def side(value: bytes, name: str, like: Side | None = None) -> Side:
+    """A value laid out for reading: JSON indented from its own text, anything else as its lines.
+
+    With `like` (the input, for the output side), the fields written the same on both are cut once.
+    """
     if len(value) > DETAIL_BYTES:
         text = printable(decode(value[:DETAIL_BYTES], None), keep_newlines=True)
         note = f"{name}: the first {DETAIL_BYTES >> 10:,} KiB of {len(value):,} bytes, as they are"
@@ -108,7 +111,8 @@ def side(value: bytes, name: str) -> Side:
     if is_json(value):
         # In valid JSON, tab, CR and newline appear only between tokens (never raw inside a string).
         text = value.decode().replace("\t", " ").replace("\r", " ").replace("\n", " ")
-        return Side(layout(printable(text)), True)
+        text = printable(text)
+        return Side(layout(text) if like is None or not like.json else layout_like(text, like.layout), True)
     return Side(Layout(printable(decode(value, None), keep_newlines=True).split("\n")), False)
 
 
@@ -348,7 +352,7 @@ class DetailScreen(ModalScreen[None]):
         if result.value == self.value:  # shown as it came (no module, or one that kept it): laid out once
             right = Side(left.layout, left.json, left.note.replace("Input", "Output", 1))
         else:
-            right = side(result.value, "Output")
+            right = side(result.value, "Output", like=left)
         pairs = aligned(left, right)
         if result.key is not None:  # the output's key above its value, the input's lines moved down to match
             right.head = [f"key: {printable(decode(result.key, None))}", ""]
