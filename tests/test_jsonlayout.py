@@ -27,3 +27,13 @@ def test_output_laid_out_like_its_input_has_the_lines_of_its_own_layout(output: 
     assert like.lines == alone.lines
     assert like.fields == alone.fields
     assert json.loads("\n".join(like.lines)) == json.loads(output)
+
+
+def test_fields_written_as_in_the_input_are_not_cut_again() -> None:
+    base = layout(BASE)
+    output = BASE.replace('"note":"dropped",', "")
+    like = layout_like(output, base)
+    items = next(f for f in base.fields if f.key == '"items"')
+    mine = next(f for f in like.fields if f.key == '"items"')
+    # The same line objects (but the last, whose comma follows the output): taken from the input's layout, not made by cutting the output again.
+    assert all(a is b for a, b in zip(base.tokens[items.first : items.last - 1], like.tokens[mine.first : mine.last - 1]))
