@@ -181,16 +181,19 @@ def layout_like(text: str, base: Layout) -> Layout:
     shared = _shared(text, base) if base.fields and base.tokens is not None else None
     if shared is None:
         return layout(text)
-    tokens, depths = shared
-    return _with_fields(Layout(tokens=tokens, depths=depths, text=text))
+    tokens, depths, starts = shared
+    ends = starts[1:] + [len(tokens) - 1]
+    fields = [Field(_LINE.match(tokens[start]).group(1), start, end) for start, end in zip(starts, ends)]
+    return Layout(fields=fields, tokens=tokens, depths=depths, text=text)
 
 
-def _shared(text: str, base: Layout) -> tuple[list[str], list[int]] | None:
-    """The lines and depths of `text`, an object, field by field; None when it is not worth it."""
+def _shared(text: str, base: Layout) -> tuple[list[str], list[int], list[int]] | None:
+    """The lines and depths of `text`, an object, field by field, and the first line of each field;
+    None when it is not worth it."""
     pos = _SPACE.match(text).end()
     if not text.startswith("{", pos):
         return None
-    tokens, depths = ["{"], [0]
+    tokens, depths, starts = ["{"], [0], []
     raws: dict[int, tuple[str, str]] = {}
     fields, next_field, own = base.fields, 0, 0
     pos += 1
@@ -201,7 +204,8 @@ def _shared(text: str, base: Layout) -> tuple[list[str], list[int]] | None:
                 return None
             tokens.append("}")
             depths.append(0)
-            return tokens, depths
+            return tokens, depths, starts
+        starts.append(len(tokens))
         for number in range(next_field, min(next_field + _TRIES, len(fields))):
             item = fields[number]
             if number not in raws:
@@ -230,7 +234,7 @@ def _shared(text: str, base: Layout) -> tuple[list[str], list[int]] | None:
                 return None
             tokens.append("}")
             depths.append(0)
-            return tokens, depths
+            return tokens, depths, starts
 
 
 def _own_field(text: str, pos: int, tokens: list[str], depths: list[int]) -> tuple[int, int]:
