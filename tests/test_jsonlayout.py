@@ -35,5 +35,7 @@ def test_fields_written_as_in_the_input_are_not_cut_again() -> None:
     like = layout_like(output, base)
     items = next(f for f in base.fields if f.key == '"items"')
     mine = next(f for f in like.fields if f.key == '"items"')
-    # The same line objects (but the last, whose comma follows the output): taken from the input's layout, not made by cutting the output again.
-    assert all(a is b for a, b in zip(base.tokens[items.first : items.last - 1], like.tokens[mine.first : mine.last - 1]))
+    # The same line objects (but the last, whose comma follows the output): taken from the input's
+    # layout, not made by cutting the output again.
+    taken = zip(base.tokens[items.first : items.last - 1], like.tokens[mine.first : mine.last - 1])
+    assert all(a is b for a, b in taken)
