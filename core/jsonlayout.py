@@ -36,6 +36,9 @@ _LINE = re.compile(rf'\s*(?:({_STRING})\s*:\s*)?({_VALUE})\s*(,?)')
 _TOKEN = re.compile(rf'\s*+((?:{_STRING}(?:\s*+:\s*+(?:{_VALUE}))?+|{_SCALAR})(?:\s*+,)?+)')
 # Whitespace between tokens, found by skipping whole strings and runs of other characters.
 _SPACE_BETWEEN = re.compile(rf'(?:{_STRING}|[^"\s]++)*+\s')
+# Strings and the runs of other characters between whitespace: joined, the text without the whitespace
+# between tokens, which is all the layout takes from it.
+_PIECES = re.compile(rf'{_STRING}|[^"\s]++')
 _OPENS = {"{": 1, "[": 1}
 _CLOSES = {"}": -1, "]": -1}
 _OPENERS = frozenset("{[")
@@ -117,15 +120,23 @@ class Layout:
         return text[:-1] if text.endswith(",") else text
 
     def same_field(self, item: Field, other: Layout, theirs: Field) -> bool:
-        """Whether two fields show the same lines, without formatting them when their text as written
-        tells: the same tokens make the same lines, and different ones written without spaces do not."""
-        if self.tokens is not None and other.tokens is not None:
-            mine, their = self.tokens[item.first : item.last], other.tokens[theirs.first : theirs.last]
-            if len(mine) == len(their) and mine[:-1] == their[:-1] and mine[-1].rstrip(",") == their[-1].rstrip(","):
-                return True
-            if self.compact() and other.compact():
-                return False
-        return self.field_text(item) == other.field_text(theirs)
+        """Whether two fields show the same lines, without formatting them: the same tokens make the
+        same lines, different ones written without spaces do not, and else their text without the
+        spaces between tokens tells (all of it in C)."""
+        if self.tokens is None or other.tokens is None:
+            return self.field_text(item) == other.field_text(theirs)
+        mine, their = self.tokens[item.first : item.last], other.tokens[theirs.first : theirs.last]
+        if len(mine) == len(their) and mine[:-1] == their[:-1] and mine[-1].rstrip(",") == their[-1].rstrip(","):
+            return True
+        if self.compact() and other.compact():
+            return False
+        return _squeezed(mine) == _squeezed(their)
+
+
+def _squeezed(tokens: list[str]) -> str:
+    """A field's text without whitespace between tokens, nor the comma after it."""
+    text = "".join(_PIECES.findall("".join(tokens)))
+    return text[:-1] if text.endswith(",") else text
 
 
 def is_json(value: bytes) -> bool:
