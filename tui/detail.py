@@ -28,7 +28,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.widgets import Label, Static
 
-from ..core.jsonlayout import Field, Layout, is_json, layout
+from ..core.jsonlayout import Field, Layout, is_json, layout, layout_like
 from ..core.modules.runner import Failure
 from ..core.runs.rows import Row
 from ..core.text import printable
@@ -50,30 +50,60 @@ class Side:
 
     Styles are kept per line in a list filled by slices, and the two sides are paired by line numbers:
     a record of 1 MiB makes tens of thousands of lines, and an object per line would take most of the
-    time the view has to open.
+    time the view has to open. The lines themselves are formatted by the layout only when drawn; `head`
+    comes above them (the output's key) and `markers` go in the first column of a marked field.
     """
 
     layout: Layout
     json: bool
     note: str = ""
     styles: list[str | None] = field(default_factory=list)
+    head: list[str] = field(default_factory=list)
+    markers: dict[int, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.styles:
-            self.styles = [None] * len(self.layout.lines)
+            self.styles = [None] * self.layout.count
 
     @property
-    def lines(self) -> list[str]:
-        return self.layout.lines
+    def count(self) -> int:
+        return len(self.head) + self.layout.count
+
+    def line(self, number: int) -> str:
+        """Line `number` of this side (the head's lines first)."""
+        if number < len(self.head):
+            return self.head[number]
+        number -= len(self.head)
+        text = self.layout.line(number)
+        marker = self.markers.get(number)
+        return text if marker is None else marker + text[1:]
 
     def mark(self, first: int, last: int, style: str, marker: str) -> None:
         """Style lines [first, last) and put `marker` in the first column of the first (a field's indent)."""
         self.styles[first:last] = [style] * (last - first)
-        self.lines[first] = marker + self.lines[first][1:]
+        self.markers[first] = marker
+
+    def long_lines(self, width: int) -> dict[int, list[str]]:
+        """The lines wider than the pane, cut into pieces (most lines of a record fit and cost nothing here).
+
+        The common case, every line ASCII and narrow enough, is found with passes in C, without
+        formatting a line.
+        """
+        long = {n: _chop(line, width) for n, line in enumerate(self.head) if cell_len(line) > width}
+        if self.layout.widest() <= width and self.layout.is_ascii():
+            return long
+        for number in self.layout.wider_than(width):
+            line = self.line(number + len(self.head))
+            if cell_len(line) > width:
+                long[number + len(self.head)] = _chop(line, width)
+        return long
 
 
-def side(value: bytes, name: str) -> Side:
-    """A value laid out for reading: JSON indented from its own text, anything else as its lines."""
+def side(value: bytes, name: str, like: Side | None = None) -> Side:
+    """A value laid out for reading: JSON indented from its own text, anything else as its lines.
+
+    With `like` (the input, for the output side), the fields written the same on both are cut once.
+    """
     if len(value) > DETAIL_BYTES:
         text = printable(decode(value[:DETAIL_BYTES], None), keep_newlines=True)
         note = f"{name}: the first {DETAIL_BYTES >> 10:,} KiB of {len(value):,} bytes, as they are"
@@ -81,7 +111,8 @@ def side(value: bytes, name: str) -> Side:
     if is_json(value):
         # In valid JSON, tab, CR and newline appear only between tokens (never raw inside a string).
         text = value.decode().replace("\t", " ").replace("\r", " ").replace("\n", " ")
-        return Side(layout(printable(text)), True)
+        text = printable(text)
+        return Side(layout(text) if like is None or not like.json else layout_like(text, like.layout), True)
     return Side(Layout(printable(decode(value, None), keep_newlines=True).split("\n")), False)
 
 
@@ -126,15 +157,14 @@ def aligned(left: Side, right: Side) -> Pairs:
     pairs = Pairs()
     before, after = left.layout.fields, right.layout.fields
     if before is None or after is None:
-        pairs.add(range(len(left.lines)), range(len(right.lines)))
+        pairs.add(range(left.count), range(right.count))
         return pairs
     ids_before, ids_after = _identities(before), _identities(after)
-    text_before = {i: left.layout.field_text(f) for i, f in zip(ids_before, before)}
-    text_after = {i: right.layout.field_text(f) for i, f in zip(ids_after, after)}
+    by_id_before, by_id_after = dict(zip(ids_before, before)), dict(zip(ids_after, after))
     for i, item in zip(ids_before, before):
-        _mark(left, item, text_after.get(i), text_before[i], REMOVED, "-")
+        _mark(left, item, right, by_id_after.get(i), REMOVED, "-")
     for i, item in zip(ids_after, after):
-        _mark(right, item, text_before.get(i), text_after[i], ADDED, "+")
+        _mark(right, item, left, by_id_before.get(i), ADDED, "+")
     pairs.add(range(1), range(1))  # the opening braces
     matcher = SequenceMatcher(None, ids_before, ids_after, autojunk=False)
     for tag, b1, b2, a1, a2 in matcher.get_opcodes():
@@ -146,32 +176,21 @@ def aligned(left: Side, right: Side) -> Pairs:
             pairs.add(range(before[i].first, before[i].last), range(0))
         for j in range(a1, a2):
             pairs.add(range(0), range(after[j].first, after[j].last))
-    pairs.add(range(len(left.lines) - 1, len(left.lines)), range(len(right.lines) - 1, len(right.lines)))
+    pairs.add(range(left.count - 1, left.count), range(right.count - 1, right.count))
     return pairs
 
 
-def _mark(side_: Side, item: Field, other: str | None, mine: str, alone: str, marker: str) -> None:
+def _mark(side_: Side, item: Field, other: Side, theirs: Field | None, alone: str, marker: str) -> None:
     """Mark a field missing from the other side, or different there; the same field stays plain."""
-    if other is None:
+    if theirs is None:
         side_.mark(item.first, item.last, alone, marker)
-    elif other != mine:
+    elif not side_.layout.same_field(item, other.layout, theirs):
         side_.mark(item.first, item.last, CHANGED, "~")
 
 
 def _chop(text: str, width: int) -> list[str]:
     """A line cut into pieces of `width` cells: long strings wrap rather than run off the pane."""
     return chop_cells(text, width) or [""]
-
-
-def _long_lines(lines: list[str], width: int) -> dict[int, list[str]]:
-    """The lines wider than the pane, cut into pieces (most lines of a record fit and cost nothing here).
-
-    The common case, every line ASCII and narrow enough, is found with two passes in C.
-    """
-    if max(map(len, lines), default=0) <= width and "".join(lines).isascii():
-        return {}
-    return {number: _chop(line, width) for number, line in enumerate(lines)
-            if len(line) > width or (not line.isascii() and cell_len(line) > width)}
 
 
 class DetailView(ScrollView, can_focus=True):
@@ -205,7 +224,7 @@ class DetailView(ScrollView, can_focus=True):
             return
         self._laid_width = width
         self._strips.clear()
-        self._pieces = (_long_lines(self.sides[0].lines, width), _long_lines(self.sides[1].lines, width))
+        self._pieces = (self.sides[0].long_lines(width), self.sides[1].long_lines(width))
         self._display = None
         height = len(self.pairs.left)
         if any(self._pieces):
@@ -253,7 +272,7 @@ class DetailView(ScrollView, can_focus=True):
         if pieces is not None:
             content = pieces[piece] if piece < len(pieces) else ""
         else:
-            content = side_.lines[number] if piece == 0 else ""
+            content = side_.line(number) if piece == 0 else ""
         text = Text(content, no_wrap=True, end="")
         if side_.json:
             _highlighter.highlight(text)
@@ -328,16 +347,15 @@ class DetailScreen(ModalScreen[None]):
         if isinstance(result, Failure):
             right = failure_side(result)
             pairs = Pairs()
-            pairs.add(range(len(left.lines)), range(len(right.lines)))
+            pairs.add(range(left.count), range(right.count))
             return left, right, pairs
         if result.value == self.value:  # shown as it came (no module, or one that kept it): laid out once
-            fields = None if left.layout.fields is None else list(left.layout.fields)
-            right = Side(Layout(list(left.lines), fields), left.json, left.note.replace("Input", "Output", 1))
+            right = Side(left.layout, left.json, left.note.replace("Input", "Output", 1))
         else:
-            right = side(result.value, "Output")
+            right = side(result.value, "Output", like=left)
         pairs = aligned(left, right)
         if result.key is not None:  # the output's key above its value, the input's lines moved down to match
-            right.lines[:0] = [f"key: {printable(decode(result.key, None))}", ""]
+            right.head = [f"key: {printable(decode(result.key, None))}", ""]
             right.styles[:0] = ["bold", None]
             pairs.left[:0] = [-1, -1]
             pairs.right[:] = [0, 1] + [n + 2 if n >= 0 else n for n in pairs.right]
