@@ -32,12 +32,14 @@ from ..core.sources import follow
 from ..core.modules import module as module_mod
 from ..core.errors import SmartviewError, TopicError
 from ..core.sources.index import LineIndex
+from ..core.sources.tail import TailPreview
 from ..core.modules.chain import build as build_mapper, init_error
 from ..core.modules.module import Module
 from ..core.modules.params import changed_from_default, format_value
 from ..core.runs.census import Census
 from ..core.text import printable
 from ..core.runs.rows import MappedTopic, Row
+from ..core.runs.rowprocess import RowProcess
 from ..core.modules.runner import Failure
 from .detail import DetailScreen
 from .help import HelpScreen
@@ -53,6 +55,8 @@ if TYPE_CHECKING:
 FIND_BATCH = 2048
 BURST_RECORDS = 1000
 BURST_PAUSE = 0.05
+# Records read from the end of a file topic to show before it is counted: more than any screen holds.
+PREVIEW_LINES = 200
 
 
 def _with_params(module: Module, values: dict[str, str]) -> Module:
@@ -103,6 +107,7 @@ class SmartviewApp(App[int]):
         watch: bool = True,
         index: tuple[LineIndex, threading.Event] | None = None,
         initial: str | None = None,
+        process: RowProcess | None = None,
     ) -> None:
         super().__init__()
         self.selection = selection
@@ -118,7 +123,7 @@ class SmartviewApp(App[int]):
             index = (built, built.build_in_background())
         self.index, self._indexed = index
         self.initial = initial  # --aggregate-initial: an aggregate's starting accumulator
-        self.mapped = MappedTopic(self.index, self.stages, initial)
+        self.mapped = MappedTopic(self.index, self.stages, initial, process=process)
         self.status = Status(self._topic_label(), self._module_label())
         # A Kafka topic's partitions opened so far (the viewer shows one at a time): switching back is instant.
         self._partitions: dict[int, Any] = {self.index.partition: self.index} if self.kafka else {}
@@ -165,6 +170,7 @@ class SmartviewApp(App[int]):
         self.mapped.on_ready, self.mapped.on_progress = self._callbacks
         self.stream.focus()
         self._show_status()
+        self._show_preview()
         self._index_timer = self.set_interval(0.02, self._poll_index, name="index-poll")
         self._census_timer = self.set_interval(0.1, self._poll_census, name="census", pause=True)
         self.set_interval(0.25, self._show_busy, name="busy")
@@ -199,6 +205,19 @@ class SmartviewApp(App[int]):
 
     # -- the topic ----------------------------------------------------------------------------------
 
+    def _show_preview(self) -> None:
+        """While a file topic is still counted, show its last records now, their offsets not yet known.
+
+        Reading the end of the file costs microseconds whatever its size; counting 8 GB costs seconds.
+        Only for one record, one row: a filter's rows come from its own counting pass.
+        """
+        if self._indexed.is_set() or self.kafka or not self.mapped.one_to_one:
+            return
+        preview = TailPreview(self.index.path, self.index.fd, PREVIEW_LINES)
+        if preview.count:
+            self.mapped.use_index(preview)
+            self.stream.update_count()
+
     def _poll_index(self) -> None:
         """Until the first full index is built, show its progress; then start following."""
         done = self._indexed.is_set()
@@ -207,6 +226,9 @@ class SmartviewApp(App[int]):
         if not done:
             return
         self._index_timer.stop()
+        if self.mapped.index is not self.index:  # the count arrived: the preview's rows get their offsets
+            self.mapped.use_index(self.index)
+            self.stream.count_arrived()
         self._rate_count = self.index.count
         self._records_changed()
         self.call_after_refresh(self._start_error_pass)  # the first rows never wait for the count
@@ -756,8 +778,11 @@ def searchable(row: Row) -> str:
 
 
 def run_viewer(
-    selection: Selection, index: tuple[LineIndex, threading.Event] | None = None, initial: str | None = None
+    selection: Selection,
+    index: tuple[LineIndex, threading.Event] | None = None,
+    initial: str | None = None,
+    process: RowProcess | None = None,
 ) -> int:
-    app = SmartviewApp(selection, index=index, initial=initial)
+    app = SmartviewApp(selection, index=index, initial=initial, process=process)
     app.run()
     return app.return_code or 0

@@ -64,6 +64,11 @@ class LineIndex:
         os.close(self._fd)
 
     @property
+    def fd(self) -> int:
+        """The descriptor the index reads through (a preview of the file's end reads through it too)."""
+        return self._fd
+
+    @property
     def count(self) -> int:
         """Complete records indexed so far (a line still missing its newline is not one yet)."""
         return self._before[-1] + self._tail
