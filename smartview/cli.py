@@ -328,6 +328,11 @@ def _view(selection: Selection, initial: str | None = None, max_record: int | No
 
         index = LineIndex(selection.topic.path, **({"max_record": max_record} if max_record else {}))
     indexed = index.build_in_background()  # overlaps indexing a large topic with Textual's import
+    process = None
+    if selection.stages:
+        from .core.runs.rowprocess import RowProcess
+
+        process = RowProcess()  # starts its interpreter and imports the modules while Textual is imported
     # Textual batches screen updates at 60 per second by default, which alone adds up to 17 ms to the
     # moment an appended record shows; 120 halves that and costs nothing while the screen is still.
     os.environ.setdefault("TEXTUAL_FPS", "120")
@@ -340,7 +345,7 @@ def _view(selection: Selection, initial: str | None = None, max_record: int | No
 
     # Descriptor 1 stays the terminal: Textual asks it for the screen size. Module code runs in a child
     # process whose descriptor 1 goes nowhere (core/runs/rowprocess.py), so it cannot paint over the screen.
-    return run_viewer(selection, index=(index, indexed), initial=initial)
+    return run_viewer(selection, index=(index, indexed), initial=initial, process=process)
 
 
 def _load_config() -> config_mod.Config:
