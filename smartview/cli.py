@@ -325,8 +325,10 @@ def _view(selection: Selection, initial: str | None = None, max_record: int | No
         index: Any = KafkaIndex(selection.topic)  # one partition, opened at its end; errors exit 2 here
     else:
         from .core.sources.index import LineIndex
+        from .core.sources.index_cache import IndexCache
 
-        index = LineIndex(selection.topic.path, **({"max_record": max_record} if max_record else {}))
+        limit = {"max_record": max_record} if max_record else {}
+        index = LineIndex(selection.topic.path, cache=IndexCache(), **limit)  # a reopen counts only what was added
     indexed = index.build_in_background()  # overlaps indexing a large topic with Textual's import
     process = None
     if selection.stages:
