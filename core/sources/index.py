@@ -22,8 +22,9 @@ from .topic import Seen, how_changed, open_topic
 
 BLOCK = 64 << 10
 READ = 16 * BLOCK
-# Files at least this big are counted in a forked process (see `build_in_background`).
-FORK_MIN_BYTES = 128 << 20
+# Files at least this big are counted in forked processes (see `build_in_background`): counting in a
+# thread would hold the GIL while the viewer imports Textual, and the first screen no longer waits for it.
+FORK_MIN_BYTES = 16 << 20
 
 
 class TooLong(bytes):

@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import os
 import struct
-import tempfile
 from array import array
 from pathlib import Path
 
@@ -73,6 +72,8 @@ class IndexCache:
         info = os.fstat(fd)
         head, tail = _fingerprint(fd, end)
         header = _HEADER.pack(_MAGIC, block, info.st_dev, info.st_ino, blocks, head, tail)
+        import tempfile  # only when saving: kept off the path to the first screen
+
         try:
             self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
             handle, temporary = tempfile.mkstemp(dir=self.folder, suffix=".tmp")
