@@ -335,6 +335,8 @@ def _view(selection: Selection, initial: str | None = None, max_record: int | No
         from .core.runs.rowprocess import RowProcess
 
         process = RowProcess()  # starts its interpreter and imports the modules while Textual is imported
+        # A request without records: the child loads the modules and runs their init now, not at the first screen.
+        process.send([(module.path, dict(values)) for module, values in selection.stages], [], initial=initial)
     # Textual batches screen updates at 60 per second by default, which alone adds up to 17 ms to the
     # moment an appended record shows; 120 halves that and costs nothing while the screen is still.
     os.environ.setdefault("TEXTUAL_FPS", "120")
