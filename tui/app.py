@@ -134,6 +134,7 @@ class SmartviewApp(App[int]):
         self._rate_count = 0
         self._census: Census | None = None
         self._missing = False
+        self._counted = False  # the first count arrived and was taken in
 
     # -- layout -------------------------------------------------------------------------------------
 
@@ -172,6 +173,14 @@ class SmartviewApp(App[int]):
         self._show_status()
         self._show_preview()
         self._index_timer = self.set_interval(0.02, self._poll_index, name="index-poll")
+        self._poll_index()  # a small topic is counted by now: its rows go into the first frame
+
+        def counted() -> None:  # the rows get their offsets as soon as the count arrives, not at the next poll
+            self._indexed.wait()
+            if not loop.is_closed():
+                loop.call_soon_threadsafe(self._poll_index)
+
+        threading.Thread(target=counted, name="smartview-counted", daemon=True).start()
         self._census_timer = self.set_interval(0.1, self._poll_census, name="census", pause=True)
         self.set_interval(0.25, self._show_busy, name="busy")
         for warning in self.selection.warnings:  # a config file or module folder that was not trusted
@@ -223,15 +232,21 @@ class SmartviewApp(App[int]):
         done = self._indexed.is_set()
         size = max(self.index.size(), 1)
         self.query_one(StatusBar).progress(None if done else self.index.scanned / size)
-        if not done:
+        if not done or self._counted:
             return
+        self._counted = True
         self._index_timer.stop()
         if self.mapped.index is not self.index:  # the count arrived: the preview's rows get their offsets
             self.mapped.use_index(self.index)
             self.stream.count_arrived()
         self._rate_count = self.index.count
         self._records_changed()
-        self.call_after_refresh(self._start_error_pass)  # the first rows never wait for the count
+        self.call_after_refresh(self._after_first_screen)
+
+    def _after_first_screen(self) -> None:
+        """What the first screen of rows does not wait for: the error pass, following (importing the file
+        watcher costs tens of milliseconds), watching the modules."""
+        self._start_error_pass()
         # The app's objects are built by now: freezing them keeps full garbage collections (tens of
         # milliseconds over a Textual app's heap) out of the path of each appended record.
         gc.freeze()
