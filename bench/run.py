@@ -2,6 +2,7 @@
 
     python bench/run.py                    # 100k and 1M records, 5 runs each after a warm-up
     python bench/run.py --10m              # also 10M records (about 880 MB of data, generated once)
+    python bench/run.py --only open --100m # the open case also on 100M records (8.6 GB, ten copies of 10M)
     python bench/run.py --only print,startup --repeat 3
     python bench/run.py --quick            # tiny data, one run: a smoke test of the harness itself
 
