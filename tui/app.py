@@ -172,6 +172,7 @@ class SmartviewApp(App[int]):
         self.stream.focus()
         self._show_status()
         self._show_preview()
+        self.call_after_refresh(gc.enable)  # the command line turned collection off for the start
         self._index_timer = self.set_interval(0.02, self._poll_index, name="index-poll")
         self._poll_index()  # a small topic is counted by now: its rows go into the first frame
 
