@@ -276,8 +276,9 @@ def count_blocks(fd: int, block: int, blocks: int, first: int = 0) -> array:
     return counts
 
 
-# Counting children yield to the viewer: its first screen needs the processor more than the count does.
-COUNT_NICENESS = 5
+# Counting children yield to the viewer (the lowest priority): its first screen needs the processor more
+# than the count does, and once the viewer is idle they have both cores.
+COUNT_NICENESS = 19
 
 
 def _fork_counter(fd: int, block: int, blocks: int):
