@@ -657,6 +657,9 @@ class SmartviewApp(App[int]):
     # -- detail, find, copy, panel ------------------------------------------------------------------
 
     def on_stream_view_selected(self, event: StreamView.Selected) -> None:
+        if getattr(self.mapped.index, "provisional", False):  # the last rows, shown before the count
+            self.notify("the topic is still being counted: the record's offset is not known yet")
+            return
         rows = self.mapped.window(event.row, event.row + 1, wait=0.2)
         if not rows or rows[0] is None:
             self.notify(f"offset {self.mapped.offset_of(event.row)} is still being mapped", severity="warning")
