@@ -115,3 +115,13 @@ def test_counting_on_two_cores_gives_the_same_index(tmp_path: Path, monkeypatch)
     plain.update()
     assert list(forked._before) == list(plain._before) and forked.count == plain.count == 5001
     assert os.path.getsize(path) // BLOCK == len(forked._before) - 1
+
+
+def test_a_deleted_file_such_as_a_spool_is_never_kept(tmp_path: Path, cache: IndexCache) -> None:
+    path = tmp_path / "spool.jsonl"
+    write_lines(path, 0, 3000)
+    index = LineIndex(path, block=BLOCK, cache=cache)
+    path.unlink()  # open, nameless: what a spool of standard input is once created
+    assert index.build_in_background().wait(10)
+    assert index.count == 3000
+    assert not cache.folder.exists() or not list(cache.folder.iterdir())

@@ -7,7 +7,7 @@ is used only when the file still holds at least the counted bytes and both finge
 rest of a grown file is counted as usual. A file rewritten with the same first 4 KiB and the same 4 KiB
 before the counted end cannot be told from the one counted (the same limit as the rewrite check).
 
-Entries live under `$XDG_CACHE_HOME/smartview/index` (default `~/.cache`), never beside the topic;
+A file without a name any more (a temporary spool, deleted once open) is never kept. Entries live under `$XDG_CACHE_HOME/smartview/index` (default `~/.cache`), never beside the topic;
 the oldest are removed beyond `KEEP` entries. Small files are not cached: counting them is quicker
 than reading an entry. A cache that cannot be read or written is ignored.
 """
@@ -67,9 +67,9 @@ class IndexCache:
         """Keep the counts of the first `len(counts) - 1` blocks of the file (nothing for a small file)."""
         blocks = len(counts) - 1
         end = blocks * block
-        if end < self.min_bytes:
-            return
         info = os.fstat(fd)
+        if end < self.min_bytes or info.st_nlink == 0:  # small, or a file already deleted (a spool): nothing kept
+            return
         head, tail = _fingerprint(fd, end)
         header = _HEADER.pack(_MAGIC, block, info.st_dev, info.st_ino, blocks, head, tail)
         import tempfile  # only when saving: kept off the path to the first screen
