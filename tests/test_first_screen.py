@@ -49,7 +49,8 @@ def test_the_last_rows_show_before_the_count_finishes(tmp_path: Path) -> None:
             assert app.screen is app.screen_stack[0]
             index.update()
             counted.set()
-            await wait_for(pilot, lambda: any(line.lstrip().startswith("2999 {") for line in screen_text(app).splitlines()))
+            numbered = lambda: any(line.lstrip().startswith("2999 {") for line in screen_text(app).splitlines())  # noqa: E731
+            await wait_for(pilot, numbered)
             rows = [line for line in screen_text(app).splitlines() if "{" in line]
             assert rows[-1].lstrip().startswith("2999 ") and '"timestamp":2999' in rows[-1]
             assert rows[-2].lstrip().startswith("2998 ") and '"timestamp":2998' in rows[-2]

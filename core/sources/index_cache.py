@@ -7,9 +7,10 @@ is used only when the file still holds at least the counted bytes and both finge
 rest of a grown file is counted as usual. A file rewritten with the same first 4 KiB and the same 4 KiB
 before the counted end cannot be told from the one counted (the same limit as the rewrite check).
 
-A file without a name any more (a temporary spool, deleted once open) is never kept. Entries live under `$XDG_CACHE_HOME/smartview/index` (default `~/.cache`), never beside the topic;
+Entries live under `$XDG_CACHE_HOME/smartview/index` (default `~/.cache`), never beside the topic;
 the oldest are removed beyond `KEEP` entries. Small files are not cached: counting them is quicker
-than reading an entry. A cache that cannot be read or written is ignored.
+than reading an entry. A file without a name any more (a temporary spool, deleted once open) is never
+kept. A cache that cannot be read or written is ignored.
 """
 
 from __future__ import annotations
