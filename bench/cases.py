@@ -63,14 +63,22 @@ class Context:
     print_count: int
     quick: bool
     log: callable = print
+    hundred_million: bool = False  # --100m: the open case also on 100M records (8.6 GB)
     _tmux: Tmux | None = field(default=None, repr=False)
 
     @property
     def sv(self) -> list[str]:
         return smartview_command()
 
+    @property
+    def open_sizes(self) -> list[int]:
+        return self.sizes + [100_000_000] if self.hundred_million else self.sizes
+
     def topic(self, count: int) -> Path:
         path = self.data_dir / f"user-events-{label(count)}.jsonl"
+        if not path.exists() and count == 100_000_000:
+            self.log(f"  writing {path.name}: ten copies of the 10M topic ...")
+            data.concatenate(path, self.topic(10_000_000), 10)
         if not path.exists():
             self.log(f"  generating {path.name} ({count:,} records, fixed seed) ...")
             start = time.perf_counter()
@@ -263,15 +271,21 @@ class Opened:
     rss_mb: float = 0.0  # the PSS of the process tree (the figure)
     peak_mb: float = 0.0  # its summed RSS (for comparison)
     error: str = ""
+    times: list[float] = field(default_factory=list)
 
 
-def open_once(ctx: Context, argv: list[str], ready, timeout: float, settle: float) -> Opened:
-    """Launch in tmux, time to the first ready screen, then watch memory for `settle` seconds."""
-    pane = ctx.tmux().launch(argv, cwd=ctx.data_dir)
+def open_once(ctx: Context, argv: list[str], ready, timeout: float, settle: float,
+              cache: Path | None = None) -> Opened:
+    """Launch in tmux, time to each ready screen in turn (`ready`: one test or a list), then watch
+    memory for `settle` seconds. `seconds` is the time to the first; `times` holds them all."""
+    pane = ctx.tmux().launch(argv, cwd=ctx.data_dir, cache=cache)
     try:
-        seen = pane.wait(ready, pane.t0, timeout, interval=0.01)
-        if seen.elapsed is None:
-            return Opened(None, error=seen.describe())
+        times = []
+        for test in ready if isinstance(ready, list) else [ready]:
+            seen = pane.wait(test, pane.t0, timeout, interval=0.01)
+            if seen.elapsed is None:
+                return Opened(None, error=seen.describe())
+            times.append(seen.elapsed)
         pss = rss = 0
         end = time.perf_counter() + settle
         while time.perf_counter() < end:
@@ -279,7 +293,7 @@ def open_once(ctx: Context, argv: list[str], ready, timeout: float, settle: floa
             pss, rss = max(pss, now_pss), max(rss, now_rss)
             time.sleep(0.05)
         now_pss, now_rss = pane.memory()
-        return Opened(seen.elapsed, megabytes(max(pss, now_pss)), megabytes(max(rss, now_rss)))
+        return Opened(times[0], megabytes(max(pss, now_pss)), megabytes(max(rss, now_rss)), times=times)
     finally:
         pane.kill()
 
@@ -307,52 +321,100 @@ def case_open(ctx: Context) -> list[Row]:
         return [Row("open", "viewer first screen", text=missing("tmux"))]
     rows = []
     tl = toolong_command()
-    for count in ctx.sizes:
+    for count in ctx.open_sizes:
         path = ctx.topic(count)
-        big = count > 1_000_000
-        time_target = Target("<", 0.8, "< 0.8 s") if big else Target("<", 0.6, "< 0.6 s")
-        memory_target = Target("<", 150, "< 150 MB") if big else Target("<", 70, "< 70 MB")
-        settle = 0.3 if ctx.quick else (3.0 if big else 1.5)
         case = f"open {label(count)}"
-        ctx.log(f"  smartview viewer on {path.name}")
-        sv = _open_series(ctx, _viewer_argv(ctx, path), last_row_shown(count - 1), _open_timeout(count), settle)
-        if sv is None or isinstance(sv, str):
-            rows.append(Row(case, "smartview: launch -> first screen of mapped rows", text="viewer not available",
-                            ok=False, note=sv or ""))
-            rows.append(Row(case, "smartview: resident memory", text="viewer not available", ok=False))
-        else:
-            rows.append(Row(case, "smartview: launch -> first screen of mapped rows", samples=sv[0], target=time_target))
-            rows.append(Row(case, f"smartview: max memory (PSS, all its processes) within {settle:g} s", "MB", sv[1],
-                            target=memory_target, note=f"summed RSS, which counts shared pages per process: median {sv[2].median:.1f} MB"))
+        settle = 0.3 if ctx.quick else (1.5 if count <= 1_000_000 else 3.0 if count <= 10_000_000 else 6.0)
+        with_toolong = tl is not None and count <= 10_000_000  # toolong indexes everything first: minutes at 100M
+        ctx.log(f"  floor app, smartview (first open and reopen){', toolong' if with_toolong else ''} on {path.name}")
+        series = _open_rounds(ctx, path, count, settle, tl if with_toolong else None)
+        rows += _open_rows(case, series, settle)
         if tl is None:
             rows.append(Row(case, "toolong: launch -> last line visible", text=missing("toolong")))
-            continue
-        ctx.log(f"  toolong on {path.name}")
-        tail = _last_line(path)[:40]
-        peer = _open_series(ctx, [*tl, str(path)], lambda s: tail in s, 30 + 4 * count / 1_000_000, settle)
-        if peer is None or isinstance(peer, str):
-            rows.append(Row(case, "toolong: launch -> last line visible", text="failed", note=peer or ""))
-            continue
-        rows.append(Row(case, "toolong: launch -> last line visible", samples=peer[0]))
-        rows.append(Row(case, f"toolong: max memory (PSS, all its processes) within {settle:g} s", "MB", peer[1],
-                        note=f"summed RSS median {peer[2].median:.1f} MB"))
-        if not isinstance(sv, str) and sv is not None:
-            rows.append(Row(case, "open time toolong / smartview", "x", paired_ratios(peer[0], sv[0])))
     return rows
 
 
-def _open_series(ctx: Context, argv, ready, timeout, settle) -> tuple[Samples, Samples, Samples] | str:
-    """Open (1 warm-up + repeat) times; a failure on any try stops the series and returns its reason."""
-    times, rss, peaks = Samples(), Samples(), Samples()
+FLOOR_APP = BENCH / "floor_app.py"
+
+
+def _first_screen(path: Path, last_offset: int):
+    """A row for the last record with its mapped value, labelled with its offset or `…` (still counted)."""
+    timestamp = orjson.loads(_last_line(path))["timestamp"]
+    pattern = re.compile(rf"^\s*(?:…|{_offset_pattern(last_offset)})\s.*\"timestamp\":{timestamp}\b")
+    return lambda screen: any(pattern.search(line) for line in screen.splitlines())
+
+
+@dataclass
+class OpenSeries:
+    """Samples of one size, taken round by round (one launch of each command per round)."""
+
+    floor: Samples = field(default_factory=Samples)
+    first: Samples = field(default_factory=Samples)  # smartview, nothing cached: last rows mapped
+    counted: Samples = field(default_factory=Samples)  # ... and their offsets shown (the count arrived)
+    memory: Samples = field(default_factory=Samples)
+    summed_rss: Samples = field(default_factory=Samples)
+    reopen: Samples = field(default_factory=Samples)  # smartview again, its line index saved on disk
+    reopen_memory: Samples = field(default_factory=Samples)
+    toolong: Samples = field(default_factory=Samples)
+    toolong_memory: Samples = field(default_factory=Samples)
+    error: str = ""
+
+
+def _open_rounds(ctx: Context, path: Path, count: int, settle: float, tl: list[str] | None) -> OpenSeries:
+    """1 warm-up round + `repeat` rounds; each launches the floor, smartview twice and toolong in turn."""
+    series = OpenSeries()
+    tail = _last_line(path)[:40]
+    floor_argv = [sys.executable, str(FLOOR_APP), str(path)]
+    first_screen, counted = _first_screen(path, count - 1), last_row_shown(count - 1)
+    timeout = _open_timeout(count)
+    kept = ctx.tmux().caches / f"kept-{label(count)}"  # the reopens' cache, filled by the warm-up round
     for attempt in range(1 + ctx.repeat):
-        opened = open_once(ctx, argv, ready, timeout, settle)
-        if opened.seconds is None:
-            return opened.error
-        if attempt:
-            times.values.append(opened.seconds)
-            rss.values.append(opened.rss_mb)
-            peaks.values.append(opened.peak_mb)
-    return times, rss, peaks
+        floor = open_once(ctx, floor_argv, [lambda s: tail in s], timeout, 0)
+        first = open_once(ctx, _viewer_argv(ctx, path), [first_screen, counted], timeout, settle)
+        reopen = open_once(ctx, _viewer_argv(ctx, path), [counted], timeout, settle, cache=kept)
+        peer = open_once(ctx, [*tl, str(path)], [lambda s: tail in s], 30 + 4 * count / 1e6, settle) if tl else None
+        failed = next((o.error for o in (floor, first, reopen, peer) if o is not None and o.seconds is None), "")
+        if failed:
+            series.error = failed
+            return series
+        if not attempt:
+            continue
+        series.floor.values.append(floor.seconds)
+        series.first.values.append(first.seconds)
+        series.counted.values.append(first.times[1])
+        series.memory.values.append(first.rss_mb)
+        series.summed_rss.values.append(first.peak_mb)
+        series.reopen.values.append(reopen.seconds)
+        series.reopen_memory.values.append(reopen.rss_mb)
+        if peer is not None:
+            series.toolong.values.append(peer.seconds)
+            series.toolong_memory.values.append(peer.rss_mb)
+    return series
+
+
+def _open_rows(case: str, s: OpenSeries, settle: float) -> list[Row]:
+    if s.error:
+        return [Row(case, "smartview: launch -> first screen of mapped rows", text="failed", ok=False, note=s.error[:200])]
+    within = f"within {settle:g} s"
+    rows = [
+        Row(case, "first open: first screen / floor app's", "x", paired_ratios(s.first, s.floor), target=Target("<=", 1.3, "<= 1.30x")),
+        Row(case, "reopen (index saved): first screen / floor app's", "x", paired_ratios(s.reopen, s.floor), target=Target("<=", 1.3, "<= 1.30x")),
+        Row(case, "floor app (bench/floor_app.py): launch -> last 30 lines visible", samples=s.floor),
+        Row(case, "smartview first open: launch -> last rows mapped", samples=s.first),
+        Row(case, "smartview first open: launch -> their offsets shown (counted)", samples=s.counted),
+        Row(case, f"smartview first open: max memory (PSS, all its processes) {within}", "MB", s.memory,
+            target=Target("<", 70, "< 70 MB"), note=f"summed RSS, which counts shared pages per process: median {s.summed_rss.median:.1f} MB"),
+        Row(case, "smartview reopen: launch -> last rows with offsets", samples=s.reopen),
+        Row(case, f"smartview reopen: max memory (PSS, all its processes) {within}", "MB", s.reopen_memory,
+            target=Target("<", 70, "< 70 MB")),
+    ]
+    if s.toolong.values:
+        rows += [
+            Row(case, "toolong: launch -> last line visible", samples=s.toolong),
+            Row(case, f"toolong: max memory (PSS, all its processes) {within}", "MB", s.toolong_memory),
+            Row(case, "open time toolong / smartview first open", "x", paired_ratios(s.toolong, s.first)),
+        ]
+    return rows
 
 
 # ---------------------------------------------------------------------------------------------- 4. toggle

@@ -42,3 +42,15 @@ def ensure(path: Path, count: int) -> Path:
             done += step
     tmp.rename(path)
     return path
+
+
+def concatenate(path: Path, part: Path, times: int) -> Path:
+    """Write `times` copies of `part` to `path` (the 100M topic: ten 10M ones, in seconds rather than an hour)."""
+    tmp = path.with_suffix(".tmp")
+    with open(tmp, "wb") as out:
+        for _ in range(times):
+            with open(part, "rb") as source:
+                while chunk := source.read(64 << 20):
+                    out.write(chunk)
+    tmp.rename(path)
+    return path

@@ -272,6 +272,9 @@ class Tmux:
             "set -g history-limit 200\n"
             'set -g default-terminal "screen-256color"\n'
         )
+        # Each launch gets an empty XDG_CACHE_HOME of its own unless given one: every open is a first
+        # open (no line index saved by an earlier run), and the user's own cache is never touched.
+        self.caches = workdir / "cache"
         self._count = 0
         self._started = False
         self._socket_path = ""
@@ -299,15 +302,21 @@ class Tmux:
             self._socket_path = self._run("display-message", "-p", "-t", "keep", "#{socket_path}").stdout.strip()
             self.control = Control(self._argv(), "keep")
 
-    def launch(self, argv: list[str], cwd: Path) -> Pane:
-        """Start `argv` in a new WIDTHxHEIGHT session; the pane's t0 is taken just before tmux is asked."""
+    def launch(self, argv: list[str], cwd: Path, cache: Path | None = None) -> Pane:
+        """Start `argv` in a new WIDTHxHEIGHT session; the pane's t0 is taken just before tmux is asked.
+
+        `cache` is its XDG_CACHE_HOME (default: a new empty folder).
+        """
         self.start()
         self._count += 1
         name = f"m{self._count:05d}"  # equal lengths: no name is a prefix of another
+        if cache is None:
+            cache = self.caches / name
+        cache.mkdir(parents=True, exist_ok=True)
         start = time.perf_counter()
         result = self._run(
             "new-session", "-d", "-s", name, "-x", str(self.width), "-y", str(self.height), "-c", str(cwd),
-            "exec " + shlex.join(argv),
+            "-e", f"XDG_CACHE_HOME={cache}", "exec " + shlex.join(argv),
         )
         if result.returncode != 0:
             raise RuntimeError(f"tmux new-session failed: {result.stderr.strip()}")
@@ -322,6 +331,7 @@ class Tmux:
             self._started = False
             if self._socket_path:  # tmux leaves its socket file behind
                 Path(self._socket_path).unlink(missing_ok=True)
+        shutil.rmtree(self.caches, ignore_errors=True)
 
 
 class Pane:

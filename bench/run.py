@@ -2,6 +2,7 @@
 
     python bench/run.py                    # 100k and 1M records, 5 runs each after a warm-up
     python bench/run.py --10m              # also 10M records (about 880 MB of data, generated once)
+    python bench/run.py --only open --100m # the open case also on 100M records (8.6 GB, ten copies of 10M)
     python bench/run.py --only print,startup --repeat 3
     python bench/run.py --quick            # tiny data, one run: a smoke test of the harness itself
 
@@ -62,6 +63,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--sizes", type=parse_sizes, default=None, metavar="LIST",
                    help="topic sizes for open and index (default 100k,1m; --quick: 1k,10k)")
     p.add_argument("--10m", dest="ten_million", action="store_true", help="add the 10M-record case (~880 MB)")
+    p.add_argument("--100m", dest="hundred_million", action="store_true",
+                   help="add the open case on 100M records (8.6 GB, ten copies of the 10M topic; implies --10m's data)")
     p.add_argument("--repeat", type=int, default=None, metavar="N", help="measured runs after the warm-up (default 5)")
     p.add_argument("--quick", action="store_true", help="tiny data and one run: checks the harness, not the speed")
     p.add_argument("--only", type=parse_only, default=list(CASES), metavar="CASES",
@@ -118,6 +121,7 @@ def main(argv: list[str] | None = None) -> int:
         sizes=sorted(set(sizes)),
         print_count=2_000 if args.quick else 500_000,
         quick=args.quick,
+        hundred_million=args.hundred_million,
         log=lambda message: print(message, file=sys.stderr, flush=True),
     )
     ctx.data_dir.mkdir(parents=True, exist_ok=True)

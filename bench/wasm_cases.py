@@ -88,7 +88,9 @@ def _first_screens(ctx: Context, case: str, path: Path, wasm: Path, python: Path
     times: dict[str, Samples] = {"wasm": Samples(), "python": Samples()}
     for number in range(ctx.repeat + 1):
         for name, module in (("wasm", wasm), ("python", python)):
-            opened = open_once(ctx, [*ctx.sv, str(path), "--map", str(module)], ready, _open_timeout(n), 0.0)
+            # One cache for these launches: the compiled SmartModule is kept there, as a user's would be.
+            opened = open_once(ctx, [*ctx.sv, str(path), "--map", str(module)], ready, _open_timeout(n), 0.0,
+                               cache=ctx.tmux().caches / "wasm")
             if opened.seconds is None:
                 return [Row(case, f"viewer first screen ({name})", text="not shown", ok=False, note=opened.error)]
             if number:  # the first round warms up

@@ -33,6 +33,7 @@ from ..core.sources import follow
 from ..core.modules import module as module_mod
 from ..core.errors import SmartviewError, TopicError
 from ..core.sources.index import LineIndex
+from ..core.sources.tail import TailPreview
 from ..core.modules.chain import build as build_mapper, init_error
 from ..core.modules.module import Module
 from ..core.modules.trial import try_import
@@ -43,6 +44,7 @@ from ..core.runs.census import Census
 from ..core.runs.outputs import OutputIndex
 from ..core.text import printable
 from ..core.runs.rows import MappedTopic, Row
+from ..core.runs.rowprocess import RowProcess
 from ..core.modules.runner import Failure
 from .chart import BarChart
 from .detail import DetailScreen
@@ -61,6 +63,8 @@ FIND_BATCH = 2048
 BURST_RECORDS = 1000
 BURST_PAUSE = 0.05
 SPOOL_PAUSE = 0.2
+# Records read from the end of a file topic to show before it is counted: more than any screen holds.
+PREVIEW_LINES = 200
 
 
 def _with_params(module: Module, values: dict[str, str]) -> Module:
@@ -121,6 +125,7 @@ class SmartviewApp(App[int]):
         watch: bool = True,
         index: tuple[LineIndex, threading.Event] | None = None,
         initial: str | None = None,
+        process: RowProcess | None = None,
     ) -> None:
         super().__init__()
         self.selection = selection
@@ -141,7 +146,7 @@ class SmartviewApp(App[int]):
             index = (built, built.build_in_background())
         self.index, self._indexed = index
         self.initial = initial  # --aggregate-initial: an aggregate's starting accumulator
-        self.mapped = MappedTopic(self.index, self._chain(), initial)
+        self.mapped = MappedTopic(self.index, self._chain(), initial, process=process)
         self.status = Status(self._topic_label(), self._module_label())
         # A Kafka topic's partitions opened so far (the viewer shows one at a time): switching back is instant.
         self._partitions: dict[int, Any] = {self.index.partition: self.index} if self.kafka else {}
@@ -158,6 +163,7 @@ class SmartviewApp(App[int]):
         self._rate_count = 0
         self._census: Census | None = None
         self._missing = False
+        self._counted = False  # the first count arrived and was taken in
 
     # -- layout -------------------------------------------------------------------------------------
 
@@ -206,7 +212,17 @@ class SmartviewApp(App[int]):
         self.stream.search = self._highlights()
         self.stream.focus()
         self._show_status()
+        self._show_preview()
+        self.call_after_refresh(gc.enable)  # the command line turned collection off for the start
         self._index_timer = self.set_interval(0.02, self._poll_index, name="index-poll")
+        self._poll_index()  # a small topic is counted by now: its rows go into the first frame
+
+        def counted() -> None:  # the rows get their offsets as soon as the count arrives, not at the next poll
+            self._indexed.wait()
+            if not loop.is_closed():
+                loop.call_soon_threadsafe(self._poll_index)
+
+        threading.Thread(target=counted, name="smartview-counted", daemon=True).start()
         self._census_timer = self.set_interval(0.1, self._poll_census, name="census", pause=True)
         self._chart_timer = self.set_interval(0.25, self._show_chart, name="chart", pause=True)
         self.set_interval(0.25, self._show_busy, name="busy")
@@ -247,17 +263,39 @@ class SmartviewApp(App[int]):
 
     # -- the topic ----------------------------------------------------------------------------------
 
+    def _show_preview(self) -> None:
+        """While a file topic is still counted, show its last records now, their offsets not yet known.
+
+        Reading the end of the file costs microseconds whatever its size; counting 8 GB costs seconds.
+        Only for one record, one row: a filter's rows come from its own counting pass.
+        """
+        if self._indexed.is_set() or self.kafka or not self.mapped.one_to_one:
+            return
+        preview = TailPreview(self.index.path, self.index.fd, PREVIEW_LINES)
+        if preview.count:
+            self.mapped.use_index(preview)
+            self.stream.update_count()
+
     def _poll_index(self) -> None:
         """Until the first full index is built, show its progress; then start following."""
         done = self._indexed.is_set()
         size = max(self.index.size(), 1)
         self.query_one(StatusBar).progress(None if done else self.index.scanned / size)
-        if not done:
+        if not done or self._counted:
             return
+        self._counted = True
         self._index_timer.stop()
+        if self.mapped.index is not self.index:  # the count arrived: the preview's rows get their offsets
+            self.mapped.use_index(self.index)
+            self.stream.count_arrived()
         self._rate_count = self.index.count
         self._records_changed()
-        self.call_after_refresh(self._start_error_pass)  # the first rows never wait for the count
+        self.call_after_refresh(self._after_first_screen)
+
+    def _after_first_screen(self) -> None:
+        """What the first screen of rows does not wait for: the error pass, following (importing the file
+        watcher costs tens of milliseconds), watching the modules."""
+        self._start_error_pass()
         # The app's objects are built by now: freezing them keeps full garbage collections (tens of
         # milliseconds over a Textual app's heap) out of the path of each appended record.
         gc.freeze()
@@ -726,6 +764,9 @@ class SmartviewApp(App[int]):
     # -- detail, find, copy, panel ------------------------------------------------------------------
 
     def on_stream_view_selected(self, event: StreamView.Selected) -> None:
+        if getattr(self.mapped.index, "provisional", False):  # the last rows, shown before the count
+            self.notify("the topic is still being counted: the record's offset is not known yet")
+            return
         rows = self.mapped.window(event.row, event.row + 1, wait=0.2)
         if not rows or rows[0] is None:
             self.notify(f"offset {self.mapped.offset_of(event.row)} is still being mapped", severity="warning")
@@ -1094,8 +1135,11 @@ def _short(pattern: str, limit: int = 24) -> str:
 
 
 def run_viewer(
-    selection: Selection, index: tuple[LineIndex, threading.Event] | None = None, initial: str | None = None
+    selection: Selection,
+    index: tuple[LineIndex, threading.Event] | None = None,
+    initial: str | None = None,
+    process: RowProcess | None = None,
 ) -> int:
-    app = SmartviewApp(selection, index=index, initial=initial)
+    app = SmartviewApp(selection, index=index, initial=initial, process=process)
     app.run()
     return app.return_code or 0

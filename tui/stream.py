@@ -126,6 +126,22 @@ class StreamView(ScrollView, can_focus=True):
             self.cursor = min(self.cursor, max(0, count - 1))
         self.refresh()
 
+    def count_arrived(self) -> None:
+        """The preview of the last records became the counted topic: the same rows, now with offsets.
+
+        The rows keep their place on screen: the cursor and the scroll position move by the records
+        before the preview.
+        """
+        shift = self.topic.count - self._count
+        self._lines.clear()
+        if self.following:
+            self.update_count(arrived=False)
+            return
+        top = int(self.scroll_y)
+        self.cursor += shift
+        self.update_count(arrived=False)
+        self.scroll_to(y=top + shift, animate=False, immediate=True)
+
     def show(self, topic: MappedTopic) -> None:
         """Show other records altogether (another partition), from their end, following."""
         self.topic = topic
@@ -306,6 +322,8 @@ class StreamView(ScrollView, can_focus=True):
         return width + 3 if self.topic.numbers_outputs else width
 
     def _label(self, row: Row) -> str:
+        if getattr(self.topic.index, "provisional", False):  # counted still: the offset is not known yet
+            return "…".rjust(self._label_width())
         if self.topic.numbers_outputs:
             return f"{row.offset}.{row.sub or 0}".rjust(self._label_width())
         return f"{row.offset:>{self._label_width()}}"

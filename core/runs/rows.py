@@ -14,6 +14,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from ..sources.index import LineIndex, TooLong
 from ..modules.module import Module
@@ -62,8 +63,9 @@ class MappedTopic:
         stages: Stages = (),
         initial: str | None = None,
         cache_rows: int = CACHE_ROWS,
+        process: RowProcess | None = None,
     ) -> None:
-        self.index = index
+        self.index: Any = index
         self.stages = [(module, dict(values)) for module, values in stages]
         self.initial = initial
         self.generation = 0
@@ -85,7 +87,10 @@ class MappedTopic:
         self._closed = False
         self._start_pass()
         if self.stages:
-            self._process = RowProcess()  # started now, so it is ready by the first screen
+            # Started now (or earlier, by the caller, before Textual's import), so it is ready by the first screen.
+            self._process = process or RowProcess()
+        elif process is not None:
+            process.kill()
 
     @property
     def one_to_one(self) -> bool:
@@ -123,6 +128,13 @@ class MappedTopic:
             self.generation += 1
             self._results.clear()
         self._start_pass()
+
+    def use_index(self, index: Any) -> None:
+        """Read records from another index of the same topic: the real one, once a preview's count arrives."""
+        with self._lock:
+            self.index = index
+            self.generation += 1
+            self._results.clear()
 
     def forget(self) -> None:
         """Drop cached rows (and count again) after the file was truncated or replaced."""

@@ -16,13 +16,15 @@ from array import array
 from pathlib import Path
 
 from ..record import Record
+from .index_cache import IndexCache
 from .reader import MAX_RECORD_BYTES
 from .topic import Seen, how_changed, open_topic
 
 BLOCK = 64 << 10
 READ = 16 * BLOCK
-# Files at least this big are counted in a forked process (see `build_in_background`).
-FORK_MIN_BYTES = 128 << 20
+# Files at least this big are counted in forked processes (see `build_in_background`): counting in a
+# thread would hold the GIL while the viewer imports Textual, and the first screen no longer waits for it.
+FORK_MIN_BYTES = 16 << 20
 
 
 class TooLong(bytes):
@@ -47,7 +49,9 @@ class LineIndex:
     `update` may run in a worker thread while `read` serves the screen: both take the lock, briefly.
     """
 
-    def __init__(self, path: Path, block: int = BLOCK, max_record: int = MAX_RECORD_BYTES) -> None:
+    def __init__(
+        self, path: Path, block: int = BLOCK, max_record: int = MAX_RECORD_BYTES, cache: IndexCache | None = None
+    ) -> None:
         self.path = path
         self.block = block
         self.max_record = max_record
@@ -59,9 +63,16 @@ class LineIndex:
         self._tail = 0  # newlines in the bytes from the last full block boundary up to `_scanned`
         self._scanned = 0  # bytes counted so far
         self._seen = Seen()  # what was counted, to notice a file rewritten in place
+        self._cache = cache
+        self.cached_blocks = 0  # blocks whose counts came from the cache rather than from counting
 
     def close(self) -> None:
         os.close(self._fd)
+
+    @property
+    def fd(self) -> int:
+        """The descriptor the index reads through (a preview of the file's end reads through it too)."""
+        return self._fd
 
     @property
     def count(self) -> int:
@@ -87,19 +98,40 @@ class LineIndex:
         block. Call it before starting other threads (it forks). Small files are indexed in a thread.
         """
         done = threading.Event()
+        self._load_cache()
         size = self.size()
         full_blocks = size // self.block
-        reader = _fork_counter(self._fd, self.block, full_blocks) if size >= FORK_MIN_BYTES else None
+        fork = self._scanned == 0 and size >= FORK_MIN_BYTES
+        reader = _fork_counter(self._fd, self.block, full_blocks) if fork else None
 
         def build() -> None:
             if reader is not None:
                 self._install(*reader())
             while self.update(budget=step) or self._scanned < self.size():
                 pass
+            self._save_cache()
             done.set()
 
         threading.Thread(target=build, name="smartview-index", daemon=True).start()
         return done
+
+    def _load_cache(self) -> None:
+        """Take the counts saved by an earlier open of this very file (see index_cache.py), if any."""
+        if self._cache is None or self._scanned:
+            return
+        counts = self._cache.load(self._fd, self.block)
+        if counts is not None:
+            self._install(counts, len(counts) - 1)
+            self.cached_blocks = len(counts) - 1
+
+    def _save_cache(self) -> None:
+        """Keep the counts for the next open, when more was counted than the cache held."""
+        if self._cache is None:
+            return
+        with self._lock:
+            counts = array("q", self._before)
+        if len(counts) - 1 > self.cached_blocks:
+            self._cache.save(self._fd, self.block, counts)
 
     def _install(self, counts: array | None, blocks: int) -> None:
         """Take block counts computed elsewhere for the first `blocks` blocks (if nothing was read yet)."""
@@ -227,11 +259,11 @@ class LineIndex:
             self._seen = Seen()
 
 
-def count_blocks(fd: int, block: int, blocks: int) -> array:
-    """Cumulative newline counts at each block boundary: [0, after block 0, after block 1, ...]."""
+def count_blocks(fd: int, block: int, blocks: int, first: int = 0) -> array:
+    """Cumulative newline counts at each block boundary from block `first` on: [0, after it, ...]."""
     counts = array("q", [0])
     total = 0
-    position = 0
+    position = first * block
     end = blocks * block
     while position < end:
         data = os.pread(fd, min(READ, end - position), position)
@@ -244,33 +276,56 @@ def count_blocks(fd: int, block: int, blocks: int) -> array:
     return counts
 
 
+# Counting children yield to the viewer (the lowest priority): its first screen needs the processor more
+# than the count does, and once the viewer is idle they have both cores.
+COUNT_NICENESS = 19
+
+
 def _fork_counter(fd: int, block: int, blocks: int):
-    """Start counting in a child process; returns a function that waits for (counts, blocks)."""
+    """Count in two child processes, one half of the blocks each (one per core); returns a function
+    that waits for (counts, blocks), counts None if a child failed."""
     if not hasattr(os, "fork"):
         return None
+    middle = blocks // 2
+    halves = [_fork_half(fd, block, 0, middle), _fork_half(fd, block, middle, blocks)]
+
+    def result() -> tuple[array | None, int]:
+        first, second = (wait() for wait in halves)
+        if first is None or second is None or len(first) != middle + 1 or len(second) != blocks - middle + 1:
+            return None, blocks
+        base = first[-1]
+        first.extend(base + count for count in second[1:])
+        return first, blocks
+
+    return result
+
+
+def _fork_half(fd: int, block: int, first: int, last: int):
+    """One counting child for blocks [first, last); returns a function that waits for its counts."""
     read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: count, send, and leave without running any of the parent's cleanup
         try:
             os.close(read_end)
-            data = memoryview(count_blocks(fd, block, blocks).tobytes())
+            os.nice(COUNT_NICENESS)
+            data = memoryview(count_blocks(fd, block, last, first).tobytes())
             while data:
                 data = data[os.write(write_end, data) :]
         finally:
             os._exit(0)
     os.close(write_end)
 
-    def result() -> tuple[array | None, int]:
+    def result() -> array | None:
         chunks = []
         while chunk := os.read(read_end, 1 << 20):
             chunks.append(chunk)
         os.close(read_end)
         _, status = os.waitpid(pid, 0)
         if status != 0:
-            return None, blocks
+            return None
         counts = array("q")
         counts.frombytes(b"".join(chunks))
-        return counts, blocks
+        return counts
 
     return result
 
