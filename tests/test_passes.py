@@ -1,0 +1,139 @@
+"""The viewer's background passes over a large file's backlog, split across two processes.
+
+Each pass is run as the viewer starts it (a real child process, fed the viewer's frame), once kept to
+one process (SMARTVIEW_PASS_JOBS=1) and once free to split; both must report the same failed offsets
+and the same output counts, including failures right at the split point and records appended while
+the pass runs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from array import array
+from pathlib import Path
+
+from smartview.core.runs.rowprocess import read_frame, write_frame
+from smartview.core.sources.halves import SPLIT_AT
+
+ROOT = Path(__file__).resolve().parent.parent
+EXPLODE = str(ROOT / "modules" / "explode.py")
+FAILING = "def map(record):\n    if record.value.startswith(b'bad'):\n        raise ValueError('bad record')\n    return record.value\n"
+
+
+def _line(i: int) -> bytes:
+    if i % 997 == 3:
+        return b"bad %d" % i  # not JSON: explode fails on it, and so does the failing map
+    if i % 5 == 0:
+        return b'{"n": %d}' % i  # no items: no rows
+    return b'{"n": %d, "items": [%s], "pad": "%s"}' % (i, b",".join(b"%d" % k for k in range(i % 4)), b"x" * (i % 50))
+
+
+def _topic(path: Path, minimum: int = SPLIT_AT + (1 << 20)) -> tuple[int, list[int]]:
+    """A topic just over the split size, with bad records on the lines around its middle byte."""
+    lines = []
+    size = 0
+    i = 0
+    while size < minimum:
+        lines.append(_line(i))
+        size += len(lines[-1]) + 1
+        i += 1
+    position = 0
+    middle = size // 2
+    for k, line in enumerate(lines):
+        position += len(line) + 1
+        if position >= middle:
+            for near in range(k - 2, k + 3):  # both sides of the cut, and the line the cut falls on
+                lines[near] = b"bad near the middle %d" % near
+            break
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    return len(lines), [n for n, line in enumerate(lines) if line.startswith(b"bad")]
+
+
+def _start(module: str, frame: tuple, jobs: str) -> subprocess.Popen:
+    env = dict(os.environ, SMARTVIEW_PASS_JOBS=jobs)
+    proc = subprocess.Popen([sys.executable, "-P", "-m", module], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, env=env)
+    write_frame(proc.stdin, frame)
+    proc.stdin.close()
+    return proc
+
+
+def _census(path: Path, module: Path, jobs: str, until: int, while_running=None) -> list[int]:
+    proc = _start("smartview.core.runs.census", (str(path), str(module), 0, {}), jobs)
+    failed: list[int] = []
+    try:
+        for line in proc.stdout:
+            report = json.loads(line)
+            assert report["error"] is None
+            failed += report["failed"]
+            assert report["failures"] == len(failed)
+            if while_running is not None:
+                while_running()
+                while_running = None
+            if report["done"] >= until():
+                return failed
+        raise AssertionError("the census ended early")
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def _outputs(path: Path, jobs: str, records: int) -> array:
+    proc = _start("smartview.core.runs.outputs", (str(path), [(EXPLODE, {})], None), jobs)
+    counts = array("i")
+    try:
+        while len(counts) < records:
+            frame = read_frame(proc.stdout)
+            assert frame[0] == "rows", frame
+            assert frame[1] == len(counts)  # frames come in offset order, without gaps
+            counts.frombytes(frame[2])
+        return counts
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_the_split_error_count_finds_the_same_failures_as_one_process(tmp_path: Path) -> None:
+    topic = tmp_path / "big.jsonl"
+    records, bad = _topic(topic)
+    module = tmp_path / "failing.py"
+    module.write_text(FAILING)
+    alone = _census(topic, module, "1", lambda: records)
+    split = _census(topic, module, "auto", lambda: records)
+    assert alone == bad
+    assert split == bad
+
+
+def test_the_split_output_index_counts_every_records_rows_as_one_process_does(tmp_path: Path) -> None:
+    topic = tmp_path / "big.jsonl"
+    records, bad = _topic(topic)
+    alone = _outputs(topic, "1", records)
+    split = _outputs(topic, "auto", records)
+    assert len(split) == len(alone) == records
+    assert split == alone
+    assert [n for n, count in enumerate(split) if count == -1] == bad
+    assert sum(count for count in split if count > 0) == sum(n % 4 for n in range(records) if n % 5 and n not in bad)
+
+
+def test_records_appended_during_a_split_pass_are_counted_after_the_backlog(tmp_path: Path) -> None:
+    topic = tmp_path / "growing.jsonl"
+    records, bad = _topic(topic)
+    module = tmp_path / "failing.py"
+    module.write_text(FAILING)
+    total = [records]
+
+    def append() -> None:  # while the halves are mapped: the pass must go on past the backlog it split
+        with topic.open("ab") as file:
+            file.write(b"bad appended\n" + b'{"n": 1}\n' * 10 + b"bad appended again\n" + b'{"n": 2}')
+        total[0] = records + 12  # the last line has no newline yet: it waits
+        time.sleep(0.2)
+        with topic.open("ab") as file:
+            file.write(b"\n")
+        total[0] = records + 13
+
+    split = _census(topic, module, "auto", lambda: total[0], while_running=append)
+    assert split == bad + [records, records + 11]
