@@ -137,3 +137,44 @@ def test_records_appended_during_a_split_pass_are_counted_after_the_backlog(tmp_
 
     split = _census(topic, module, "auto", lambda: total[0], while_running=append)
     assert split == bad + [records, records + 11]
+
+
+def test_find_jumps_to_a_rare_match_far_away_in_a_filters_rows_and_wraps(tmp_path: Path) -> None:
+    """Find goes from row to row where the counting pass found matches, both ways, wrapping around."""
+    import asyncio
+
+    from viewer_support import make_app, settle
+
+    topic = tmp_path / "rare.jsonl"
+    lines = []
+    for n in range(6000):  # every third record is a login, the filter's rows
+        msg = "rare" if n in (30, 4020) else "x"
+        lines.append(json.dumps({"type": ["login", "logout", "view"][n % 3], "n": n, "msg": msg}) + "\n")
+    topic.write_text("".join(lines))
+
+    async def wait_for(condition) -> None:
+        deadline = time.monotonic() + 15
+        while not condition():
+            assert time.monotonic() < deadline, "timed out waiting for the viewer"
+            await asyncio.sleep(0.02)
+
+    async def scenario():
+        app = make_app(topic, module="where", values={"equals": "login"})
+        async with app.run_test(size=(160, 30), notifications=True) as pilot:
+            await settle(pilot)
+            await pilot.press("home", "slash", *'"msg": "rare"', "enter")
+            await wait_for(lambda: app.stream.cursor == 10)  # record 30
+            await wait_for(lambda: app._find_count is not None and app._find_count.finished is False
+                           and app._find_count.done >= 6000)
+            await pilot.press("n")
+            await wait_for(lambda: app.stream.cursor == 1340)  # record 4020
+            await pilot.press("n")
+            await wait_for(lambda: app.stream.cursor == 10)
+            await pilot.press("N")
+            await wait_for(lambda: app.stream.cursor == 1340)
+            await pilot.press("N")
+            await wait_for(lambda: app.stream.cursor == 10)
+            await pilot.press("end", "N")
+            await wait_for(lambda: app.stream.cursor == 1340)
+
+    asyncio.run(scenario())

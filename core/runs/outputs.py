@@ -79,6 +79,22 @@ class OutputIndex:
         with self._lock:
             return bisect.bisect_left(self.offsets, offset)
 
+    def nearest(self, offset: int, direction: int) -> int:
+        """The first record at or after `offset` (direction 1; at or before, -1) that may give a row.
+
+        Only records the pass has counted are known: going forwards past them, the first one not counted
+        yet is the answer; going backwards with none at or before `offset`, -1. Lets find skip, unmapped,
+        every record the pass knows gives nothing.
+        """
+        with self._lock:
+            if direction > 0:
+                i = bisect.bisect_left(self.offsets, offset)
+                return self.offsets[i] if i < len(self.offsets) else max(offset, self.done)
+            i = bisect.bisect_right(self.offsets, offset) - 1
+            if i >= 0:
+                return self.offsets[i]
+            return -1 if offset < self.done else offset
+
     def checkpoint(self, offset: int) -> tuple[int, bytes | None]:
         """The nearest saved accumulators at or before `offset`: (their offset, pickled state); (0, None) is the start."""
         with self._lock:
