@@ -900,9 +900,8 @@ class SmartviewApp(App[int]):
             spans = [range(first, -1, -1), range(count - 1, first, -1)]
         wrapped = (not include_start and ((direction > 0 and first < origin) or (direction < 0 and first > origin)))
         for number_of_span, span in enumerate(spans):
-            span = self._worth_searching(span, direction)
-            for start in range(0, len(span), FIND_BATCH):
-                chunk = span[start : start + FIND_BATCH]
+            while span := self._worth_searching(span, direction):  # asked again as the pass goes on
+                chunk, span = span[:FIND_BATCH], span[FIND_BATCH:]
                 low = min(chunk[0], chunk[-1])
                 rows = self._mapped_rows(worker, low, max(chunk[0], chunk[-1]) + 1)
                 if rows is None:
