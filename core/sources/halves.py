@@ -1,24 +1,26 @@
-"""A whole-topic pass over a large file's backlog on two cores: the later half in a forked process.
+"""A whole-topic pass over a large file's backlog on two cores: part of it mapped by a forked copy.
 
 The passes that map every record (the error count, the output index, find's and the quick filter's
 counts) spend their time in module code, one record after another, on one core. When a topic file
-holds more than `SPLIT_AT` bytes to go, its backlog (as it is when the pass starts) is cut at the line
-boundary nearest its middle. This process maps the first half and reports it as it goes, in offset
-order as before; a forked copy of it (same module, same parameter values, same low priority, stdin
-already /dev/null) maps the second half with offsets counted from 0 and hands back a summary (the
-failed offsets, the per-record output counts) when done. The summary is merged after the first half,
-shifted to its true offsets, and this process alone goes on following the file from where the
-backlog ended. The copy ends as soon as it finds its parent gone (the viewer stopped the pass).
+holds more than `SPLIT_AT` bytes to go, its backlog (as it is when the pass starts) is cut at line
+boundaries into `PIECES` pieces. This process maps pieces from the front and reports them as it goes,
+in offset order as before; a forked copy of it (same module, same parameter values, same low priority,
+stdin already /dev/null) maps pieces from the back, each with offsets counted from 0, and hands back a
+summary of each (the failed offsets, the per-record output counts). They meet wherever the processor
+time they got puts them. The copy's summaries are merged after this process's pieces, shifted to
+their true offsets, and this process alone goes on following the file from where the backlog ended.
+The copy ends as soon as it finds its parent gone (the viewer stopped the pass).
 
-If the copy cannot run or dies, this process maps the second half itself: nothing is lost.
-Aggregates carry state from record to record and cannot be split: their passes stay in one process.
-`SMARTVIEW_PASS_JOBS=1` keeps every pass in one process (the benchmark's side-by-side figure).
+If the copy cannot run or dies, this process maps what it left: nothing is lost. Aggregates and
+look_back modules carry state from record to record and cannot be split: their passes stay in one
+process. `SMARTVIEW_PASS_JOBS=1` keeps every pass in one process (the benchmark's side-by-side figure).
 """
 
 from __future__ import annotations
 
 import os
 import pickle
+import struct
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,13 +31,14 @@ from .reader import MAX_RECORD_BYTES, TopicReader
 from .source import FILE_BLOCK, follow_reader
 
 SPLIT_AT = 8 << 20  # backlog bytes from which a second process pays for its fork (about 100k records)
+PIECES = 32  # the backlog is cut into this many pieces, shared out as the two processes get to them
 
 Batches = Iterator[tuple[int, list[Record]]]
 
 
 @dataclass(frozen=True)
 class Half:
-    """What the forked copy made of the second half: `count` records, and its `summary` of them."""
+    """What the forked copy made of one piece: `count` records, and its `summary` of them."""
 
     count: int
     summary: Any
@@ -47,35 +50,87 @@ def split_enabled() -> bool:
 
 
 def follow_halves(path: str, start: int, later: Callable[[Batches], Any]) -> Iterator[tuple[int, list[Record] | Half]]:
-    """`follow_records` for a topic file, with the second half of a large backlog mapped by `later` in a fork.
+    """`follow_records` for a topic file, with part of a large backlog mapped by `later` in a fork.
 
-    Yields (offset, records) as `follow_records` does, and once `(offset, Half)`: the second half's
-    summary, whose offsets the caller adds `offset` to. `later` gets batches of records numbered from 0
-    and returns something picklable.
+    Yields (offset, records) as `follow_records` does, and `(offset, Half)` for each piece the copy
+    mapped: its summary, whose offsets the caller adds `offset` to. `later` gets batches of records
+    numbered from 0 and returns something picklable.
     """
     reader = TopicReader(Path(path), block_size=FILE_BLOCK)
     reader.skip(start)
     fd = reader.fileno()
     end = reader._last_line_end(fd, final=False)
-    middle = reader._line_end_after(fd, (reader.byte + end) // 2, end)
-    if not split_enabled() or end - reader.byte < SPLIT_AT or not reader.byte < middle < end:
+    if not split_enabled() or end - reader.byte < SPLIT_AT:
         yield from follow_reader(reader)
         return
-    worker, results = _fork_later(fd, middle, end, later)
+    cuts = _cuts(fd, reader.byte, end)
+    claims = _Claims(len(cuts) - 1)
+    worker, results = _fork_later(fd, cuts, claims, later)
+    received = _Drain(results)  # read as the copy writes, so it never waits on a full pipe
     offset = reader.offset
-    first_half = _Range(fd, reader.byte, middle, offset)
-    yield from first_half.batches()
-    offset += first_half.count
-    half = _collect(worker, results)
-    if half is None:  # the copy failed: map the second half here
-        second_half = _Range(fd, middle, end, offset)
-        yield from second_half.batches()
-        offset += second_half.count
-    else:
-        yield offset, half
-        offset += half.count
+    while (piece := claims.front()) is not None:  # this process takes pieces from the front, in order
+        mapped = _Range(fd, cuts[piece], cuts[piece + 1], offset)
+        yield from mapped.batches()
+        offset += mapped.count
+    halves = _collect(worker, received)
+    for piece in range(claims.first_taken_from_back(), len(cuts) - 1):
+        half = halves.get(piece)
+        if half is None:  # the copy failed on it: map it here
+            mapped = _Range(fd, cuts[piece], cuts[piece + 1], offset)
+            yield from mapped.batches()
+            offset += mapped.count
+        else:
+            yield offset, half
+            offset += half.count
     reader.moved_to(end, offset)
     yield from follow_reader(reader)
+
+
+def _cuts(fd: int, start: int, end: int) -> list[int]:
+    """Line boundaries cutting bytes [start, end) into about `PIECES` pieces (fewer for long lines)."""
+    cuts = [start]
+    for k in range(1, PIECES):
+        cut = TopicReader._line_end_after(fd, start + (end - start) * k // PIECES, end)
+        if cuts[-1] < cut < end:
+            cuts.append(cut)
+    cuts.append(end)
+    return cuts
+
+
+class _Claims:
+    """Which pieces are taken, shared by both processes: this one from the front, the copy from the back.
+
+    Whichever is quicker maps more: a copy starved of processor time by other work leaves its pieces
+    to this process rather than making it wait.
+    """
+
+    def __init__(self, pieces: int) -> None:
+        import mmap
+        import multiprocessing
+
+        self._lock = multiprocessing.Lock()  # a semaphore in shared memory: it survives the fork
+        self._shared = mmap.mmap(-1, 16)
+        struct.pack_into("qq", self._shared, 0, 0, pieces)  # next from the front, first taken from the back
+
+    def front(self) -> int | None:
+        with self._lock:
+            front, back = struct.unpack_from("qq", self._shared, 0)
+            if front >= back:
+                return None
+            struct.pack_into("q", self._shared, 0, front + 1)
+            return front
+
+    def back(self) -> int | None:
+        with self._lock:
+            front, back = struct.unpack_from("qq", self._shared, 0)
+            if back - 1 < front:
+                return None
+            struct.pack_into("q", self._shared, 8, back - 1)
+            return back - 1
+
+    def first_taken_from_back(self) -> int:
+        with self._lock:
+            return struct.unpack_from("qq", self._shared, 0)[1]
 
 
 class _Range:
@@ -107,8 +162,8 @@ class _Range:
             position += cut
 
 
-def _fork_later(fd: int, start: int, end: int, later: Callable[[Batches], Any]) -> tuple[int, int]:
-    """Fork the copy that maps [start, end); returns its pid (-1 if none) and the pipe its summary comes on."""
+def _fork_later(fd: int, cuts: list[int], claims: _Claims, later: Callable[[Batches], Any]) -> tuple[int, int]:
+    """Fork the copy that maps pieces from the back; returns its pid (-1 if none) and the pipe its summaries come on."""
     from ..modules.forks import own_fork
 
     readable, writable = os.pipe()
@@ -125,30 +180,52 @@ def _fork_later(fd: int, start: int, end: int, later: Callable[[Batches], Any]) 
     try:
         own_fork()  # a worker of smartview's own: it maps on (forks.py)
         os.close(readable)
-        second = _Range(fd, start, end, 0, parent)
-        summary = later(second.batches())
-        data = pickle.dumps(Half(second.count, summary), protocol=pickle.HIGHEST_PROTOCOL)
-        view = memoryview(data)
-        while view:
-            view = view[os.write(writable, view):]
+        while (piece := claims.back()) is not None:
+            mapped = _Range(fd, cuts[piece], cuts[piece + 1], 0, parent)
+            summary = later(mapped.batches())
+            data = pickle.dumps((piece, Half(mapped.count, summary)), protocol=pickle.HIGHEST_PROTOCOL)
+            view = memoryview(struct.pack("q", len(data)) + data)
+            while view:
+                view = view[os.write(writable, view):]
         code = 0
     finally:
         os._exit(code)
 
 
-def _collect(pid: int, readable: int) -> Half | None:
-    """The copy's summary once it is done; None if it failed."""
-    chunks = []
-    while chunk := os.read(readable, 1 << 20):
-        chunks.append(chunk)
-    os.close(readable)
-    if pid < 0:
-        return None
-    _, status = os.waitpid(pid, 0)
-    if os.waitstatus_to_exitcode(status) != 0:
-        return None
-    try:
-        half = pickle.loads(b"".join(chunks))
-    except Exception:
-        return None
-    return half if isinstance(half, Half) else None
+class _Drain:
+    """Everything the copy writes, read by a thread of this process while it maps its own pieces."""
+
+    def __init__(self, readable: int) -> None:
+        import threading
+
+        self.chunks: list[bytes] = []
+        self._readable = readable
+        self._thread = threading.Thread(target=self._read, name="smartview-halves", daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        while chunk := os.read(self._readable, 1 << 20):
+            self.chunks.append(chunk)
+        os.close(self._readable)
+
+    def data(self) -> bytes:
+        self._thread.join()
+        return b"".join(self.chunks)
+
+
+def _collect(pid: int, received: _Drain) -> dict[int, Half]:
+    """The copy's summaries, by piece, once it is done; a piece it did not finish is missing."""
+    data = received.data()
+    if pid >= 0:
+        os.waitpid(pid, 0)
+    halves = {}
+    position = 0
+    while position + 8 <= len(data):
+        (length,) = struct.unpack_from("q", data, position)
+        piece = data[position + 8 : position + 8 + length]
+        if len(piece) < length:
+            break  # cut off: the copy died while writing it
+        number, half = pickle.loads(piece)
+        halves[number] = half
+        position += 8 + length
+    return halves
