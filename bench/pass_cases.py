@@ -12,6 +12,7 @@ three quarters of the way into the topic. The results of both runs are compared 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import time
@@ -69,7 +70,7 @@ def _passes(ctx: Context, n: int) -> list[Row]:
                     samples.values.append(elapsed)
             if len(results) == 2 and results["1"] != results["auto"]:
                 same[name] = False
-    rows = []
+    rows = _keys_during_a_pass(ctx, case, path, n)
     for name in passes:
         alone, split = times[(name, "1")], times[(name, "auto")]
         figure = "time to the match" if passes[name][0] == "find" else "every record counted"
@@ -132,3 +133,43 @@ def _run(kind: str, spec, path: str, n: int, jobs: str) -> tuple[float, object]:
     finally:
         proc.kill()
         proc.wait()
+
+
+def _keys_during_a_pass(ctx: Context, case: str, path: Path, n: int) -> list[Row]:
+    """In the viewer (tmux), `p` pressed every ~150 ms while the quick filter's pass counts on two
+    processes: the time until the screen shows the parameter panel's new state."""
+    from cases import _calibrate, _panel_signature, open_viewer
+
+    figure = "keys during the quick filter's pass (fields, --grep edge): p answered"
+    argv = [*ctx.sv, str(path), "--map", "fields", "-e", "drop=account_id", "--grep", "edge"]
+    done = re.compile(rf"[\d,]+ of {n:,} match")
+    pane, error = open_viewer(ctx, argv, lambda s: "keep (str)" in s, 30)
+    if pane is None:
+        return [Row(case, figure, samples=Samples(error=f"viewer not available: {error}"))]
+    answers = Samples()
+    try:
+        visible = _panel_signature(pane.capture())
+        hidden = _calibrate(pane, visible, [])
+        if isinstance(hidden, str):
+            answers.error = hidden
+        states = {True: visible, False: hidden}
+        showing = True
+        while not answers.error and len(answers.values) < 400:
+            if done.search(pane.capture()):
+                break
+            showing = not showing
+            t0 = time.perf_counter()
+            pane.send("p")
+            seen = pane.wait(lambda s, want=states[showing]: _panel_signature(s) == want, t0, timeout=10,
+                             interval=0.005)
+            if seen.elapsed is None:
+                answers.error = f"press {len(answers.values) + 1} not answered: " + seen.describe()
+                break
+            answers.values.append(seen.elapsed)
+            time.sleep(max(0.0, 0.15 - (time.perf_counter() - t0)))
+    finally:
+        pane.kill()
+    if not answers.values and not answers.error:
+        return [Row(case, figure, text="the pass ended before the first press")]
+    return [Row(case, figure, samples=answers, stat="p95", target=Target("<", 0.1, "p95 < 100 ms"),
+                note=f"{len(answers.values)} presses until every record was counted")]
