@@ -165,6 +165,7 @@ class _Range:
 def _fork_later(fd: int, cuts: list[int], claims: _Claims, later: Callable[[Batches], Any]) -> tuple[int, int]:
     """Fork the copy that maps pieces from the back; returns its pid (-1 if none) and the pipe its summaries come on."""
     from ..modules.forks import own_fork
+    from ..runs.priority import group_of_its_own
 
     readable, writable = os.pipe()
     parent = os.getpid()
@@ -179,6 +180,7 @@ def _fork_later(fd: int, cuts: list[int], claims: _Claims, later: Callable[[Batc
     code = 1
     try:
         own_fork()  # a worker of smartview's own: it maps on (forks.py)
+        group_of_its_own()
         os.close(readable)
         while (piece := claims.back()) is not None:
             mapped = _Range(fd, cuts[piece], cuts[piece + 1], 0, parent)
