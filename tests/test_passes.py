@@ -178,3 +178,13 @@ def test_find_jumps_to_a_rare_match_far_away_in_a_filters_rows_and_wraps(tmp_pat
             await wait_for(lambda: app.stream.cursor == 1340)
 
     asyncio.run(scenario())
+
+
+def test_a_pass_whose_copy_dies_maps_the_copys_share_itself(tmp_path: Path) -> None:
+    """A module that ends any process but the one that loaded it: the forked copy dies on its first record."""
+    topic = tmp_path / "big.jsonl"
+    records, bad = _topic(topic)
+    module = tmp_path / "only_here.py"
+    module.write_text("import os\n\nLOADED_BY = os.getpid()\n\n\n" + FAILING.replace(
+        "def map(record):\n", "def map(record):\n    if os.getpid() != LOADED_BY:\n        os._exit(3)\n"))
+    assert _census(topic, module, "auto", lambda: records) == bad

@@ -31,6 +31,9 @@ from .rowprocess import read_frame, write_frame
 CHECKPOINT_EVERY = 1024  # records between accumulator checkpoints: scrolling back re-maps at most this many
 FIRST_REPORT = 256  # the first frame comes quickly, so the first rows show at once
 REPORT_EVERY = 8192
+# Counts merged from a pass's forked copy arrive all at once: a few large frames, rather than hundreds
+# of small ones that would each wake the viewer's reader thread and contend with drawing for the GIL.
+MERGED_EVERY = 1 << 18
 
 
 class OutputIndex:
@@ -259,12 +262,12 @@ class _Counter:
         return -1 if result is None or isinstance(result, self.failure) else len(result)
 
     def add_counts(self, first: int, counts: array) -> None:
-        """Counts of records from `first` on, made elsewhere: sent in frames of at most `REPORT_EVERY`."""
+        """Counts of records from `first` on, made elsewhere: sent in frames of at most `MERGED_EVERY`."""
         self.flush()
         if self.first is None:
             self.first = first
-        for start in range(0, len(counts), REPORT_EVERY):
-            self.counts = counts[start:start + REPORT_EVERY]
+        for start in range(0, len(counts), MERGED_EVERY):
+            self.counts = counts[start:start + MERGED_EVERY]
             self.flush()
 
     def flush(self) -> None:

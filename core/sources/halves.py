@@ -3,7 +3,7 @@
 The passes that map every record (the error count, the output index, find's and the quick filter's
 counts) spend their time in module code, one record after another, on one core. When a topic file
 holds more than `SPLIT_AT` bytes to go, its backlog (as it is when the pass starts) is cut at line
-boundaries into `PIECES` pieces. This process maps pieces from the front and reports them as it goes,
+boundaries into pieces (`PIECES`, more for a very large backlog). This process maps pieces from the front and reports them as it goes,
 in offset order as before; a forked copy of it (same module, same parameter values, same low priority,
 stdin already /dev/null) maps pieces from the back, each with offsets counted from 0, and hands back a
 summary of each (the failed offsets, the per-record output counts). They meet wherever the processor
@@ -31,7 +31,9 @@ from .reader import MAX_RECORD_BYTES, TopicReader
 from .source import FILE_BLOCK, follow_reader
 
 SPLIT_AT = 8 << 20  # backlog bytes from which a second process pays for its fork (about 100k records)
-PIECES = 32  # the backlog is cut into this many pieces, shared out as the two processes get to them
+PIECES = 32  # the backlog is cut into at least this many pieces, shared out as the processes get to them
+PIECE_BYTES = 32 << 20  # and into pieces of about this size at most: a piece's summary is held whole
+HEADER = struct.Struct("qq")  # before each summary the copy sends: its piece number and length
 
 Batches = Iterator[tuple[int, list[Record]]]
 
@@ -74,7 +76,7 @@ def follow_halves(path: str, start: int, later: Callable[[Batches], Any]) -> Ite
         offset += mapped.count
     halves = _collect(worker, received)
     for piece in range(claims.first_taken_from_back(), len(cuts) - 1):
-        half = halves.get(piece)
+        half = received.load(halves[piece]) if piece in halves else None
         if half is None:  # the copy failed on it: map it here
             mapped = _Range(fd, cuts[piece], cuts[piece + 1], offset)
             yield from mapped.batches()
@@ -87,10 +89,11 @@ def follow_halves(path: str, start: int, later: Callable[[Batches], Any]) -> Ite
 
 
 def _cuts(fd: int, start: int, end: int) -> list[int]:
-    """Line boundaries cutting bytes [start, end) into about `PIECES` pieces (fewer for long lines)."""
+    """Line boundaries cutting bytes [start, end) into pieces (fewer for long lines)."""
     cuts = [start]
-    for k in range(1, PIECES):
-        cut = TopicReader._line_end_after(fd, start + (end - start) * k // PIECES, end)
+    pieces = max(PIECES, (end - start) // PIECE_BYTES)
+    for k in range(1, pieces):
+        cut = TopicReader._line_end_after(fd, start + (end - start) * k // pieces, end)
         if cuts[-1] < cut < end:
             cuts.append(cut)
     cuts.append(end)
@@ -185,8 +188,8 @@ def _fork_later(fd: int, cuts: list[int], claims: _Claims, later: Callable[[Batc
         while (piece := claims.back()) is not None:
             mapped = _Range(fd, cuts[piece], cuts[piece + 1], 0, parent)
             summary = later(mapped.batches())
-            data = pickle.dumps((piece, Half(mapped.count, summary)), protocol=pickle.HIGHEST_PROTOCOL)
-            view = memoryview(struct.pack("q", len(data)) + data)
+            data = pickle.dumps(Half(mapped.count, summary), protocol=pickle.HIGHEST_PROTOCOL)
+            view = memoryview(HEADER.pack(piece, len(data)) + data)
             while view:
                 view = view[os.write(writable, view):]
         code = 0
@@ -195,39 +198,48 @@ def _fork_later(fd: int, cuts: list[int], claims: _Claims, later: Callable[[Batc
 
 
 class _Drain:
-    """Everything the copy writes, read by a thread of this process while it maps its own pieces."""
+    """What the copy writes, read by a thread of this process while it maps its own pieces.
+
+    Kept in an unnamed temporary file, not in memory: the copy's counts of a topic of 100M records
+    would be hundreds of MB by the time this process gets to them.
+    """
 
     def __init__(self, readable: int) -> None:
+        import tempfile
         import threading
 
-        self.chunks: list[bytes] = []
+        self.file = tempfile.TemporaryFile()
         self._readable = readable
         self._thread = threading.Thread(target=self._read, name="smartview-halves", daemon=True)
         self._thread.start()
 
     def _read(self) -> None:
         while chunk := os.read(self._readable, 1 << 20):
-            self.chunks.append(chunk)
+            self.file.write(chunk)
         os.close(self._readable)
 
-    def data(self) -> bytes:
+    def pieces(self) -> dict[int, tuple[int, int]]:
+        """Once the copy is done: where each piece's summary lies in the file, by piece."""
         self._thread.join()
-        return b"".join(self.chunks)
+        size = self.file.tell()
+        found = {}
+        position = 0
+        while position + HEADER.size <= size:
+            self.file.seek(position)
+            piece, length = HEADER.unpack(self.file.read(HEADER.size))
+            if position + HEADER.size + length > size:
+                break  # cut off: the copy died while writing it
+            found[piece] = (position + HEADER.size, length)
+            position += HEADER.size + length
+        return found
+
+    def load(self, where: tuple[int, int]) -> Half:
+        self.file.seek(where[0])
+        return pickle.loads(self.file.read(where[1]))
 
 
-def _collect(pid: int, received: _Drain) -> dict[int, Half]:
-    """The copy's summaries, by piece, once it is done; a piece it did not finish is missing."""
-    data = received.data()
+def _collect(pid: int, received: _Drain) -> dict[int, tuple[int, int]]:
+    """Where the copy's summaries are, by piece, once it is done; a piece it did not finish is missing."""
     if pid >= 0:
         os.waitpid(pid, 0)
-    halves = {}
-    position = 0
-    while position + 8 <= len(data):
-        (length,) = struct.unpack_from("q", data, position)
-        piece = data[position + 8 : position + 8 + length]
-        if len(piece) < length:
-            break  # cut off: the copy died while writing it
-        number, half = pickle.loads(piece)
-        halves[number] = half
-        position += 8 + length
-    return halves
+    return received.pieces()
