@@ -84,6 +84,7 @@ def follow_halves(path: str, start: int, later: Callable[[Batches], Any]) -> Ite
         else:
             yield offset, half
             offset += half.count
+    received.file.close()  # the summaries' disk space goes back while the pass follows the file
     reader.moved_to(end, offset)
     yield from follow_reader(reader)
 
