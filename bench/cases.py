@@ -1019,4 +1019,6 @@ CASES = {
     "pipe": lambda ctx: __import__("stream_cases").case_pipe(ctx),
     "gz": lambda ctx: __import__("stream_cases").case_gz(ctx),
     "grep": lambda ctx: __import__("grep_cases").case_grep(ctx),  # the quick filter's pass beside grep -c
+    "orjson": lambda ctx: __import__("orjson_cases").case_orjson(ctx),  # the versions around the cap
+    "passes": lambda ctx: __import__("pass_cases").case_passes(ctx),  # background passes: one process vs two
 }

@@ -107,3 +107,16 @@ def test_quick_failures_case_measures_both_runs_and_counts_every_report(tmp_path
         assert "failed" not in row and "no samples" not in row, row
     counted = next(line for line in lines if "report lines == records" in line)
     assert "2,000 of 2,000" in counted and counted.rstrip().endswith("ok"), counted
+
+
+def test_quick_passes_case_times_each_pass_both_ways_and_compares_results(tmp_path: Path) -> None:
+    proc = run_bench(tmp_path, "--only", "passes")
+    assert "Traceback" not in proc.stderr + proc.stdout, proc.stderr
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    for name in ("error count (census)", "filter: where", "chain: where | fields", "quick filter", "find (count)"):
+        rows = [line for line in lines if name in line]
+        ratio = next((line for line in rows if "auto / one process" in line), None)
+        assert ratio is not None and "x" in ratio and "failed" not in ratio, f"{name}:\n{proc.stdout}"
+        same = next(line for line in rows if "same results" in line)
+        assert "identical" in same and same.rstrip().endswith("ok"), same

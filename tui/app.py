@@ -950,8 +950,8 @@ class SmartviewApp(App[int]):
             spans = [range(first, -1, -1), range(count - 1, first, -1)]
         wrapped = (not include_start and ((direction > 0 and first < origin) or (direction < 0 and first > origin)))
         for number_of_span, span in enumerate(spans):
-            for start in range(0, len(span), FIND_BATCH):
-                chunk = span[start : start + FIND_BATCH]
+            while span := self._worth_searching(span, direction):  # asked again as the pass goes on
+                chunk, span = span[:FIND_BATCH], span[FIND_BATCH:]
                 low = min(chunk[0], chunk[-1])
                 rows = self._mapped_rows(worker, low, max(chunk[0], chunk[-1]) + 1)
                 if rows is None:
@@ -964,6 +964,22 @@ class SmartviewApp(App[int]):
                         self.call_from_thread(self._found, number, note)
                         return
         self.call_from_thread(self._found, None, "not found")
+
+    def _worth_searching(self, span: range, direction: int) -> range:
+        """`span` from its first row that may match, as far as the pass counting find's matches knows.
+
+        Rows are mapped only from there: a rare string far away is found once the pass has counted its
+        record, instead of after mapping every row in between.
+        """
+        counter = self._find_count
+        if counter is None or not span:
+            return span
+        record = counter.nearest(self.mapped.offset_of(span[0]), direction)
+        if direction > 0:
+            return range(max(span.start, min(self.mapped.row_of(record), span.stop)), span.stop)
+        if record < 0:
+            return range(span.stop, span.stop, -1)
+        return range(min(span.start, max(self.mapped.row_of(record + 1) - 1, span.stop)), span.stop, -1)
 
     def _mapped_rows(self, worker, first: int, last: int) -> list[Row | None] | None:
         """Rows [first, last) once all are mapped; None if the search was cancelled meanwhile."""

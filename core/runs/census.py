@@ -14,6 +14,7 @@ import fcntl
 import json
 import os
 import signal
+from collections.abc import Iterator
 from array import array
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,7 @@ from typing import Any
 from .. import children
 from .rowprocess import read_frame, write_frame
 
+REPORT_FAILURES = 1 << 16  # failed offsets in one progress line, at most
 
 
 @dataclass(frozen=True)
@@ -90,8 +92,7 @@ def main() -> None:
     from ..modules.module import load
     from .priority import run_in_background
     from ..modules.chain import make_mapper
-    from ..modules.runner import Failure
-    from ..sources.source import follow_records
+    from ..sources.halves import Half
 
     source, module_path, offset, values = read_frame(children.take_stdin())
     # Background work at the lowest priority: the viewer (and the writers it watches) come first for the
@@ -107,12 +108,12 @@ def main() -> None:
         module = load(Path(module_path))
         mapper = make_mapper(module, module.make_params(values))
         mapper.initialize()  # the viewer checked it; a module changed since then reports its error below
-        for next_offset, records in follow_records(source, offset):
-            if hasattr(mapper, "apply_block"):  # a SmartModule: one call for the whole block
-                results = zip(records, mapper.apply_block(records))
-            else:
-                results = ((record, mapper.apply(record)) for record in records)
-            failed = [record.offset for record, result in results if isinstance(result, Failure)]
+        for next_offset, records in _records(source, offset, mapper):
+            if isinstance(records, Half):  # the second half of the backlog, counted by a forked copy
+                failures = _report_half(out, next_offset, records, failures)
+                offset = next_offset + records.count
+                continue
+            failed = _failed(mapper, records)
             failures += len(failed)
             offset = records[-1].offset + 1 if records else next_offset
             _report(out, Progress(offset, failures), failed)
@@ -120,6 +121,42 @@ def main() -> None:
                 return
     except Exception as exc:  # the module changed on disk since the viewer loaded it, the file went away...
         _report(out, Progress(offset, failures, True, getattr(exc, "message", str(exc))))
+
+
+def _report_half(out: int, first: int, half: Any, failures: int) -> int:
+    """Report the copy's failures in lines of a bounded size (the viewer reads them between key presses)."""
+    failed = half.summary
+    for start in range(0, len(failed), REPORT_FAILURES):
+        piece = [first + failure for failure in failed[start:start + REPORT_FAILURES]]
+        failures += len(piece)
+        _report(out, Progress(piece[-1] + 1, failures), piece)
+    _report(out, Progress(first + half.count, failures))
+    return failures
+
+
+def _records(source: Any, offset: int, mapper: Any) -> Iterator[tuple[int, Any]]:
+    """The records to count: a topic file's backlog split across two processes (halves.py)."""
+    from ..sources.halves import follow_halves
+    from ..sources.source import follow_records
+
+    if not isinstance(source, str):
+        return follow_records(source, offset)
+
+    def later(batches: Iterator[tuple[int, list[Any]]]) -> list[int]:
+        return [failure for _, records in batches for failure in _failed(mapper, records)]
+
+    return follow_halves(source, offset, later)
+
+
+def _failed(mapper: Any, records: list[Any]) -> list[int]:
+    """The offsets of the records among `records` that the module failed on."""
+    from ..modules.runner import Failure
+
+    if hasattr(mapper, "apply_block"):  # a SmartModule: one call for the whole block
+        results = zip(records, mapper.apply_block(records))
+    else:
+        results = ((record, mapper.apply(record)) for record in records)
+    return [record.offset for record, result in results if isinstance(result, Failure)]
 
 
 if __name__ == "__main__":

@@ -35,6 +35,9 @@ REPORT_EVERY = 8192
 # its memory, which grows as it maps (it never frees its outputs): past this, every other checkpoint
 # is dropped and only one every twice as many records is kept from then on.
 CHECKPOINT_BUDGET = 32 << 20
+# Counts merged from a pass's forked copy arrive all at once: a few large frames, rather than hundreds
+# of small ones that would each wake the viewer's reader thread and contend with drawing for the GIL.
+MERGED_EVERY = 1 << 18
 
 
 class OutputIndex:
@@ -84,6 +87,22 @@ class OutputIndex:
         """The first row that came from a record at or after `offset` (the count, if none has yet)."""
         with self._lock:
             return bisect.bisect_left(self.offsets, offset)
+
+    def nearest(self, offset: int, direction: int) -> int:
+        """The first record at or after `offset` (direction 1; at or before, -1) that may give a row.
+
+        Only records the pass has counted are known: going forwards past them, the first one not counted
+        yet is the answer; going backwards with none at or before `offset`, -1. Lets find skip, unmapped,
+        every record the pass knows gives nothing.
+        """
+        with self._lock:
+            if direction > 0:
+                i = bisect.bisect_left(self.offsets, offset)
+                return self.offsets[i] if i < len(self.offsets) else max(offset, self.done)
+            i = bisect.bisect_right(self.offsets, offset) - 1
+            if i >= 0:
+                return self.offsets[i]
+            return -1 if offset < self.done else offset
 
     def checkpoint(self, offset: int) -> tuple[int, bytes | None]:
         """The nearest saved accumulators at or before `offset`: (their offset, pickled state); (0, None) is the start."""
@@ -176,7 +195,7 @@ def build_pipeline(stages: list[tuple[str, dict[str, str]]], initial: str | None
 
 def main() -> None:
     from .priority import run_in_background
-    from ..sources.source import follow_records
+    from ..sources.halves import Half
 
     source, stages, initial = read_frame(children.take_stdin())
     out = os.fdopen(os.dup(1), "wb")
@@ -185,8 +204,10 @@ def main() -> None:
     viewer = os.getppid()
     try:
         counter = _Counter(build_pipeline(stages, initial), out)
-        for first, records in follow_records(source):
-            if records:
+        for first, records in _records(source, counter):
+            if isinstance(records, Half):  # the second half of the backlog, counted by a forked copy
+                counter.add_counts(first, array("i", records.summary))
+            elif records:
                 counter.add(first, records)
             else:  # caught up (for now)
                 counter.flush()
@@ -201,12 +222,34 @@ def main() -> None:
             pass
 
 
+def _records(source: Any, counter: _Counter) -> Any:
+    """The records to count: a topic file's backlog split across two processes (halves.py), unless the
+    pipeline carries state from record to record (an aggregate, look_back): that stays in one process."""
+    from ..sources.halves import follow_halves
+    from ..sources.source import follow_records
+
+    if counter.stateful or not isinstance(source, str):
+        return follow_records(source)
+
+    def later(batches: Any) -> bytes:
+        counts = array("i")
+        for _, records in batches:
+            counts.extend(map(counter.count, records))
+        return counts.tobytes()
+
+    return follow_halves(source, 0, later)
+
+
 class _Counter:
     """Maps records and sends their row counts in frames: small at first, so the first rows show at once."""
 
     def __init__(self, mapper: Any, out: Any) -> None:
         self.mapper = mapper
         self.out = out
+        from ..modules.runner import Failure
+
+        self.failure = Failure
+        self.apply_many = mapper.apply_many
         self.stateful = any(stage.module.stateful for stage in getattr(mapper, "stages", [mapper]))
         self.batch = FIRST_REPORT
         self.first: int | None = None
@@ -214,24 +257,35 @@ class _Counter:
         self.checkpoints: list[tuple[int, bytes]] = []
 
     def add(self, first: int, records: list[Any]) -> None:
-        from ..modules.runner import Failure
-
         if self.first is None:
             self.first = first
-        apply_many = self.mapper.apply_many
+        count = self.count
         for record in records:
             number = record.offset
             while self.first + len(self.counts) < number:  # an offset without a record (compacted Kafka)
                 self.counts.append(0)
             if self.stateful and number % CHECKPOINT_EVERY == 0 and number:
                 self.checkpoints.extend(_checkpoint(self.mapper, number))
-            try:
-                result = apply_many(record)
-            except KeyboardInterrupt:  # raised by the module itself: that record fails
-                result = None
-            self.counts.append(-1 if result is None or isinstance(result, Failure) else len(result))
+            self.counts.append(count(record))
             if len(self.counts) >= self.batch:
                 self.flush()
+
+    def count(self, record: Any) -> int:
+        """How many outputs the pipeline gives for `record`; -1 when it fails."""
+        try:
+            result = self.apply_many(record)
+        except KeyboardInterrupt:  # raised by the module itself: that record fails
+            result = None
+        return -1 if result is None or isinstance(result, self.failure) else len(result)
+
+    def add_counts(self, first: int, counts: array) -> None:
+        """Counts of records from `first` on, made elsewhere: sent in frames of at most `MERGED_EVERY`."""
+        self.flush()
+        if self.first is None:
+            self.first = first
+        for start in range(0, len(counts), MERGED_EVERY):
+            self.counts = counts[start:start + MERGED_EVERY]
+            self.flush()
 
     def flush(self) -> None:
         if not self.counts or self.first is None:

@@ -186,6 +186,12 @@ class TopicReader:
             self.offset += records
             self._seen.note(self._file.fileno(), self.byte)
 
+    def moved_to(self, byte: int, offset: int) -> None:
+        """Stand at `byte`, record `offset`: where others (a forked copy) read up to for the reader."""
+        self.byte = byte
+        self.offset = offset
+        self._seen.note(self._file.fileno(), self.byte)
+
     def _last_line_end(self, fd: int, final: bool) -> int:
         """Where the last whole record ends (the end of the file, for a final read)."""
         size = os.fstat(fd).st_size

@@ -34,12 +34,19 @@ def follow_records(source: Any, start: int = 0) -> Iterator[tuple[int, list[Reco
 
 
 def _file_records(path: Path, start: int) -> Iterator[tuple[int, list[Record]]]:
-    from . import follow
-    from ..runs.batch import split_lines
     from .reader import TopicReader
 
     reader = TopicReader(path, block_size=FILE_BLOCK)
     reader.skip(start)
+    return follow_reader(reader)
+
+
+def follow_reader(reader: Any) -> Iterator[tuple[int, list[Record]]]:
+    """`follow_records` for a file from where its TopicReader stands."""
+    from . import follow
+    from ..runs.batch import split_lines
+
+    path = reader.path
     stop = threading.Event()
     while True:
         # A line still being written waits for its newline.
