@@ -14,6 +14,7 @@ import bisect
 import gc
 import shlex
 import threading
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -128,6 +129,9 @@ class SmartviewApp(App[int]):
         process: RowProcess | None = None,
     ) -> None:
         super().__init__()
+        # The modules were loaded before this: an edit made since, before their watch begins (it starts
+        # after the first screen), is picked up when it does.
+        self._modules_loaded = time.time()
         self.selection = selection
         self.topic_name = selection.topic.name
         self.kafka = getattr(selection.topic, "kafka", False)
@@ -626,12 +630,21 @@ class SmartviewApp(App[int]):
         self.panel.show_modules(self._groups())
         self._remap()
         if self.watch and module is not None:
+            self._modules_loaded = time.time()
             self._watch_modules()
 
     @work(exclusive=True, group="module-watch")
     async def _watch_modules(self) -> None:
         """Reload a module when its file changes; a broken edit keeps the last good version running."""
         paths = [module.path for module, _ in self.stages]
+        loaded, self._modules_loaded = self._modules_loaded, time.time()
+        for number, path in enumerate(paths):
+            try:
+                edited = path.stat().st_mtime > loaded
+            except OSError:
+                edited = False
+            if edited and [module.path for module, _ in self.stages] == paths:
+                await self._reload(number, path)
         async for changed in follow.achanges_of(paths):
             for path in changed:
                 if path.exists() and [module.path for module, _ in self.stages] == paths:
