@@ -9,9 +9,11 @@ and the wasmtime version, so opening a module again skips compiling it.
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import os
 import threading
+import weakref
 import zlib
 from collections.abc import Callable
 from typing import Any
@@ -97,6 +99,18 @@ class CallTrap(Exception):
     """A WebAssembly call that trapped (unreachable, out of bounds, stack overflow, deadline)."""
 
 
+# Every store still open. A store whose WASI output goes to a Python callback must be closed while the
+# interpreter still runs: closed by the garbage collector during shutdown, its finalizer calls into
+# callback machinery already torn down and the process ends with a segmentation fault.
+_stores: weakref.WeakSet[wasmtime.Store] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_stores() -> None:
+    for store in list(_stores):
+        store.close()
+
+
 class Instance:
     """One instance of a compiled SmartModule: writes input at `alloc(len)`, calls, reads what the
     module handed over through `copy_records`.
@@ -106,6 +120,7 @@ class Instance:
 
     def __init__(self, module: wasmtime.Module, output_sink: Callable[[bytes], None]) -> None:
         self.store = wasmtime.Store(engine())
+        _stores.add(self.store)
         self.store.set_limits(memory_size=MEMORY_LIMIT)
         self.store.set_epoch_deadline(NO_DEADLINE)
         wasi = wasmtime.WasiConfig()
