@@ -70,6 +70,10 @@ class Layout:
         self.tokens = tokens
         self.depths = depths
         self.count = len(lines if lines is not None else tokens or ())
+        # The longest token and the deepest line, found once (or bounded from the layout a value was
+        # laid out like): the view asks for them again at every width.
+        self._longest: int | None = None
+        self._deepest: int | None = None
 
     @property
     def lines(self) -> list[str]:
@@ -93,7 +97,17 @@ class Layout:
         if self._lines is not None or not self.tokens:
             return max(map(len, self.lines), default=0)
         # A token loses its spaces when formatted and gains at most the one after a key's colon.
-        return max(map(len, self.tokens)) + 1 + len(INDENT) * max(self.depths)
+        return self.longest_token() + 1 + len(INDENT) * self.deepest()
+
+    def longest_token(self) -> int:
+        if self._longest is None:
+            self._longest = max(map(len, self.tokens), default=0)
+        return self._longest
+
+    def deepest(self) -> int:
+        if self._deepest is None:
+            self._deepest = max(self.depths, default=0)
+        return self._deepest
 
     def wider_than(self, width: int) -> list[int]:
         """The numbers of the lines that may be wider than `width` cells (or hold other than ASCII)."""
@@ -192,21 +206,26 @@ def layout_like(text: str, base: Layout) -> Layout:
     shared = _shared(text, base) if base.fields and base.tokens is not None else None
     if shared is None:
         return layout(text)
-    tokens, depths, starts = shared
+    tokens, depths, starts, longest, deepest = shared
     ends = starts[1:] + [len(tokens) - 1]
     fields = [Field(_LINE.match(tokens[start]).group(1), start, end) for start, end in zip(starts, ends)]
-    return Layout(fields=fields, tokens=tokens, depths=depths, text=text)
+    result = Layout(fields=fields, tokens=tokens, depths=depths, text=text)
+    # Bounds, not exact (a field of the base may be gone), which is all the view needs of them.
+    result._longest = max(base.longest_token(), longest)
+    result._deepest = max(base.deepest(), deepest)
+    return result
 
 
-def _shared(text: str, base: Layout) -> tuple[list[str], list[int], list[int]] | None:
-    """The lines and depths of `text`, an object, field by field, and the first line of each field;
-    None when it is not worth it."""
+def _shared(text: str, base: Layout) -> tuple[list[str], list[int], list[int], int, int] | None:
+    """The lines and depths of `text`, an object, field by field, the first line of each field, and the
+    longest and deepest of the lines not taken from `base`; None when it is not worth it."""
     pos = _SPACE.match(text).end()
     if not text.startswith("{", pos):
         return None
     tokens, depths, starts = ["{"], [0], []
     raws: dict[int, tuple[str, str]] = {}
     fields, next_field, own = base.fields, 0, 0
+    longest = deepest = 1  # of the lines not taken from base: the braces, fields' last lines, own fields
     pos += 1
     while True:
         pos = _SPACE.match(text, pos).end()
@@ -215,7 +234,7 @@ def _shared(text: str, base: Layout) -> tuple[list[str], list[int], list[int]] |
                 return None
             tokens.append("}")
             depths.append(0)
-            return tokens, depths, starts
+            return tokens, depths, starts, longest, deepest
         starts.append(len(tokens))
         for number in range(next_field, min(next_field + _TRIES, len(fields))):
             item = fields[number]
@@ -229,6 +248,7 @@ def _shared(text: str, base: Layout) -> tuple[list[str], list[int], list[int]] |
                 comma = text.startswith(",", after)
                 tokens += base.tokens[item.first : item.last - 1]
                 tokens.append(last + text[end : after + 1] if comma else last)
+                longest = max(longest, len(tokens[-1]))
                 depths += base.depths[item.first : item.last]
                 pos, next_field = (after + 1 if comma else after), number + 1
                 break
@@ -237,6 +257,8 @@ def _shared(text: str, base: Layout) -> tuple[list[str], list[int], list[int]] |
             own += lines
             if own > _OWN_LINES:
                 return None
+            longest = max(longest, *map(len, tokens[-lines:]))
+            deepest = max(deepest, *depths[-lines:])
             if tokens[-1].endswith(","):
                 continue
         if not tokens[-1].endswith(","):
@@ -245,7 +267,7 @@ def _shared(text: str, base: Layout) -> tuple[list[str], list[int], list[int]] |
                 return None
             tokens.append("}")
             depths.append(0)
-            return tokens, depths, starts
+            return tokens, depths, starts, longest, deepest
 
 
 def _own_field(text: str, pos: int, tokens: list[str], depths: list[int]) -> tuple[int, int]:

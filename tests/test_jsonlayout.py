@@ -26,6 +26,7 @@ def test_output_laid_out_like_its_input_has_the_lines_of_its_own_layout(output: 
     alone, like = layout(output), layout_like(output, layout(BASE))
     assert like.lines == alone.lines
     assert like.fields == alone.fields
+    assert like.widest() >= max(map(len, like.lines))  # no line wider than the view is told: none is left uncut
     assert json.loads("\n".join(like.lines)) == json.loads(output)
 
 

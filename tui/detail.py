@@ -9,6 +9,7 @@ side only faces a blank on the other, and one scroll moves both. Only the lines 
 from __future__ import annotations
 
 import gc
+from bisect import bisect_right, insort
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 
@@ -41,29 +42,27 @@ CHANGED = "yellow"
 ADDED = "green"
 FAILED = "red"
 GUTTER = " │ "
+_AFTER = float("inf")  # (line, _AFTER) sorts after every span (first, last, style) that starts on the line
 _highlighter = JSONHighlighter()
 
 
 @dataclass
 class Side:
-    """One side's lines, the style of each (None: plain), and a note for the top of the view.
+    """One side's lines, their styles, and a note for the top of the view.
 
-    Styles are kept per line in a list filled by slices, and the two sides are paired by line numbers:
-    a record of 1 MiB makes tens of thousands of lines, and an object per line would take most of the
-    time the view has to open. The lines themselves are formatted by the layout only when drawn; `head`
-    comes above them (the output's key) and `markers` go in the first column of a marked field.
+    A record of 1 MiB makes over a hundred thousand lines and a few top-level fields: styles are kept
+    as spans of lines (a field's), never one per line, and the lines themselves are formatted by the
+    layout only when drawn. `head` comes above them (the output's key, with `head_styles`) and
+    `markers` go in the first column of a marked field.
     """
 
     layout: Layout
     json: bool
     note: str = ""
-    styles: list[str | None] = field(default_factory=list)
+    spans: list[tuple[int, int, str]] = field(default_factory=list)  # (first, last, style), in order
     head: list[str] = field(default_factory=list)
+    head_styles: list[str | None] = field(default_factory=list)
     markers: dict[int, str] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        if not self.styles:
-            self.styles = [None] * self.layout.count
 
     @property
     def count(self) -> int:
@@ -78,9 +77,19 @@ class Side:
         marker = self.markers.get(number)
         return text if marker is None else marker + text[1:]
 
+    def style(self, number: int) -> str | None:
+        """The style of line `number` (None: plain)."""
+        if number < len(self.head):
+            return self.head_styles[number] if number < len(self.head_styles) else None
+        number -= len(self.head)
+        at = bisect_right(self.spans, (number, _AFTER)) - 1
+        if at >= 0 and number < self.spans[at][1]:
+            return self.spans[at][2]
+        return None
+
     def mark(self, first: int, last: int, style: str, marker: str) -> None:
         """Style lines [first, last) and put `marker` in the first column of the first (a field's indent)."""
-        self.styles[first:last] = [style] * (last - first)
+        insort(self.spans, (first, last, style))
         self.markers[first] = marker
 
     def long_lines(self, width: int) -> dict[int, list[str]]:
@@ -124,7 +133,8 @@ def failure_side(failure: Failure) -> Side:
     head = printable(failure.error, keep_newlines=True).split("\n")
     head += [f"at {printable(short_location(failure.location))}", ""]
     body = printable(trace, keep_newlines=True).split("\n")
-    return Side(Layout(head + body), False, styles=["bold red"] * len(head) + [FAILED] * len(body))
+    spans = [(0, len(head), "bold red"), (len(head), len(head) + len(body), FAILED)]
+    return Side(Layout(head + body), False, spans=spans)
 
 
 def _identities(fields: list[Field]) -> list[tuple[str, int]]:
@@ -138,18 +148,52 @@ def _identities(fields: list[Field]) -> list[tuple[str, int]]:
 
 
 class Pairs:
-    """Rows of the view as two lists of line numbers, one per side; -1 is a blank line."""
+    """The rows of the view, as blocks of lines side by side: a field's lines on both sides, the shorter
+    side padded with blank lines.
+
+    A 1 MiB record makes over a hundred thousand rows but only a few blocks (one a top-level field):
+    a row's lines are found from its block (`at`), so nothing is kept, or built, per row.
+    """
 
     def __init__(self) -> None:
-        self.left: list[int] = []
-        self.right: list[int] = []
+        self.blocks: list[tuple[int, int, int, int]] = []  # (first left line, count, first right line, count)
+        self.starts: list[int] = []  # the first row of each block
+        self.count = 0
+        self._next = [0, 0]  # each side's line after its last block's: the first of a block without lines
 
     def add(self, left: range, right: range) -> None:
         """Lines of both sides next to each other; the shorter side is padded with blank lines."""
-        self.left += left
-        self.right += right
-        gap = len(left) - len(right)
-        (self.right if gap > 0 else self.left).extend([-1] * abs(gap))
+        height = max(len(left), len(right))
+        if height:
+            firsts = [lines.start if lines else after for lines, after in zip((left, right), self._next)]
+            self._next = [lines.stop if lines else after for lines, after in zip((left, right), self._next)]
+            self.blocks.append((firsts[0], len(left), firsts[1], len(right)))
+            self.starts.append(self.count)
+            self.count += height
+
+    def at(self, row: int) -> tuple[int, int]:
+        """The line of each side on `row`; -1 is a blank line."""
+        block = bisect_right(self.starts, row) - 1
+        left, lefts, right, rights = self.blocks[block]
+        offset = row - self.starts[block]
+        return (left + offset if offset < lefts else -1, right + offset if offset < rights else -1)
+
+    def rows_of(self, side: int, lines: list[int]) -> list[int]:
+        """The rows of lines of one side (0 left, 1 right), given in order."""
+        firsts = [block[2 * side] for block in self.blocks]
+        rows = []
+        for line in lines:
+            block = bisect_right(firsts, line) - 1  # firsts never decrease: a block without lines has the next
+            rows.append(self.starts[block] + line - firsts[block])
+        return rows
+
+    def below_head(self, head: int) -> None:
+        """Make room for `head` lines above the right side's (the output's key): its lines move down."""
+        self.blocks = [(left, lefts, right + head, rights) for left, lefts, right, rights in self.blocks]
+        self.starts = [start + head for start in self.starts]
+        self.blocks.insert(0, (0, 0, 0, head))
+        self.starts.insert(0, 0)
+        self.count += head
 
 
 def aligned(left: Side, right: Side) -> Pairs:
@@ -205,8 +249,9 @@ class DetailView(ScrollView, can_focus=True):
         self.sides = (left, right)
         self.pairs = pairs
         self._pieces: tuple[dict[int, list[str]], dict[int, list[str]]] = ({}, {})
-        # Screen line -> (row, piece of it), when some line wraps; None: line y is row y.
-        self._display: tuple[list[int], list[int]] | None = None
+        # The rows taller than one screen line (a long line wraps), in order: the row, its first screen
+        # line and its height. A few at most in most records: every other row is one line.
+        self._tall: tuple[list[int], list[int], list[int]] = ([], [], [])
         self._laid_width = -1
         self._strips: LRUCache[tuple[int, int], Strip] = LRUCache(1024)
 
@@ -214,8 +259,21 @@ class DetailView(ScrollView, can_focus=True):
     def pane_width(self) -> int:
         return max(4, (self.scrollable_content_region.width - len(GUTTER)) // 2)
 
+    def on_mount(self) -> None:
+        # Every row at least: the scroll bar is there from the first layout, so the width the rows are
+        # first laid out for is the width they keep.
+        self.virtual_size = Size(self.size.width, self.pairs.count)
+
     def on_resize(self) -> None:
         self._lay_out()
+
+    def on_unmount(self) -> None:
+        # A closed view lets go of its lines at once rather than at the next full garbage collection,
+        # which would otherwise walk them (a 1 MiB record's are over a hundred thousand).
+        self.sides = (Side(Layout([]), False), Side(Layout([]), False))
+        self.pairs = Pairs()
+        self._pieces, self._tall = ({}, {}), ([], [], [])
+        self._strips.clear()
 
     def _lay_out(self) -> None:
         """Which piece of which row goes on each screen line, for the current width."""
@@ -225,25 +283,38 @@ class DetailView(ScrollView, can_focus=True):
         self._laid_width = width
         self._strips.clear()
         self._pieces = (self.sides[0].long_lines(width), self.sides[1].long_lines(width))
-        self._display = None
-        height = len(self.pairs.left)
-        if any(self._pieces):
-            self._display = self._wrapped()
-            height = len(self._display[0])
+        self._tall = self._wrapped()
+        _, tops, heights = self._tall
+        height = self.pairs.count + sum(heights) - len(heights)
         self.virtual_size = Size(self.size.width, height)
         self.refresh()
 
-    def _wrapped(self) -> tuple[list[int], list[int]]:
-        rows: list[int] = []
-        pieces: list[int] = []
-        long_left, long_right = self._pieces
-        for number, (left, right) in enumerate(zip(self.pairs.left, self.pairs.right)):
-            height = max(len(long_left.get(left, "x")), len(long_right.get(right, "x")))
-            rows += [number] * height
-            pieces += range(height)
-        return rows, pieces
+    def _wrapped(self) -> tuple[list[int], list[int], list[int]]:
+        """The rows holding a line cut into pieces, the screen line each starts on, and their heights."""
+        heights: dict[int, int] = {}
+        for which, pieces in enumerate(self._pieces):
+            lines = sorted(pieces)
+            for row, line in zip(self.pairs.rows_of(which, lines), lines):
+                heights[row] = max(heights.get(row, 1), len(pieces[line]))
+        rows = sorted(row for row, height in heights.items() if height > 1)
+        tops, extra = [], 0
+        for row in rows:
+            tops.append(row + extra)
+            extra += heights[row] - 1
+        return rows, tops, [heights[row] for row in rows]
+
+    def _locate(self, line: int) -> tuple[int, int]:
+        """The row on screen line `line`, and which piece of it."""
+        rows, tops, heights = self._tall
+        at = bisect_right(tops, line) - 1
+        if at < 0:
+            return line, 0
+        if line < tops[at] + heights[at]:
+            return rows[at], line - tops[at]
+        return rows[at] + 1 + line - tops[at] - heights[at], 0
 
     def render_line(self, y: int) -> Strip:
+        self._lay_out()  # the first frame is drawn before the resize event: laid out here, not left blank
         width = self.size.width
         line = int(self.scroll_y) + y
         if line >= self.virtual_size.height:
@@ -251,15 +322,16 @@ class DetailView(ScrollView, can_focus=True):
         key = (line, width)
         strip = self._strips.get(key)
         if strip is None:
-            row, piece = (line, 0) if self._display is None else (self._display[0][line], self._display[1][line])
+            row, piece = self._locate(line)
             strip = self._strips[key] = self._draw(row, piece, width)
         return strip
 
     def _draw(self, row: int, piece: int, width: int) -> Strip:
         pane = self.pane_width
-        text = self._cell_text(0, self.pairs.left[row], piece, pane)
+        left, right = self.pairs.at(row)
+        text = self._cell_text(0, left, piece, pane)
         text.append(GUTTER, style="dim")
-        text.append_text(self._cell_text(1, self.pairs.right[row], piece, pane))
+        text.append_text(self._cell_text(1, right, piece, pane))
         base = self.rich_style
         segments = [Segment(t, base + s if s else base) for t, s, _ in text.render(self.app.console)]
         return Strip(segments).adjust_cell_length(width, base)
@@ -276,7 +348,7 @@ class DetailView(ScrollView, can_focus=True):
         text = Text(content, no_wrap=True, end="")
         if side_.json:
             _highlighter.highlight(text)
-        style = side_.styles[number]
+        style = side_.style(number)
         if style:
             text.stylize(Style.parse(style))
         text.truncate(pane, pad=True)
@@ -303,6 +375,7 @@ class DetailScreen(ModalScreen[None]):
         self.row = row
         self.value = value
         self.topic = topic
+        self._collector_paused = False
 
     def compose(self) -> ComposeResult:
         left, right, pairs = self._sides()
@@ -321,6 +394,15 @@ class DetailScreen(ModalScreen[None]):
 
     def on_mount(self) -> None:
         self.query_one(DetailView).focus()
+        self.call_after_refresh(self._resume_collector)
+
+    def on_unmount(self) -> None:
+        self._resume_collector()
+
+    def _resume_collector(self) -> None:
+        if self._collector_paused:
+            self._collector_paused = False
+            gc.enable()
 
     def on_resize(self) -> None:
         self.call_after_refresh(self._show_titles)
@@ -332,14 +414,17 @@ class DetailScreen(ModalScreen[None]):
         self.query_one("#detail-titles", Static).update(Content("Input".ljust(pane) + " " * len(GUTTER) + right))
 
     def _sides(self) -> tuple[Side, Side, Pairs]:
-        """Both sides laid out, with the garbage collector paused: a 1 MiB record makes a few hundred
-        thousand strings, none of them in a cycle, and the collections they would set off (over the
-        whole app's heap) cost as much again as the layout."""
+        """Both sides laid out, with the garbage collector paused until the view is first drawn: a
+        1 MiB record makes a few hundred thousand strings, none of them in a cycle, and the collections
+        they would set off (over the whole app's heap, walking the new lists of lines) cost as much
+        again as the layout. Once the view is on screen, collecting no longer delays it."""
+        self._collector_paused = gc.isenabled()
         gc.disable()
         try:
             return self._lay_out_sides()
-        finally:
-            gc.enable()
+        except BaseException:
+            self._resume_collector()
+            raise
 
     def _lay_out_sides(self) -> tuple[Side, Side, Pairs]:
         left = side(self.value, "Input")
@@ -356,7 +441,6 @@ class DetailScreen(ModalScreen[None]):
         pairs = aligned(left, right)
         if result.key is not None:  # the output's key above its value, the input's lines moved down to match
             right.head = [f"key: {printable(decode(result.key, None))}", ""]
-            right.styles[:0] = ["bold", None]
-            pairs.left[:0] = [-1, -1]
-            pairs.right[:] = [0, 1] + [n + 2 if n >= 0 else n for n in pairs.right]
+            right.head_styles = ["bold", None]
+            pairs.below_head(len(right.head))
         return left, right, pairs
