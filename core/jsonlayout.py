@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cache
 from itertools import accumulate, chain, compress, repeat
 from operator import add, eq, itemgetter
 
@@ -47,11 +48,16 @@ _CLOSERS = frozenset("}]")
 
 @dataclass(frozen=True, slots=True)
 class Field:
-    """A top-level field: its key as written (quotes and escapes included) and its lines [first, last)."""
+    """A top-level field: its key as written (quotes and escapes included) and its lines [first, last).
+
+    In a preview, `span` is where the field is written in the text (key to value): its lines may not be
+    cut yet, and it is compared with another field by its text.
+    """
 
     key: str
     first: int
     last: int
+    span: tuple[int, int] | None = None
 
 
 class Layout:
@@ -70,6 +76,7 @@ class Layout:
         self.tokens = tokens
         self.depths = depths
         self.count = len(lines if lines is not None else tokens or ())
+        self.complete = True  # False for a preview: the first lines of the value only (see `preview`)
         # The longest token and the deepest line, found once (or bounded from the layout a value was
         # laid out like): the view asks for them again at every width.
         self._longest: int | None = None
@@ -137,6 +144,13 @@ class Layout:
         """Whether two fields show the same lines, without formatting them: the same tokens make the
         same lines, different ones written without spaces do not, and else their text without the
         spaces between tokens tells (all of it in C)."""
+        if item.span is not None and theirs.span is not None:
+            mine_text, their_text = self.text[slice(*item.span)], other.text[slice(*theirs.span)]
+            if mine_text == their_text:
+                return True
+            if self.compact() and other.compact():
+                return False
+            return "".join(_PIECES.findall(mine_text)) == "".join(_PIECES.findall(their_text))
         if self.tokens is None or other.tokens is None:
             return self.field_text(item) == other.field_text(theirs)
         mine, their = self.tokens[item.first : item.last], other.tokens[theirs.first : theirs.last]
@@ -283,3 +297,81 @@ def _own_field(text: str, pos: int, tokens: list[str], depths: list[int]) -> tup
         count += 1
         if depth == 1:
             return pos, count
+
+
+# ---------------------------------------------------------------------------------------------- preview
+# A value nested this deep at most is stepped over by one match of `_skip_field()`; a deeper one is
+# laid out whole, without a preview.
+_SKIP_DEPTH = 12
+
+
+@cache
+def _skip_field() -> re.Pattern[str]:
+    """One top-level field, its value stepped over whole (brackets, strings and the text between them)
+    without being cut into lines: about half the work of cutting it. Compiled when first needed."""
+    value = rf'[{{\[](?:[^"{{}}\[\]]++|{_STRING})*+[}}\]]'
+    for _ in range(_SKIP_DEPTH - 1):
+        value = rf'[{{\[](?:[^"{{}}\[\]]++|{_STRING}|{value})*+[}}\]]'
+    return re.compile(rf'({_STRING})\s*+:\s*+(?:{value}|{_STRING}|[^\s,{{}}\[\]"]++)')
+
+
+def preview(text: str, lines: int, like: Layout | None = None) -> Layout | None:
+    """The first `lines` lines of `layout(text)` (valid JSON), and, for an object, every top-level field
+    with its place in the text and as many of its lines as are cut: what a view needs to show the top
+    of a long value, and pair its fields with another's, before the whole is laid out.
+
+    Fields written as in `like` (a preview too) are found by comparing text, the others by stepping
+    over them. None when a field cannot be stepped over (nested too deep): lay the value out whole.
+    """
+    tokens, pos = [], 0
+    match = _TOKEN.match
+    while len(tokens) < lines and (found := match(text, pos)) is not None:
+        tokens.append(found.group(1))
+        pos = found.end()
+    if _SPACE.match(text, pos).end() == len(text):
+        return layout(text)  # short enough: all of it
+    opens = map(_OPENS.get, map(itemgetter(-1), tokens), repeat(0))
+    closes = map(_CLOSES.get, map(itemgetter(0), tokens), repeat(0))
+    depths = list(accumulate(map(add, chain((0,), opens), closes)))
+    result = Layout(tokens=tokens, depths=depths, text=text)
+    result.complete = False
+    if tokens[0] != "{":
+        return result
+    spans = _spans(text, like)
+    if spans is None:
+        return None
+    starts = [n for n in compress(range(len(tokens)), map(eq, depths, repeat(1))) if tokens[n][0] not in _CLOSERS]
+    if len(starts) > len(spans):
+        return None
+    firsts = starts + [len(tokens)] * (len(spans) - len(starts))
+    lasts = firsts[1:] + [len(tokens)]
+    result.fields = [Field(key, first, last, (start, end)) for (key, start, end), first, last in zip(spans, firsts, lasts)]
+    return result
+
+
+def _spans(text: str, like: Layout | None) -> list[tuple[str, int, int]] | None:
+    """Each top-level field of `text`, an object: its key and where it is written, key to value."""
+    theirs = [item for item in like.fields or () if item.span is not None] if like is not None else []
+    spans: list[tuple[str, int, int]] = []
+    pos, next_field = _SPACE.match(text).end() + 1, 0
+    while True:
+        pos = _SPACE.match(text, pos).end()
+        if text.startswith("}", pos):
+            return spans
+        for number in range(next_field, min(next_field + _TRIES, len(theirs))):
+            item = theirs[number]
+            raw = like.text[slice(*item.span)]
+            if text.startswith(raw, pos) and text.startswith((",", "}"), _SPACE.match(text, pos + len(raw)).end()):
+                spans.append((item.key, pos, pos + len(raw)))
+                next_field = number + 1
+                break
+        else:
+            found = _skip_field().match(text, pos)
+            if found is None:
+                return None
+            spans.append((found.group(1), pos, found.end()))
+        pos = _SPACE.match(text, spans[-1][2]).end()
+        if text.startswith(",", pos):
+            pos += 1
+        elif not text.startswith("}", pos):
+            return None

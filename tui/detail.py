@@ -9,7 +9,7 @@ side only faces a blank on the other, and one scroll moves both. Only the lines 
 from __future__ import annotations
 
 import gc
-from bisect import bisect_right, insort
+from bisect import bisect_left, bisect_right, insort
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 
@@ -29,7 +29,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.widgets import Label, Static
 
-from ..core.jsonlayout import Field, Layout, is_json, layout, layout_like
+from ..core.jsonlayout import Field, Layout, is_json, layout, layout_like, preview
 from ..core.modules.runner import Failure
 from ..core.runs.rows import Row
 from ..core.text import printable
@@ -37,6 +37,10 @@ from .render import decode, short_location
 
 # The detail view lays out at most this much of a value; beyond it the start is shown as it is, with a note.
 DETAIL_BYTES = 1 << 20
+# A longer value is first drawn from a preview of this many lines a side (a screen needs far fewer),
+# and laid out whole once that is on screen.
+PREVIEW_BYTES = 1 << 16
+PREVIEW_LINES = 400
 REMOVED = "red strike"
 CHANGED = "yellow"
 ADDED = "green"
@@ -108,10 +112,11 @@ class Side:
         return long
 
 
-def side(value: bytes, name: str, like: Side | None = None) -> Side:
+def side(value: bytes, name: str, like: Side | None = None, lines: int | None = None) -> Side | None:
     """A value laid out for reading: JSON indented from its own text, anything else as its lines.
 
     With `like` (the input, for the output side), the fields written the same on both are cut once.
+    With `lines`, JSON is laid out as a preview of that many lines (None if it cannot be: lay it out whole).
     """
     if len(value) > DETAIL_BYTES:
         text = printable(decode(value[:DETAIL_BYTES], None), keep_newlines=True)
@@ -121,7 +126,11 @@ def side(value: bytes, name: str, like: Side | None = None) -> Side:
         # In valid JSON, tab, CR and newline appear only between tokens (never raw inside a string).
         text = value.decode().replace("\t", " ").replace("\r", " ").replace("\n", " ")
         text = printable(text)
-        return Side(layout(text) if like is None or not like.json else layout_like(text, like.layout), True)
+        base = like.layout if like is not None and like.json else None
+        if lines is not None:
+            laid = preview(text, lines, base)
+            return None if laid is None else Side(laid, True)
+        return Side(layout(text) if base is None else layout_like(text, base), True)
     return Side(Layout(printable(decode(value, None), keep_newlines=True).split("\n")), False)
 
 
@@ -220,8 +229,17 @@ def aligned(left: Side, right: Side) -> Pairs:
             pairs.add(range(before[i].first, before[i].last), range(0))
         for j in range(a1, a2):
             pairs.add(range(0), range(after[j].first, after[j].last))
-    pairs.add(range(left.count - 1, left.count), range(right.count - 1, right.count))
+    if left.layout.complete and right.layout.complete:  # a preview's last line is not its closing brace
+        pairs.add(range(left.count - 1, left.count), range(right.count - 1, right.count))
     return pairs
+
+
+def known_rows(left: Side, right: Side, pairs: Pairs) -> int | None:
+    """How many rows are as the whole layout has them when a side is a preview (None: both are whole):
+    those above the first that needs a line not cut yet."""
+    ends = [pairs.rows_of(which, [side_.count - 1])[0] + 1
+            for which, side_ in enumerate((left, right)) if not side_.layout.complete]
+    return min(ends) if ends else None
 
 
 def _mark(side_: Side, item: Field, other: Side, theirs: Field | None, alone: str, marker: str) -> None:
@@ -244,10 +262,12 @@ class DetailView(ScrollView, can_focus=True):
     DetailView { background: $surface; overflow-x: hidden; }
     """
 
-    def __init__(self, left: Side, right: Side, pairs: Pairs, *, id: str | None = None) -> None:
+    def __init__(self, left: Side, right: Side, pairs: Pairs, *, known: int | None = None,
+                 id: str | None = None) -> None:
         super().__init__(id=id)
         self.sides = (left, right)
         self.pairs = pairs
+        self.known = known  # of a preview: the rows that are as the whole layout has them (None: all)
         self._pieces: tuple[dict[int, list[str]], dict[int, list[str]]] = ({}, {})
         # The rows taller than one screen line (a long line wraps), in order: the row, its first screen
         # line and its height. A few at most in most records: every other row is one line.
@@ -262,7 +282,13 @@ class DetailView(ScrollView, can_focus=True):
     def on_mount(self) -> None:
         # Every row at least: the scroll bar is there from the first layout, so the width the rows are
         # first laid out for is the width they keep.
-        self.virtual_size = Size(self.size.width, self.pairs.count)
+        self.virtual_size = Size(self.size.width, self.pairs.count if self.known is None else self.known)
+
+    def show(self, left: Side, right: Side, pairs: Pairs) -> None:
+        """Show the whole layout of the sides a preview was made of (the rows on screen stay)."""
+        self.sides, self.pairs, self.known = (left, right), pairs, None
+        self._laid_width = -1
+        self._lay_out()
 
     def on_resize(self) -> None:
         self._lay_out()
@@ -284,8 +310,7 @@ class DetailView(ScrollView, can_focus=True):
         self._strips.clear()
         self._pieces = (self.sides[0].long_lines(width), self.sides[1].long_lines(width))
         self._tall = self._wrapped()
-        _, tops, heights = self._tall
-        height = self.pairs.count + sum(heights) - len(heights)
+        height = self._top_of(self.pairs.count if self.known is None else self.known)
         self.virtual_size = Size(self.size.width, height)
         self.refresh()
 
@@ -302,6 +327,12 @@ class DetailView(ScrollView, can_focus=True):
             tops.append(row + extra)
             extra += heights[row] - 1
         return rows, tops, [heights[row] for row in rows]
+
+    def _top_of(self, row: int) -> int:
+        """The screen line row `row` starts on (rows above it may take more than one line)."""
+        rows, _, heights = self._tall
+        above = bisect_left(rows, row)
+        return row + sum(heights[:above]) - above
 
     def _locate(self, line: int) -> tuple[int, int]:
         """The row on screen line `line`, and which piece of it."""
@@ -376,9 +407,11 @@ class DetailScreen(ModalScreen[None]):
         self.value = value
         self.topic = topic
         self._collector_paused = False
+        self._preview: int | None = None  # the rows a preview shows until the whole layout is made
 
     def compose(self) -> ComposeResult:
-        left, right, pairs = self._sides()
+        left, right, pairs = self._sides(preview=True)
+        self._preview = known_rows(left, right, pairs)
         notes = [s.note for s in (left, right) if s.note]
         with Vertical(id="detail") as box:
             number = "" if self.row.sub is None else f" · output {self.row.sub + 1} of the record"
@@ -387,13 +420,21 @@ class DetailScreen(ModalScreen[None]):
             note.set_class(bool(notes), "-shown")
             yield note
             yield Static(id="detail-titles")
-            yield DetailView(left, right, pairs, id="detail-rows")
+            yield DetailView(left, right, pairs, known=self._preview, id="detail-rows")
             yield Label(Content.from_markup(
                 "fields: [red strike]- removed[/] [yellow]~ changed[/] [green]+ added[/] · "
                 "↑↓ pgup pgdn home end scroll both sides · esc closes"), id="detail-help")
 
     def on_mount(self) -> None:
         self.query_one(DetailView).focus()
+        self.call_after_refresh(self._resume_collector if self._preview is None else self._finish)
+
+    def _finish(self) -> None:
+        """The whole layout, once the preview is on screen (keys pressed meanwhile wait for it)."""
+        if not self.is_attached:
+            self._resume_collector()
+            return
+        self.query_one(DetailView).show(*self._sides(preview=False))
         self.call_after_refresh(self._resume_collector)
 
     def on_unmount(self) -> None:
@@ -413,31 +454,39 @@ class DetailScreen(ModalScreen[None]):
         right = "Failure" if self.row.failed else "Output"
         self.query_one("#detail-titles", Static).update(Content("Input".ljust(pane) + " " * len(GUTTER) + right))
 
-    def _sides(self) -> tuple[Side, Side, Pairs]:
+    def _sides(self, preview: bool) -> tuple[Side, Side, Pairs]:
         """Both sides laid out, with the garbage collector paused until the view is first drawn: a
         1 MiB record makes a few hundred thousand strings, none of them in a cycle, and the collections
         they would set off (over the whole app's heap, walking the new lists of lines) cost as much
         again as the layout. Once the view is on screen, collecting no longer delays it."""
-        self._collector_paused = gc.isenabled()
-        gc.disable()
+        if gc.isenabled():
+            self._collector_paused = True
+            gc.disable()
         try:
-            return self._lay_out_sides()
+            return self._lay_out_sides(preview)
         except BaseException:
             self._resume_collector()
             raise
 
-    def _lay_out_sides(self) -> tuple[Side, Side, Pairs]:
-        left = side(self.value, "Input")
+    def _lay_out_sides(self, preview: bool) -> tuple[Side, Side, Pairs]:
+        """Both sides and their rows; with `preview`, of the first lines of long values only."""
         result = self.row.result
+        output = None if isinstance(result, Failure) else result.value
+        lines = PREVIEW_LINES if preview and max(len(self.value), len(output or b"")) > PREVIEW_BYTES else None
+        left = side(self.value, "Input", lines=lines)
+        if left is None:  # no preview can be made of it: laid out whole
+            return self._lay_out_sides(False)
         if isinstance(result, Failure):
             right = failure_side(result)
             pairs = Pairs()
             pairs.add(range(left.count), range(right.count))
             return left, right, pairs
-        if result.value == self.value:  # shown as it came (no module, or one that kept it): laid out once
+        if output == self.value:  # shown as it came (no module, or one that kept it): laid out once
             right = Side(left.layout, left.json, left.note.replace("Input", "Output", 1))
         else:
-            right = side(result.value, "Output", like=left)
+            right = side(output, "Output", like=left, lines=lines)
+            if right is None:
+                return self._lay_out_sides(False)
         pairs = aligned(left, right)
         if result.key is not None:  # the output's key above its value, the input's lines moved down to match
             right.head = [f"key: {printable(decode(result.key, None))}", ""]
