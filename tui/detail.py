@@ -112,20 +112,22 @@ class Side:
         return long
 
 
-def side(value: bytes, name: str, like: Side | None = None, lines: int | None = None) -> Side | None:
+def side(value: bytes, name: str, like: Side | None = None, lines: int | None = None,
+         text: str | None = None) -> Side | None:
     """A value laid out for reading: JSON indented from its own text, anything else as its lines.
 
     With `like` (the input, for the output side), the fields written the same on both are cut once.
     With `lines`, JSON is laid out as a preview of that many lines (None if it cannot be: lay it out whole).
+    `text` is the value's JSON text as a preview of it already made it (checked and made printable).
     """
     if len(value) > DETAIL_BYTES:
-        text = printable(decode(value[:DETAIL_BYTES], None), keep_newlines=True)
+        shown = printable(decode(value[:DETAIL_BYTES], None), keep_newlines=True)
         note = f"{name}: the first {DETAIL_BYTES >> 10:,} KiB of {len(value):,} bytes, as they are"
-        return Side(Layout(text.split("\n")), False, note)
-    if is_json(value):
+        return Side(Layout(shown.split("\n")), False, note)
+    if text is None and is_json(value):
         # In valid JSON, tab, CR and newline appear only between tokens (never raw inside a string).
-        text = value.decode().replace("\t", " ").replace("\r", " ").replace("\n", " ")
-        text = printable(text)
+        text = printable(value.decode().replace("\t", " ").replace("\r", " ").replace("\n", " "))
+    if text is not None:
         base = like.layout if like is not None and like.json else None
         if lines is not None:
             laid = preview(text, lines, base)
@@ -408,6 +410,7 @@ class DetailScreen(ModalScreen[None]):
         self.topic = topic
         self._collector_paused = False
         self._preview: int | None = None  # the rows a preview shows until the whole layout is made
+        self._texts: tuple[str | None, ...] = (None, None)  # the JSON text of each side, from its preview
 
     def compose(self) -> ComposeResult:
         left, right, pairs = self._sides(preview=True)
@@ -434,7 +437,9 @@ class DetailScreen(ModalScreen[None]):
         if not self.is_attached:
             self._resume_collector()
             return
-        self.query_one(DetailView).show(*self._sides(preview=False))
+        view = self.query_one(DetailView)
+        self._texts = tuple(s.layout.text if s.json else None for s in view.sides)  # checked already
+        view.show(*self._sides(preview=False))
         self.call_after_refresh(self._resume_collector)
 
     def on_unmount(self) -> None:
@@ -473,7 +478,7 @@ class DetailScreen(ModalScreen[None]):
         result = self.row.result
         output = None if isinstance(result, Failure) else result.value
         lines = PREVIEW_LINES if preview and max(len(self.value), len(output or b"")) > PREVIEW_BYTES else None
-        left = side(self.value, "Input", lines=lines)
+        left = side(self.value, "Input", lines=lines, text=self._texts[0])
         if left is None:  # no preview can be made of it: laid out whole
             return self._lay_out_sides(False)
         if isinstance(result, Failure):
@@ -484,7 +489,7 @@ class DetailScreen(ModalScreen[None]):
         if output == self.value:  # shown as it came (no module, or one that kept it): laid out once
             right = Side(left.layout, left.json, left.note.replace("Input", "Output", 1))
         else:
-            right = side(output, "Output", like=left, lines=lines)
+            right = side(output, "Output", like=left, lines=lines, text=self._texts[1])
             if right is None:
                 return self._lay_out_sides(False)
         pairs = aligned(left, right)
