@@ -962,14 +962,14 @@ def _detail_topic(ctx: Context) -> tuple[Path, int]:
 
 
 def _definitions_topic(ctx: Context) -> tuple[Path, int]:
-    """A small record, then a cloud-service definition of about 2.2 MB on one line (over the detail
+    """A small record, then a cloud-service definition of about 2.7 MB on one line (over the detail
     view's 1 MiB: shown as it is, with a note), like the service models real users open."""
     path = ctx.data_dir / "detail-definitions.jsonl"
     operations = {f"Op{n}": {"name": f"Op{n}", "http": {"method": "POST", "requestUri": "/"},
                              "input": {"shape": f"Op{n}Request"}, "errors": [{"shape": "ValidationException"}],
                              "documentation": '<p>Does a thing, with commas, and "quotes".</p>'} for n in range(2000)}
     shapes = {f"Shape{n}": {"type": "structure", "members": {f"m{k}": {"shape": f"S{k}", "documentation": "<p>Text</p>"}
-                                                         for k in range(20)}} for n in range(1500)}
+                                                         for k in range(20)}} for n in range(2100)}
     big = orjson.dumps({"version": "2.0", "metadata": {"protocol": "json"}, "operations": operations, "shapes": shapes})
     path.write_bytes(b'{"version":"1.0","operations":{}}\n' + big + b"\n")
     return path, len(big)
@@ -981,7 +981,7 @@ def _first_detail_row(screen: str) -> str:
 
 
 def _detail_over_the_limit(ctx: Context) -> list[Row]:
-    """Enter on a 2.2 MB line: the note at the top and the first lines shown, then a page down answered."""
+    """Enter on a 2.7 MB line: the note at the top and the first lines shown, then a page down answered."""
     path, size = _definitions_topic(ctx)
     pane, error = open_viewer(ctx, [*ctx.sv, str(path)], lambda s: bool(re.search(r"^\s*1 \{", s, re.M)), 15)
     label = f"enter -> detail of a {size / 1e6:.1f} MB line shown (over 1 MiB: note at the top)"
