@@ -91,6 +91,10 @@ class Side:
             return self.spans[at][2]
         return None
 
+    def same_lines(self, other: Side) -> bool:
+        """Whether both sides show the same lines (a value shown as it came: laid out once)."""
+        return self.layout is other.layout and not (self.head or other.head or self.markers or other.markers)
+
     def mark(self, first: int, last: int, style: str, marker: str) -> None:
         """Style lines [first, last) and put `marker` in the first column of the first (a field's indent)."""
         insort(self.spans, (first, last, style))
@@ -253,7 +257,13 @@ def _mark(side_: Side, item: Field, other: Side, theirs: Field | None, alone: st
 
 
 def _chop(text: str, width: int) -> list[str]:
-    """A line cut into pieces of `width` cells: long strings wrap rather than run off the pane."""
+    """A line cut into pieces of `width` cells: long strings wrap rather than run off the pane.
+
+    A printable ASCII character takes one cell (lines are printable: controls are escaped), so such a
+    line is cut by slicing: a 1 MiB line in a millisecond rather than character by character.
+    """
+    if text.isascii():
+        return [text[start : start + width] for start in range(0, len(text), width)] or [""]
     return chop_cells(text, width) or [""]
 
 
@@ -310,7 +320,9 @@ class DetailView(ScrollView, can_focus=True):
             return
         self._laid_width = width
         self._strips.clear()
-        self._pieces = (self.sides[0].long_lines(width), self.sides[1].long_lines(width))
+        left, right = self.sides
+        pieces = left.long_lines(width)
+        self._pieces = (pieces, pieces if right.same_lines(left) else right.long_lines(width))
         self._tall = self._wrapped()
         height = self._top_of(self.pairs.count if self.known is None else self.known)
         self.virtual_size = Size(self.size.width, height)
