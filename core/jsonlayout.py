@@ -10,6 +10,8 @@ the same field of two records side by side.
 
 A 1 MB record makes over a hundred thousand lines, of which a screen shows forty: the text is cut into
 lines (one regex pass in C) and their depths summed in C, and a line is formatted only when asked for.
+Even so that takes a few times as long as drawing a screen, so `preview` gives the first lines and
+every top-level field (found by stepping over the values, not cutting them) for a view to show first.
 """
 
 from __future__ import annotations

@@ -3,7 +3,9 @@
 Both sides are laid out from their own text (core/jsonlayout.py), so numbers and keys read as the file
 and the module wrote them. When both are JSON objects their top-level fields are aligned: a field on one
 side only faces a blank on the other, and one scroll moves both. Only the lines on screen are drawn
-(Textual's Line API), so a 1 MiB record opens about as fast as a short one.
+(Textual's Line API), and the rows are kept as blocks of fields, never one object per line. A long
+value is first drawn from a preview of its first lines, with every field paired as in the whole
+layout, which is made once that first screen is up: a 1 MiB record opens about as fast as a short one.
 """
 
 from __future__ import annotations
