@@ -26,6 +26,7 @@ from textual.cache import LRUCache
 from textual.containers import Vertical
 from textual.content import Content
 from textual.geometry import Size
+from textual.message import Message
 from textual.screen import ModalScreen
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
@@ -276,6 +277,9 @@ class DetailView(ScrollView, can_focus=True):
     DetailView { background: $surface; overflow-x: hidden; }
     """
 
+    class Drawn(Message):
+        """The view's first lines were drawn (handled once that frame is on screen)."""
+
     def __init__(self, left: Side, right: Side, pairs: Pairs, *, known: int | None = None,
                  id: str | None = None) -> None:
         super().__init__(id=id)
@@ -288,6 +292,7 @@ class DetailView(ScrollView, can_focus=True):
         self._tall: tuple[list[int], list[int], list[int]] = ([], [], [])
         self._laid_width = -1
         self._strips: LRUCache[tuple[int, int], Strip] = LRUCache(1024)
+        self._drawn = False
 
     @property
     def pane_width(self) -> int:
@@ -362,6 +367,9 @@ class DetailView(ScrollView, can_focus=True):
 
     def render_line(self, y: int) -> Strip:
         self._lay_out()  # the first frame is drawn before the resize event: laid out here, not left blank
+        if not self._drawn:
+            self._drawn = True
+            self.post_message(self.Drawn())
         width = self.size.width
         line = int(self.scroll_y) + y
         if line >= self.virtual_size.height:
@@ -444,13 +452,17 @@ class DetailScreen(ModalScreen[None]):
 
     def on_mount(self) -> None:
         self.query_one(DetailView).focus()
-        self.call_after_refresh(self._resume_collector if self._preview is None else self._finish)
+        if self._preview is None:
+            self.call_after_refresh(self._resume_collector)
+
+    def on_detail_view_drawn(self, event: DetailView.Drawn) -> None:
+        event.stop()
+        if self._preview is not None and self.is_attached:
+            self._preview = None
+            self._finish()
 
     def _finish(self) -> None:
-        """The whole layout, once the preview is on screen (keys pressed meanwhile wait for it)."""
-        if not self.is_attached:
-            self._resume_collector()
-            return
+        """The whole layout, as soon as the preview is on screen (keys pressed meanwhile wait for it)."""
         view = self.query_one(DetailView)
         self._texts = tuple(s.layout.text if s.json else None for s in view.sides)  # checked already
         view.show(*self._sides(preview=False))
