@@ -180,3 +180,27 @@ def test_a_big_record_is_aligned_to_its_last_field_and_keeps_its_numbers(tmp_pat
             assert (exact, exact) in halves(app)
 
     run(scenario())
+
+
+def test_long_lines_wrap_in_their_pane_and_the_fields_after_them_stay_side_by_side(tmp_path: Path) -> None:
+    record = {"a": 1, "long": "x" * 500, "gone": "y" * 300, "b": 2}
+    topic = tmp_path / "long.jsonl"
+    topic.write_text(json.dumps(record) + "\n")
+
+    async def scenario():
+        app = make_app(topic, module="fields", values={"drop": "gone"})
+        async with app.run_test(size=(120, 40)) as pilot:
+            await settle(pilot)
+            await open_detail(pilot, 0)
+            rows = halves(app)
+            long_rows = [r for r in rows if "xxxxx" in r[0]]
+            # The long string, cut to the pane, the same pieces side by side on as many rows as it takes.
+            assert len(long_rows) >= 9 and all(left == right for left, right in long_rows)
+            assert "".join(left.strip() for left, _ in long_rows).count("x") == 500
+            # A field on one side only: its pieces face blank lines, then the next field is on both sides.
+            gone = [r for r in rows if "yyyyy" in r[0]]
+            assert len(gone) >= 5 and all(right == "" for _, right in gone)
+            assert rows[rows.index(gone[-1]) + 1] == ('  "b": 2', '  "b": 2')
+            assert rows[-1] == ("}", "}")
+
+    run(scenario())
