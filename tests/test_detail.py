@@ -204,3 +204,35 @@ def test_long_lines_wrap_in_their_pane_and_the_fields_after_them_stay_side_by_si
             assert rows[-1] == ("}", "}")
 
     run(scenario())
+
+
+KEYED = '''"""Gives each record a key and drops its note."""
+
+
+def map(record, params):
+    return b"k-1", record.value.replace(b'"note":"dropped",', b"")
+'''
+
+
+def test_an_outputs_key_heads_its_side_and_the_fields_below_stay_aligned(tmp_path: Path) -> None:
+    (tmp_path / "keyed.py").write_text(KEYED)
+    items = ",".join(f'{{"n":{n},"price":1.10}}' for n in range(8000))  # over 64 KB: drawn from a preview first
+    topic = tmp_path / "keyed.jsonl"
+    topic.write_text(f'{{"id":1,"note":"dropped","items":[{items}],"end":true}}\n')
+
+    async def scenario():
+        app = make_app(topic, module="keyed", modules_dirs=[tmp_path])
+        async with app.run_test(size=(120, 40)) as pilot:
+            await settle(pilot)
+            await open_detail(pilot, 0)
+            view = app.screen.query_one(DetailView)
+            await wait_for(pilot, lambda: view.known is None)
+            rows = halves(app)
+            assert rows[:5] == [("", "key: k-1"), ("", ""), ("{", "{"), ('  "id": 1,', '  "id": 1,'),
+                                ('- "note": "dropped",', "")]
+            assert rows[5] == ('  "items": [', '  "items": [')
+            await pilot.press("end")
+            await pilot.pause()
+            assert halves(app)[-3:] == [("  ],", "  ],"), ('  "end": true', '  "end": true'), ("}", "}")]
+
+    run(scenario())
