@@ -145,7 +145,8 @@ class Layout:
     def same_field(self, item: Field, other: Layout, theirs: Field) -> bool:
         """Whether two fields show the same lines, without formatting them: the same tokens make the
         same lines, different ones written without spaces do not, and else their text without the
-        spaces between tokens tells (all of it in C)."""
+        spaces between tokens tells (all of it in C). A preview's field, whose lines may not all be cut,
+        is told by its text."""
         if item.span is not None and theirs.span is not None:
             mine_text, their_text = self.text[slice(*item.span)], other.text[slice(*theirs.span)]
             if mine_text == their_text:
@@ -153,6 +154,8 @@ class Layout:
             if self.compact() and other.compact():
                 return False
             return "".join(_PIECES.findall(mine_text)) == "".join(_PIECES.findall(their_text))
+        if item.span is not None or theirs.span is not None:  # a preview's field and a whole one's
+            return self._squeezed_field(item) == other._squeezed_field(theirs)
         if self.tokens is None or other.tokens is None:
             return self.field_text(item) == other.field_text(theirs)
         mine, their = self.tokens[item.first : item.last], other.tokens[theirs.first : theirs.last]
@@ -161,6 +164,12 @@ class Layout:
         if self.compact() and other.compact():
             return False
         return _squeezed(mine) == _squeezed(their)
+
+    def _squeezed_field(self, item: Field) -> str:
+        """A field's text without whitespace between tokens, nor the comma after it."""
+        if item.span is not None:
+            return "".join(_PIECES.findall(self.text, *item.span))
+        return _squeezed(self.tokens[item.first : item.last])
 
 
 def _squeezed(tokens: list[str]) -> str:

@@ -236,3 +236,25 @@ def test_an_outputs_key_heads_its_side_and_the_fields_below_stay_aligned(tmp_pat
             assert halves(app)[-3:] == [("  ],", "  ],"), ('  "end": true', '  "end": true'), ("}", "}")]
 
     run(scenario())
+
+
+def test_a_field_cut_short_by_the_preview_is_not_marked_changed_against_a_short_output() -> None:
+    def array(name: str, count: int) -> str:
+        return f'"{name}":[' + ",".join(f'{{"k":{n}}}' for n in range(count)) + "]"
+
+    # `same` starts near the end of the input's preview and goes past it; the output is short and whole.
+    value = ("{" + array("a", 125) + "," + array("same", 10) + "," + array("huge", 4000) + "}").encode()
+    output = ("{" + array("same", 10) + "}").encode()
+    first_left = side(value, "Input", lines=PREVIEW_LINES)
+    first_right = side(output, "Output", like=first_left, lines=PREVIEW_LINES)
+    same = next(f for f in first_left.layout.fields if f.key == '"same"')
+    assert not first_left.layout.complete and first_right.layout.complete
+    assert same.first < PREVIEW_LINES == same.last  # cut short by the preview
+    first = aligned(first_left, first_right)
+    whole_left = side(value, "Input")
+    whole = aligned(whole_left, side(output, "Output", like=whole_left))
+    known = known_rows(first_left, first_right, first)
+    assert known > same.first
+    assert [first_left.style(a) for a, _ in map(first.at, range(known))] == [
+        whole_left.style(a) for a, _ in map(whole.at, range(known))]
+    assert first_left.style(same.first) is None  # the same on both sides: not marked
