@@ -10,12 +10,15 @@ the same field of two records side by side.
 
 A 1 MB record makes over a hundred thousand lines, of which a screen shows forty: the text is cut into
 lines (one regex pass in C) and their depths summed in C, and a line is formatted only when asked for.
+Even so that takes a few times as long as drawing a screen, so `preview` gives the first lines and
+every top-level field (found by stepping over the values, not cutting them) for a view to show first.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cache
 from itertools import accumulate, chain, compress, repeat
 from operator import add, eq, itemgetter
 
@@ -47,11 +50,16 @@ _CLOSERS = frozenset("}]")
 
 @dataclass(frozen=True, slots=True)
 class Field:
-    """A top-level field: its key as written (quotes and escapes included) and its lines [first, last)."""
+    """A top-level field: its key as written (quotes and escapes included) and its lines [first, last).
+
+    In a preview, `span` is where the field is written in the text (key to value): its lines may not be
+    cut yet, and it is compared with another field by its text.
+    """
 
     key: str
     first: int
     last: int
+    span: tuple[int, int] | None = None
 
 
 class Layout:
@@ -70,6 +78,11 @@ class Layout:
         self.tokens = tokens
         self.depths = depths
         self.count = len(lines if lines is not None else tokens or ())
+        self.complete = True  # False for a preview: the first lines of the value only (see `preview`)
+        # The longest token and the deepest line, found once (or bounded from the layout a value was
+        # laid out like): the view asks for them again at every width.
+        self._longest: int | None = None
+        self._deepest: int | None = None
 
     @property
     def lines(self) -> list[str]:
@@ -93,7 +106,17 @@ class Layout:
         if self._lines is not None or not self.tokens:
             return max(map(len, self.lines), default=0)
         # A token loses its spaces when formatted and gains at most the one after a key's colon.
-        return max(map(len, self.tokens)) + 1 + len(INDENT) * max(self.depths)
+        return self.longest_token() + 1 + len(INDENT) * self.deepest()
+
+    def longest_token(self) -> int:
+        if self._longest is None:
+            self._longest = max(map(len, self.tokens), default=0)
+        return self._longest
+
+    def deepest(self) -> int:
+        if self._deepest is None:
+            self._deepest = max(self.depths, default=0)
+        return self._deepest
 
     def wider_than(self, width: int) -> list[int]:
         """The numbers of the lines that may be wider than `width` cells (or hold other than ASCII)."""
@@ -122,7 +145,17 @@ class Layout:
     def same_field(self, item: Field, other: Layout, theirs: Field) -> bool:
         """Whether two fields show the same lines, without formatting them: the same tokens make the
         same lines, different ones written without spaces do not, and else their text without the
-        spaces between tokens tells (all of it in C)."""
+        spaces between tokens tells (all of it in C). A preview's field, whose lines may not all be cut,
+        is told by its text."""
+        if item.span is not None and theirs.span is not None:
+            mine_text, their_text = self.text[slice(*item.span)], other.text[slice(*theirs.span)]
+            if mine_text == their_text:
+                return True
+            if self.compact() and other.compact():
+                return False
+            return "".join(_PIECES.findall(mine_text)) == "".join(_PIECES.findall(their_text))
+        if item.span is not None or theirs.span is not None:  # a preview's field and a whole one's
+            return self._squeezed_field(item) == other._squeezed_field(theirs)
         if self.tokens is None or other.tokens is None:
             return self.field_text(item) == other.field_text(theirs)
         mine, their = self.tokens[item.first : item.last], other.tokens[theirs.first : theirs.last]
@@ -131,6 +164,12 @@ class Layout:
         if self.compact() and other.compact():
             return False
         return _squeezed(mine) == _squeezed(their)
+
+    def _squeezed_field(self, item: Field) -> str:
+        """A field's text without whitespace between tokens, nor the comma after it."""
+        if item.span is not None:
+            return "".join(_PIECES.findall(self.text, *item.span))
+        return _squeezed(self.tokens[item.first : item.last])
 
 
 def _squeezed(tokens: list[str]) -> str:
@@ -192,21 +231,26 @@ def layout_like(text: str, base: Layout) -> Layout:
     shared = _shared(text, base) if base.fields and base.tokens is not None else None
     if shared is None:
         return layout(text)
-    tokens, depths, starts = shared
+    tokens, depths, starts, longest, deepest = shared
     ends = starts[1:] + [len(tokens) - 1]
     fields = [Field(_LINE.match(tokens[start]).group(1), start, end) for start, end in zip(starts, ends)]
-    return Layout(fields=fields, tokens=tokens, depths=depths, text=text)
+    result = Layout(fields=fields, tokens=tokens, depths=depths, text=text)
+    # Bounds, not exact (a field of the base may be gone), which is all the view needs of them.
+    result._longest = max(base.longest_token(), longest)
+    result._deepest = max(base.deepest(), deepest)
+    return result
 
 
-def _shared(text: str, base: Layout) -> tuple[list[str], list[int], list[int]] | None:
-    """The lines and depths of `text`, an object, field by field, and the first line of each field;
-    None when it is not worth it."""
+def _shared(text: str, base: Layout) -> tuple[list[str], list[int], list[int], int, int] | None:
+    """The lines and depths of `text`, an object, field by field, the first line of each field, and the
+    longest and deepest of the lines not taken from `base`; None when it is not worth it."""
     pos = _SPACE.match(text).end()
     if not text.startswith("{", pos):
         return None
     tokens, depths, starts = ["{"], [0], []
     raws: dict[int, tuple[str, str]] = {}
     fields, next_field, own = base.fields, 0, 0
+    longest = deepest = 1  # of the lines not taken from base: the braces, fields' last lines, own fields
     pos += 1
     while True:
         pos = _SPACE.match(text, pos).end()
@@ -215,7 +259,7 @@ def _shared(text: str, base: Layout) -> tuple[list[str], list[int], list[int]] |
                 return None
             tokens.append("}")
             depths.append(0)
-            return tokens, depths, starts
+            return tokens, depths, starts, longest, deepest
         starts.append(len(tokens))
         for number in range(next_field, min(next_field + _TRIES, len(fields))):
             item = fields[number]
@@ -229,6 +273,7 @@ def _shared(text: str, base: Layout) -> tuple[list[str], list[int], list[int]] |
                 comma = text.startswith(",", after)
                 tokens += base.tokens[item.first : item.last - 1]
                 tokens.append(last + text[end : after + 1] if comma else last)
+                longest = max(longest, len(tokens[-1]))
                 depths += base.depths[item.first : item.last]
                 pos, next_field = (after + 1 if comma else after), number + 1
                 break
@@ -237,6 +282,8 @@ def _shared(text: str, base: Layout) -> tuple[list[str], list[int], list[int]] |
             own += lines
             if own > _OWN_LINES:
                 return None
+            longest = max(longest, *map(len, tokens[-lines:]))
+            deepest = max(deepest, *depths[-lines:])
             if tokens[-1].endswith(","):
                 continue
         if not tokens[-1].endswith(","):
@@ -245,7 +292,7 @@ def _shared(text: str, base: Layout) -> tuple[list[str], list[int], list[int]] |
                 return None
             tokens.append("}")
             depths.append(0)
-            return tokens, depths, starts
+            return tokens, depths, starts, longest, deepest
 
 
 def _own_field(text: str, pos: int, tokens: list[str], depths: list[int]) -> tuple[int, int]:
@@ -261,3 +308,81 @@ def _own_field(text: str, pos: int, tokens: list[str], depths: list[int]) -> tup
         count += 1
         if depth == 1:
             return pos, count
+
+
+# ---------------------------------------------------------------------------------------------- preview
+# A value nested this deep at most is stepped over by one match of `_skip_field()`; a deeper one is
+# laid out whole, without a preview.
+_SKIP_DEPTH = 12
+
+
+@cache
+def _skip_field() -> re.Pattern[str]:
+    """One top-level field, its value stepped over whole (brackets, strings and the text between them)
+    without being cut into lines: about half the work of cutting it. Compiled when first needed."""
+    value = rf'[{{\[](?:[^"{{}}\[\]]++|{_STRING})*+[}}\]]'
+    for _ in range(_SKIP_DEPTH - 1):
+        value = rf'[{{\[](?:[^"{{}}\[\]]++|{_STRING}|{value})*+[}}\]]'
+    return re.compile(rf'({_STRING})\s*+:\s*+(?:{value}|{_STRING}|[^\s,{{}}\[\]"]++)')
+
+
+def preview(text: str, lines: int, like: Layout | None = None) -> Layout | None:
+    """The first `lines` lines of `layout(text)` (valid JSON), and, for an object, every top-level field
+    with its place in the text and as many of its lines as are cut: what a view needs to show the top
+    of a long value, and pair its fields with another's, before the whole is laid out.
+
+    Fields written as in `like` (a preview too) are found by comparing text, the others by stepping
+    over them. None when a field cannot be stepped over (nested too deep): lay the value out whole.
+    """
+    tokens, pos = [], 0
+    match = _TOKEN.match
+    while len(tokens) < lines and (found := match(text, pos)) is not None:
+        tokens.append(found.group(1))
+        pos = found.end()
+    if _SPACE.match(text, pos).end() == len(text):
+        return layout(text)  # short enough: all of it
+    opens = map(_OPENS.get, map(itemgetter(-1), tokens), repeat(0))
+    closes = map(_CLOSES.get, map(itemgetter(0), tokens), repeat(0))
+    depths = list(accumulate(map(add, chain((0,), opens), closes)))
+    result = Layout(tokens=tokens, depths=depths, text=text)
+    result.complete = False
+    if tokens[0] != "{":
+        return result
+    spans = _spans(text, like)
+    if spans is None:
+        return None
+    starts = [n for n in compress(range(len(tokens)), map(eq, depths, repeat(1))) if tokens[n][0] not in _CLOSERS]
+    if len(starts) > len(spans):
+        return None
+    firsts = starts + [len(tokens)] * (len(spans) - len(starts))
+    lasts = firsts[1:] + [len(tokens)]
+    result.fields = [Field(key, first, last, (start, end)) for (key, start, end), first, last in zip(spans, firsts, lasts)]
+    return result
+
+
+def _spans(text: str, like: Layout | None) -> list[tuple[str, int, int]] | None:
+    """Each top-level field of `text`, an object: its key and where it is written, key to value."""
+    theirs = [item for item in like.fields or () if item.span is not None] if like is not None else []
+    spans: list[tuple[str, int, int]] = []
+    pos, next_field = _SPACE.match(text).end() + 1, 0
+    while True:
+        pos = _SPACE.match(text, pos).end()
+        if text.startswith("}", pos):
+            return spans
+        for number in range(next_field, min(next_field + _TRIES, len(theirs))):
+            item = theirs[number]
+            raw = like.text[slice(*item.span)]
+            if text.startswith(raw, pos) and text.startswith((",", "}"), _SPACE.match(text, pos + len(raw)).end()):
+                spans.append((item.key, pos, pos + len(raw)))
+                next_field = number + 1
+                break
+        else:
+            found = _skip_field().match(text, pos)
+            if found is None:
+                return None
+            spans.append((found.group(1), pos, found.end()))
+        pos = _SPACE.match(text, spans[-1][2]).end()
+        if text.startswith(",", pos):
+            pos += 1
+        elif not text.startswith("}", pos):
+            return None

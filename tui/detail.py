@@ -3,12 +3,15 @@
 Both sides are laid out from their own text (core/jsonlayout.py), so numbers and keys read as the file
 and the module wrote them. When both are JSON objects their top-level fields are aligned: a field on one
 side only faces a blank on the other, and one scroll moves both. Only the lines on screen are drawn
-(Textual's Line API), so a 1 MiB record opens about as fast as a short one.
+(Textual's Line API), and the rows are kept as blocks of fields, never one object per line. A long
+value is first drawn from a preview of its first lines, with every field paired as in the whole
+layout, which is made once that first screen is up: a 1 MiB record opens about as fast as a short one.
 """
 
 from __future__ import annotations
 
 import gc
+from bisect import bisect_left, bisect_right, insort
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 
@@ -23,12 +26,13 @@ from textual.cache import LRUCache
 from textual.containers import Vertical
 from textual.content import Content
 from textual.geometry import Size
+from textual.message import Message
 from textual.screen import ModalScreen
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.widgets import Label, Static
 
-from ..core.jsonlayout import Field, Layout, is_json, layout, layout_like
+from ..core.jsonlayout import Field, Layout, is_json, layout, layout_like, preview
 from ..core.modules.runner import Failure
 from ..core.runs.rows import Row
 from ..core.text import printable
@@ -36,34 +40,36 @@ from .render import decode, short_location
 
 # The detail view lays out at most this much of a value; beyond it the start is shown as it is, with a note.
 DETAIL_BYTES = 1 << 20
+# A longer value is first drawn from a preview of this many lines a side (a screen needs far fewer),
+# and laid out whole once that is on screen.
+PREVIEW_BYTES = 1 << 16
+PREVIEW_LINES = 400
 REMOVED = "red strike"
 CHANGED = "yellow"
 ADDED = "green"
 FAILED = "red"
 GUTTER = " │ "
+_AFTER = float("inf")  # (line, _AFTER) sorts after every span (first, last, style) that starts on the line
 _highlighter = JSONHighlighter()
 
 
 @dataclass
 class Side:
-    """One side's lines, the style of each (None: plain), and a note for the top of the view.
+    """One side's lines, their styles, and a note for the top of the view.
 
-    Styles are kept per line in a list filled by slices, and the two sides are paired by line numbers:
-    a record of 1 MiB makes tens of thousands of lines, and an object per line would take most of the
-    time the view has to open. The lines themselves are formatted by the layout only when drawn; `head`
-    comes above them (the output's key) and `markers` go in the first column of a marked field.
+    A record of 1 MiB makes over a hundred thousand lines and a few top-level fields: styles are kept
+    as spans of lines (a field's), never one per line, and the lines themselves are formatted by the
+    layout only when drawn. `head` comes above them (the output's key, with `head_styles`) and
+    `markers` go in the first column of a marked field.
     """
 
     layout: Layout
     json: bool
     note: str = ""
-    styles: list[str | None] = field(default_factory=list)
+    spans: list[tuple[int, int, str]] = field(default_factory=list)  # (first, last, style), in order
     head: list[str] = field(default_factory=list)
+    head_styles: list[str | None] = field(default_factory=list)
     markers: dict[int, str] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        if not self.styles:
-            self.styles = [None] * self.layout.count
 
     @property
     def count(self) -> int:
@@ -78,9 +84,23 @@ class Side:
         marker = self.markers.get(number)
         return text if marker is None else marker + text[1:]
 
+    def style(self, number: int) -> str | None:
+        """The style of line `number` (None: plain)."""
+        if number < len(self.head):
+            return self.head_styles[number] if number < len(self.head_styles) else None
+        number -= len(self.head)
+        at = bisect_right(self.spans, (number, _AFTER)) - 1
+        if at >= 0 and number < self.spans[at][1]:
+            return self.spans[at][2]
+        return None
+
+    def same_lines(self, other: Side) -> bool:
+        """Whether both sides show the same lines (a value shown as it came: laid out once)."""
+        return self.layout is other.layout and not (self.head or other.head or self.markers or other.markers)
+
     def mark(self, first: int, last: int, style: str, marker: str) -> None:
         """Style lines [first, last) and put `marker` in the first column of the first (a field's indent)."""
-        self.styles[first:last] = [style] * (last - first)
+        insort(self.spans, (first, last, style))
         self.markers[first] = marker
 
     def long_lines(self, width: int) -> dict[int, list[str]]:
@@ -99,20 +119,27 @@ class Side:
         return long
 
 
-def side(value: bytes, name: str, like: Side | None = None) -> Side:
+def side(value: bytes, name: str, like: Side | None = None, lines: int | None = None,
+         text: str | None = None) -> Side | None:
     """A value laid out for reading: JSON indented from its own text, anything else as its lines.
 
     With `like` (the input, for the output side), the fields written the same on both are cut once.
+    With `lines`, JSON is laid out as a preview of that many lines (None if it cannot be: lay it out whole).
+    `text` is the value's JSON text as a preview of it already made it (checked and made printable).
     """
     if len(value) > DETAIL_BYTES:
-        text = printable(decode(value[:DETAIL_BYTES], None), keep_newlines=True)
+        shown = printable(decode(value[:DETAIL_BYTES], None), keep_newlines=True)
         note = f"{name}: the first {DETAIL_BYTES >> 10:,} KiB of {len(value):,} bytes, as they are"
-        return Side(Layout(text.split("\n")), False, note)
-    if is_json(value):
+        return Side(Layout(shown.split("\n")), False, note)
+    if text is None and is_json(value):
         # In valid JSON, tab, CR and newline appear only between tokens (never raw inside a string).
-        text = value.decode().replace("\t", " ").replace("\r", " ").replace("\n", " ")
-        text = printable(text)
-        return Side(layout(text) if like is None or not like.json else layout_like(text, like.layout), True)
+        text = printable(value.decode().replace("\t", " ").replace("\r", " ").replace("\n", " "))
+    if text is not None:
+        base = like.layout if like is not None and like.json else None
+        if lines is not None:
+            laid = preview(text, lines, base)
+            return None if laid is None else Side(laid, True)
+        return Side(layout(text) if base is None else layout_like(text, base), True)
     return Side(Layout(printable(decode(value, None), keep_newlines=True).split("\n")), False)
 
 
@@ -124,7 +151,8 @@ def failure_side(failure: Failure) -> Side:
     head = printable(failure.error, keep_newlines=True).split("\n")
     head += [f"at {printable(short_location(failure.location))}", ""]
     body = printable(trace, keep_newlines=True).split("\n")
-    return Side(Layout(head + body), False, styles=["bold red"] * len(head) + [FAILED] * len(body))
+    spans = [(0, len(head), "bold red"), (len(head), len(head) + len(body), FAILED)]
+    return Side(Layout(head + body), False, spans=spans)
 
 
 def _identities(fields: list[Field]) -> list[tuple[str, int]]:
@@ -138,18 +166,52 @@ def _identities(fields: list[Field]) -> list[tuple[str, int]]:
 
 
 class Pairs:
-    """Rows of the view as two lists of line numbers, one per side; -1 is a blank line."""
+    """The rows of the view, as blocks of lines side by side: a field's lines on both sides, the shorter
+    side padded with blank lines.
+
+    A 1 MiB record makes over a hundred thousand rows but only a few blocks (one a top-level field):
+    a row's lines are found from its block (`at`), so nothing is kept, or built, per row.
+    """
 
     def __init__(self) -> None:
-        self.left: list[int] = []
-        self.right: list[int] = []
+        self.blocks: list[tuple[int, int, int, int]] = []  # (first left line, count, first right line, count)
+        self.starts: list[int] = []  # the first row of each block
+        self.count = 0
+        self._next = [0, 0]  # each side's line after its last block's: the first of a block without lines
 
     def add(self, left: range, right: range) -> None:
         """Lines of both sides next to each other; the shorter side is padded with blank lines."""
-        self.left += left
-        self.right += right
-        gap = len(left) - len(right)
-        (self.right if gap > 0 else self.left).extend([-1] * abs(gap))
+        height = max(len(left), len(right))
+        if height:
+            firsts = [lines.start if lines else after for lines, after in zip((left, right), self._next)]
+            self._next = [lines.stop if lines else after for lines, after in zip((left, right), self._next)]
+            self.blocks.append((firsts[0], len(left), firsts[1], len(right)))
+            self.starts.append(self.count)
+            self.count += height
+
+    def at(self, row: int) -> tuple[int, int]:
+        """The line of each side on `row`; -1 is a blank line."""
+        block = bisect_right(self.starts, row) - 1
+        left, lefts, right, rights = self.blocks[block]
+        offset = row - self.starts[block]
+        return (left + offset if offset < lefts else -1, right + offset if offset < rights else -1)
+
+    def rows_of(self, side: int, lines: list[int]) -> list[int]:
+        """The rows of lines of one side (0 left, 1 right), given in order."""
+        firsts = [block[2 * side] for block in self.blocks]
+        rows = []
+        for line in lines:
+            block = bisect_right(firsts, line) - 1  # firsts never decrease: a block without lines has the next
+            rows.append(self.starts[block] + line - firsts[block])
+        return rows
+
+    def below_head(self, head: int) -> None:
+        """Make room for `head` lines above the right side's (the output's key): its lines move down."""
+        self.blocks = [(left, lefts, right + head, rights) for left, lefts, right, rights in self.blocks]
+        self.starts = [start + head for start in self.starts]
+        self.blocks.insert(0, (0, 0, 0, head))
+        self.starts.insert(0, 0)
+        self.count += head
 
 
 def aligned(left: Side, right: Side) -> Pairs:
@@ -176,8 +238,17 @@ def aligned(left: Side, right: Side) -> Pairs:
             pairs.add(range(before[i].first, before[i].last), range(0))
         for j in range(a1, a2):
             pairs.add(range(0), range(after[j].first, after[j].last))
-    pairs.add(range(left.count - 1, left.count), range(right.count - 1, right.count))
+    if left.layout.complete and right.layout.complete:  # a preview's last line is not its closing brace
+        pairs.add(range(left.count - 1, left.count), range(right.count - 1, right.count))
     return pairs
+
+
+def known_rows(left: Side, right: Side, pairs: Pairs) -> int | None:
+    """How many rows are as the whole layout has them when a side is a preview (None: both are whole):
+    those above the first that needs a line not cut yet."""
+    ends = [pairs.rows_of(which, [side_.count - 1])[0] + 1
+            for which, side_ in enumerate((left, right)) if not side_.layout.complete]
+    return min(ends) if ends else None
 
 
 def _mark(side_: Side, item: Field, other: Side, theirs: Field | None, alone: str, marker: str) -> None:
@@ -189,7 +260,13 @@ def _mark(side_: Side, item: Field, other: Side, theirs: Field | None, alone: st
 
 
 def _chop(text: str, width: int) -> list[str]:
-    """A line cut into pieces of `width` cells: long strings wrap rather than run off the pane."""
+    """A line cut into pieces of `width` cells: long strings wrap rather than run off the pane.
+
+    A printable ASCII character takes one cell (lines are printable: controls are escaped), so such a
+    line is cut by slicing: a 1 MiB line in a millisecond rather than character by character.
+    """
+    if text.isascii():
+        return [text[start : start + width] for start in range(0, len(text), width)] or [""]
     return chop_cells(text, width) or [""]
 
 
@@ -200,22 +277,48 @@ class DetailView(ScrollView, can_focus=True):
     DetailView { background: $surface; overflow-x: hidden; }
     """
 
-    def __init__(self, left: Side, right: Side, pairs: Pairs, *, id: str | None = None) -> None:
+    class Drawn(Message):
+        """The view's first lines were drawn (handled once that frame is on screen)."""
+
+    def __init__(self, left: Side, right: Side, pairs: Pairs, *, known: int | None = None,
+                 id: str | None = None) -> None:
         super().__init__(id=id)
         self.sides = (left, right)
         self.pairs = pairs
+        self.known = known  # of a preview: the rows that are as the whole layout has them (None: all)
         self._pieces: tuple[dict[int, list[str]], dict[int, list[str]]] = ({}, {})
-        # Screen line -> (row, piece of it), when some line wraps; None: line y is row y.
-        self._display: tuple[list[int], list[int]] | None = None
+        # The rows taller than one screen line (a long line wraps), in order: the row, its first screen
+        # line and its height. A few at most in most records: every other row is one line.
+        self._tall: tuple[list[int], list[int], list[int]] = ([], [], [])
         self._laid_width = -1
         self._strips: LRUCache[tuple[int, int], Strip] = LRUCache(1024)
+        self._drawn = False
 
     @property
     def pane_width(self) -> int:
         return max(4, (self.scrollable_content_region.width - len(GUTTER)) // 2)
 
+    def on_mount(self) -> None:
+        # Every row at least: the scroll bar is there from the first layout, so the width the rows are
+        # first laid out for is the width they keep.
+        self.virtual_size = Size(self.size.width, self.pairs.count if self.known is None else self.known)
+
+    def show(self, left: Side, right: Side, pairs: Pairs) -> None:
+        """Show the whole layout of the sides a preview was made of (the rows on screen stay)."""
+        self.sides, self.pairs, self.known = (left, right), pairs, None
+        self._laid_width = -1
+        self._lay_out()
+
     def on_resize(self) -> None:
         self._lay_out()
+
+    def on_unmount(self) -> None:
+        # A closed view lets go of its lines at once rather than at the next full garbage collection,
+        # which would otherwise walk them (a 1 MiB record's are over a hundred thousand).
+        self.sides = (Side(Layout([]), False), Side(Layout([]), False))
+        self.pairs = Pairs()
+        self._pieces, self._tall = ({}, {}), ([], [], [])
+        self._strips.clear()
 
     def _lay_out(self) -> None:
         """Which piece of which row goes on each screen line, for the current width."""
@@ -224,26 +327,49 @@ class DetailView(ScrollView, can_focus=True):
             return
         self._laid_width = width
         self._strips.clear()
-        self._pieces = (self.sides[0].long_lines(width), self.sides[1].long_lines(width))
-        self._display = None
-        height = len(self.pairs.left)
-        if any(self._pieces):
-            self._display = self._wrapped()
-            height = len(self._display[0])
+        left, right = self.sides
+        pieces = left.long_lines(width)
+        self._pieces = (pieces, pieces if right.same_lines(left) else right.long_lines(width))
+        self._tall = self._wrapped()
+        height = self._top_of(self.pairs.count if self.known is None else self.known)
         self.virtual_size = Size(self.size.width, height)
         self.refresh()
 
-    def _wrapped(self) -> tuple[list[int], list[int]]:
-        rows: list[int] = []
-        pieces: list[int] = []
-        long_left, long_right = self._pieces
-        for number, (left, right) in enumerate(zip(self.pairs.left, self.pairs.right)):
-            height = max(len(long_left.get(left, "x")), len(long_right.get(right, "x")))
-            rows += [number] * height
-            pieces += range(height)
-        return rows, pieces
+    def _wrapped(self) -> tuple[list[int], list[int], list[int]]:
+        """The rows holding a line cut into pieces, the screen line each starts on, and their heights."""
+        heights: dict[int, int] = {}
+        for which, pieces in enumerate(self._pieces):
+            lines = sorted(pieces)
+            for row, line in zip(self.pairs.rows_of(which, lines), lines):
+                heights[row] = max(heights.get(row, 1), len(pieces[line]))
+        rows = sorted(row for row, height in heights.items() if height > 1)
+        tops, extra = [], 0
+        for row in rows:
+            tops.append(row + extra)
+            extra += heights[row] - 1
+        return rows, tops, [heights[row] for row in rows]
+
+    def _top_of(self, row: int) -> int:
+        """The screen line row `row` starts on (rows above it may take more than one line)."""
+        rows, _, heights = self._tall
+        above = bisect_left(rows, row)
+        return row + sum(heights[:above]) - above
+
+    def _locate(self, line: int) -> tuple[int, int]:
+        """The row on screen line `line`, and which piece of it."""
+        rows, tops, heights = self._tall
+        at = bisect_right(tops, line) - 1
+        if at < 0:
+            return line, 0
+        if line < tops[at] + heights[at]:
+            return rows[at], line - tops[at]
+        return rows[at] + 1 + line - tops[at] - heights[at], 0
 
     def render_line(self, y: int) -> Strip:
+        self._lay_out()  # the first frame is drawn before the resize event: laid out here, not left blank
+        if not self._drawn:
+            self._drawn = True
+            self.post_message(self.Drawn())
         width = self.size.width
         line = int(self.scroll_y) + y
         if line >= self.virtual_size.height:
@@ -251,15 +377,16 @@ class DetailView(ScrollView, can_focus=True):
         key = (line, width)
         strip = self._strips.get(key)
         if strip is None:
-            row, piece = (line, 0) if self._display is None else (self._display[0][line], self._display[1][line])
+            row, piece = self._locate(line)
             strip = self._strips[key] = self._draw(row, piece, width)
         return strip
 
     def _draw(self, row: int, piece: int, width: int) -> Strip:
         pane = self.pane_width
-        text = self._cell_text(0, self.pairs.left[row], piece, pane)
+        left, right = self.pairs.at(row)
+        text = self._cell_text(0, left, piece, pane)
         text.append(GUTTER, style="dim")
-        text.append_text(self._cell_text(1, self.pairs.right[row], piece, pane))
+        text.append_text(self._cell_text(1, right, piece, pane))
         base = self.rich_style
         segments = [Segment(t, base + s if s else base) for t, s, _ in text.render(self.app.console)]
         return Strip(segments).adjust_cell_length(width, base)
@@ -276,7 +403,7 @@ class DetailView(ScrollView, can_focus=True):
         text = Text(content, no_wrap=True, end="")
         if side_.json:
             _highlighter.highlight(text)
-        style = side_.styles[number]
+        style = side_.style(number)
         if style:
             text.stylize(Style.parse(style))
         text.truncate(pane, pad=True)
@@ -303,9 +430,13 @@ class DetailScreen(ModalScreen[None]):
         self.row = row
         self.value = value
         self.topic = topic
+        self._collector_paused = False
+        self._preview: int | None = None  # the rows a preview shows until the whole layout is made
+        self._texts: tuple[str | None, ...] = (None, None)  # the JSON text of each side, from its preview
 
     def compose(self) -> ComposeResult:
-        left, right, pairs = self._sides()
+        left, right, pairs = self._sides(preview=True)
+        self._preview = known_rows(left, right, pairs)
         notes = [s.note for s in (left, right) if s.note]
         with Vertical(id="detail") as box:
             number = "" if self.row.sub is None else f" · output {self.row.sub + 1} of the record"
@@ -314,13 +445,36 @@ class DetailScreen(ModalScreen[None]):
             note.set_class(bool(notes), "-shown")
             yield note
             yield Static(id="detail-titles")
-            yield DetailView(left, right, pairs, id="detail-rows")
+            yield DetailView(left, right, pairs, known=self._preview, id="detail-rows")
             yield Label(Content.from_markup(
                 "fields: [red strike]- removed[/] [yellow]~ changed[/] [green]+ added[/] · "
                 "↑↓ pgup pgdn home end scroll both sides · esc closes"), id="detail-help")
 
     def on_mount(self) -> None:
         self.query_one(DetailView).focus()
+        if self._preview is None:
+            self.call_after_refresh(self._resume_collector)
+
+    def on_detail_view_drawn(self, event: DetailView.Drawn) -> None:
+        event.stop()
+        if self._preview is not None and self.is_attached:
+            self._preview = None
+            self._finish()
+
+    def _finish(self) -> None:
+        """The whole layout, as soon as the preview is on screen (keys pressed meanwhile wait for it)."""
+        view = self.query_one(DetailView)
+        self._texts = tuple(s.layout.text if s.json else None for s in view.sides)  # checked already
+        view.show(*self._sides(preview=False))
+        self.call_after_refresh(self._resume_collector)
+
+    def on_unmount(self) -> None:
+        self._resume_collector()
+
+    def _resume_collector(self) -> None:
+        if self._collector_paused:
+            self._collector_paused = False
+            gc.enable()
 
     def on_resize(self) -> None:
         self.call_after_refresh(self._show_titles)
@@ -331,32 +485,42 @@ class DetailScreen(ModalScreen[None]):
         right = "Failure" if self.row.failed else "Output"
         self.query_one("#detail-titles", Static).update(Content("Input".ljust(pane) + " " * len(GUTTER) + right))
 
-    def _sides(self) -> tuple[Side, Side, Pairs]:
-        """Both sides laid out, with the garbage collector paused: a 1 MiB record makes a few hundred
-        thousand strings, none of them in a cycle, and the collections they would set off (over the
-        whole app's heap) cost as much again as the layout."""
-        gc.disable()
+    def _sides(self, preview: bool) -> tuple[Side, Side, Pairs]:
+        """Both sides laid out, with the garbage collector paused until the view is first drawn: a
+        1 MiB record makes a few hundred thousand strings, none of them in a cycle, and the collections
+        they would set off (over the whole app's heap, walking the new lists of lines) cost as much
+        again as the layout. Once the view is on screen, collecting no longer delays it."""
+        if gc.isenabled():
+            self._collector_paused = True
+            gc.disable()
         try:
-            return self._lay_out_sides()
-        finally:
-            gc.enable()
+            return self._lay_out_sides(preview)
+        except BaseException:
+            self._resume_collector()
+            raise
 
-    def _lay_out_sides(self) -> tuple[Side, Side, Pairs]:
-        left = side(self.value, "Input")
+    def _lay_out_sides(self, preview: bool) -> tuple[Side, Side, Pairs]:
+        """Both sides and their rows; with `preview`, of the first lines of long values only."""
         result = self.row.result
+        output = None if isinstance(result, Failure) else result.value
+        lines = PREVIEW_LINES if preview and max(len(self.value), len(output or b"")) > PREVIEW_BYTES else None
+        left = side(self.value, "Input", lines=lines, text=self._texts[0])
+        if left is None:  # no preview can be made of it: laid out whole
+            return self._lay_out_sides(False)
         if isinstance(result, Failure):
             right = failure_side(result)
             pairs = Pairs()
             pairs.add(range(left.count), range(right.count))
             return left, right, pairs
-        if result.value == self.value:  # shown as it came (no module, or one that kept it): laid out once
+        if output == self.value:  # shown as it came (no module, or one that kept it): laid out once
             right = Side(left.layout, left.json, left.note.replace("Input", "Output", 1))
         else:
-            right = side(result.value, "Output", like=left)
+            right = side(output, "Output", like=left, lines=lines, text=self._texts[1])
+            if right is None:
+                return self._lay_out_sides(False)
         pairs = aligned(left, right)
         if result.key is not None:  # the output's key above its value, the input's lines moved down to match
             right.head = [f"key: {printable(decode(result.key, None))}", ""]
-            right.styles[:0] = ["bold", None]
-            pairs.left[:0] = [-1, -1]
-            pairs.right[:] = [0, 1] + [n + 2 if n >= 0 else n for n in pairs.right]
+            right.head_styles = ["bold", None]
+            pairs.below_head(len(right.head))
         return left, right, pairs
