@@ -381,9 +381,10 @@ def _view(selection: Selection, initial: str | None = None, max_record: int | No
     # Until the first frame (the app's `on_mount` turns it back on): importing Textual and building the
     # app make many objects and few cycles, and collecting them meanwhile costs about 5% of the start.
     gc.disable()
-    # Children are forked from a server forked now, before any thread starts and before Textual is imported
-    # (core/forkserver.py); they become this process's own children because it is their subreaper.
-    if adopt_orphans():  # a module picked later runs too: what it starts must stay findable
+    subreaper = adopt_orphans()  # a module picked later runs too: what it starts must stay findable
+    if subreaper and selection.stages:
+        # With a module, the row process and the passes are forked from a server forked now, before any
+        # thread starts and before Textual is imported (core/forkserver.py): they share its memory.
         start_server()
     spooled = isinstance(selection.topic, StreamTopic)
     if spooled:
