@@ -365,28 +365,30 @@ def _fork_child(sock: socket.socket, fds: list[int], module: str, env: dict[str,
     """Fork the child through a middle process that exits at once; its process id once it is the viewer's."""
     handed, handed_back = os.pipe()  # the middle process sends the child's id on it
     go, ready = os.pipe()  # closed by the server once the child is the viewer's
-    middle = os.fork()
-    if middle == 0:
-        try:
-            child = os.fork()
-            if child == 0:
-                os.close(ready)
-                os.close(handed)
-                os.close(handed_back)
-                _wait_for_handover(go)
-                _run_child(sock, fds, module, env, cwd, startup_path)  # never returns
-            os.write(handed_back, PID.pack(child))
-        finally:
-            os._exit(0)
-    os.close(handed_back)
-    os.close(go)
-    data = b""
-    while chunk := os.read(handed, PID.size):
-        data += chunk
-    os.close(handed)
-    os.waitpid(middle, 0)  # gone: its child now belongs to the viewer, the subreaper
-    os.close(ready)  # the child may start
-    return PID.unpack(data)[0] if len(data) == PID.size else -1
+    try:
+        middle = os.fork()
+        if middle == 0:
+            try:
+                child = os.fork()
+                if child == 0:
+                    for fd in (ready, handed, handed_back):
+                        os.close(fd)
+                    _wait_for_handover(go)
+                    _run_child(sock, fds, module, env, cwd, startup_path)  # never returns
+                os.write(handed_back, PID.pack(child))
+            finally:
+                os._exit(0)
+        os.close(handed_back)
+        handed_back = -1
+        data = b""
+        while chunk := os.read(handed, PID.size):
+            data += chunk
+        os.waitpid(middle, 0)  # gone: its child now belongs to the viewer, the subreaper
+        return PID.unpack(data)[0] if len(data) == PID.size else -1
+    finally:
+        for fd in (handed, handed_back, go, ready):  # closing `ready` lets the child start
+            if fd >= 0:
+                os.close(fd)
 
 
 def _wait_for_handover(go: int) -> None:

@@ -158,3 +158,26 @@ def test_a_forked_row_process_that_ends_is_reported_and_replaced(ws: Workspace, 
     screen = term.wait_for(lambda s: "2 C" in s and "exit status 7" in s)
     assert "0 A" in screen
     assert "smartview-forks" in by_name(viewer_of(term))
+
+
+THREAD = '''import threading, time
+
+threading.Thread(target=time.sleep, args=(3600,), daemon=True).start()
+
+
+def map(record):
+    return record.value.upper()
+'''
+
+
+def test_a_module_starting_a_thread_at_import_gets_fresh_interpreters(ws: Workspace, tmux) -> None:
+    """The viewer imports the module before it would fork the server; a fork copies only the thread that
+    calls it, so with another thread running there is no server and the children are exec'd."""
+    ws.module("threads", THREAD)
+    ws.topic("t", "a\nb\n")
+    term = tmux(ws.root, [*smartview_command(), "t", "--map", str(ws.modules / "threads.py")], ws.env())
+    term.wait_for(lambda s: "1 B" in s and "0 errors" in s)
+    viewer = viewer_of(term)
+    assert "smartview-forks" not in by_name(viewer)
+    started = [cmdline(pid) for pid in below(viewer)]
+    assert any("smartview.core.runs.rowprocess" in line for line in started), started
