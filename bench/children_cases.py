@@ -25,7 +25,7 @@ RECORD = '{"type":"login","account_id":"1","timestamp":1,"user_client":"safari"}
 
 
 def case_children(ctx: Context) -> list[Row]:
-    figures = {mode: {"first": Samples(), "later": Samples(), "cpu": Samples(), "pss": Samples()}
+    figures = {mode: {"first": Samples(), "later": Samples(), "cpu": Samples(), "server": Samples(), "pss": Samples()}
                for mode in ("exec", "fork")}
     for attempt in range(1 + ctx.repeat):
         for mode in ("exec", "fork"):
@@ -41,6 +41,7 @@ def case_children(ctx: Context) -> list[Row]:
             got["first"].values.append(result["replies"][0])
             got["later"].values.append(result["replies"][1])
             got["cpu"].values.append(sum(result["cpu"]) / 2)
+            got["server"].values.append(result["server_cpu"])
             got["pss"].values.append(result["pss_kib"] / 1024)
     fresh, forked = figures["exec"], figures["fork"]
     case = "children"
@@ -58,6 +59,7 @@ def case_children(ctx: Context) -> list[Row]:
         Row(case, "fresh interpreter: processor time of a child to its first record", "s", fresh["cpu"],
             note="user + system time, in clock ticks of 10 ms"),
         Row(case, "forked from the server: processor time of a child to its first record", "s", forked["cpu"]),
+        Row(case, "the server: processor time, once (its imports, two forks)", "s", forked["server"]),
         Row(case, "fresh interpreters: PSS of the probe and two row processes", "MB", fresh["pss"]),
         Row(case, "forked: PSS of the probe, two row processes and the server", "MB", forked["pss"]),
     ]

@@ -43,13 +43,15 @@ def main() -> None:
         time.sleep(0.2)
     pids = [process._process.pid for process in processes]
     cpu = [_cpu_seconds(pid) for pid in pids]
+    server = sys.modules["smartview.core.forkserver"].running() if mode == "fork" else None
+    server_cpu = _cpu_seconds(server.pid) if server is not None else 0.0
     from measure import memory_kib, process_tree  # noqa: E402 (bench/ is on sys.path: this file's folder)
 
     pss, _ = memory_kib(process_tree(os.getpid()))  # this process too: it shares pages with the server
     started = [process._process.pid for process in processes]
     for process in processes:
         process.kill()
-    print(json.dumps({"replies": replies, "cpu": cpu, "pss_kib": pss, "pids": started}))
+    print(json.dumps({"replies": replies, "cpu": cpu, "server_cpu": server_cpu, "pss_kib": pss, "pids": started}))
 
 
 def _cpu_seconds(pid: int) -> float:
