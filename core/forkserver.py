@@ -321,8 +321,8 @@ def _serve(sock: socket.socket, viewers_end: int, startup_path: list[str]) -> No
             if not message:
                 break  # the viewer is gone
             try:
-                module, env, cwd = pickle.loads(message)
-                pid = _fork_child(sock, fds, module, env, cwd, startup_path)
+                module, env, cwd = pickle.loads(message)  # only ever from the viewer that forked this server
+                pid = _fork_child(sock, fds, module, env, cwd, startup_path) if len(fds) == 2 else -1
             except Exception:
                 pid = -1
             finally:
@@ -420,7 +420,9 @@ def _run_child(sock: socket.socket, fds: list[int], module: str, env: dict[str, 
         sys.path[:] = startup_path
         _name(module.rsplit(".", 1)[-1].encode())
         gc.enable()
-        importlib.import_module(module).main()
+        loaded = importlib.import_module(module)
+        sys.argv = [getattr(loaded, "__file__", None) or module]  # as `python -m module` has it
+        loaded.main()
         code = 0
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
