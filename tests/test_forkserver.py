@@ -181,3 +181,33 @@ def test_a_module_starting_a_thread_at_import_gets_fresh_interpreters(ws: Worksp
     assert "smartview-forks" not in by_name(viewer)
     started = [cmdline(pid) for pid in below(viewer)]
     assert any("smartview.core.runs.rowprocess" in line for line in started), started
+
+
+STUCK = '''import time
+from dataclasses import dataclass
+
+
+@dataclass
+class Params:
+    stuck: bool = True
+
+
+def map(record, params):
+    if params.stuck and record.value == b"d":
+        time.sleep(3600)
+    return record.value.upper()
+'''
+
+
+def test_a_stuck_forked_row_process_is_killed_and_replaced_by_another_fork(ws: Workspace, tmux) -> None:
+    ws.module("stuck", STUCK)
+    ws.topic("t", "a\nb\nc\nd\n")
+    term = tmux(ws.root, [*smartview_command(), "t", "--map", str(ws.modules / "stuck.py")], ws.env())
+    term.wait_for(lambda s: "2 C" in s and "mapping offset 3" in s)
+    viewer = viewer_of(term)
+    stuck = by_name(viewer)["rowprocess"]
+    term.keys("1")  # stuck=false: new work for the row process, which is still stuck on offset 3
+    term.wait_for(lambda s: "3 D" in s and "2 C" in s)
+    assert wait_gone([stuck]) == []
+    kids = by_name(viewer)
+    assert kids["rowprocess"] != stuck and cmdline(kids["rowprocess"]) == cmdline(viewer)
