@@ -96,6 +96,7 @@ def running() -> Server | None:
 
 
 def _can_fork() -> bool:
+    """Whether a fork of this process is a sound copy: a platform with fd passing and pidfds, one thread."""
     if not hasattr(os, "fork") or not hasattr(socket, "send_fds") or not hasattr(os, "pidfd_open"):
         return False
     try:
@@ -161,6 +162,8 @@ class Server:
 
     def kill(self) -> None:
         """End the server (the waiting children are then exec'd)."""
+        if not self.alive:  # already reaped: its id may be another process's by now
+            return
         try:
             os.kill(self.pid, signal.SIGKILL)
         except OSError:
@@ -252,13 +255,11 @@ class Forked:
         self._wait_known()
         if self._popen is not None:
             self._popen.kill()
-            return
-        with self._lock:
-            if self.returncode is None and self._pid:
-                try:
-                    os.kill(self._pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
+        elif self.poll() is None and self._pid:  # not reaped yet: the id is still this child's
+            try:
+                os.kill(self._pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
 
     def close_pipes(self) -> None:
         for pipe in (self.stdin, self.stdout):
@@ -280,7 +281,10 @@ class Forked:
         if self._popen is not None:
             self.returncode = self._popen.wait() if flags == 0 else self._popen.poll()
             return self.returncode
-        with self._lock:
+        # As Popen does: a poll while another thread waits for the child answers "still running".
+        if not self._lock.acquire(blocking=flags == 0):
+            return None
+        try:
             if self.returncode is not None or not self._pid:
                 return self.returncode
             try:
@@ -292,6 +296,8 @@ class Forked:
                 return None
             self.returncode = os.waitstatus_to_exitcode(status)
             return self.returncode
+        finally:
+            self._lock.release()
 
     def _close_ends(self) -> None:
         ends, self._ends = self._ends, None
