@@ -9,66 +9,27 @@ import subprocess
 import sys
 import sysconfig
 import time
-import uuid
 from pathlib import Path
 
 import pytest
 
 from conftest import REPO, Workspace, smartview_command
+from tmux_window import TmuxWindow, needs_tmux, windows  # noqa: F401  (the fixture)
 
 EVENT = '{{"type":"login","account_id":"{n}","timestamp":{n},"user_client":"safari"}}\n'
-needs_tmux = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
 
 # Standard-library and dependency names a Python child imports after it starts, and smartview itself.
 PLANTED = ["struct", "pickle", "json", "orjson", "dataclasses", "subprocess", "fcntl", "select",
            "signal", "threading", "watchfiles", "typing", "array", "bisect"]
 
 
-class Tmux:
-    """A tmux server of its own (so that killing it ends nothing else) running one command in a window."""
-
-    def __init__(self, cwd: Path, command: list[str], env: dict[str, str]) -> None:
-        self.socket = f"sv-{uuid.uuid4().hex[:8]}"
-        exports = " ".join(f"{k}={v}" for k, v in env.items() if k in ("SMARTVIEW_TOPICS_DIR", "PATH", "HOME"))
-        line = f"cd {cwd} && env {exports} {' '.join(command)}"
-        self._tmux("new-session", "-d", "-x", "120", "-y", "30", line)
-
-    def _tmux(self, *args: str) -> subprocess.CompletedProcess:
-        return subprocess.run(["tmux", "-L", self.socket, *args], capture_output=True, text=True)
-
-    def screen(self) -> str:
-        return self._tmux("capture-pane", "-p").stdout
-
-    def wait_for(self, predicate, timeout: float = 20) -> str:
-        deadline = time.monotonic() + timeout
-        while True:
-            screen = self.screen()
-            if predicate(screen):
-                return screen
-            assert time.monotonic() < deadline, f"timed out; screen was:\n{screen}"
-            time.sleep(0.05)
-
-    def keys(self, *keys: str) -> None:
-        self._tmux("send-keys", *keys)
-
-    def running(self) -> bool:
-        return self._tmux("has-session").returncode == 0
-
-    def kill_server(self) -> None:
-        self._tmux("kill-server")
-
-
 @pytest.fixture
-def tmux():
-    opened: list[Tmux] = []
+def tmux(windows):
+    """smartview's `command` run in `cwd` with `env`, in a window of its own tmux server."""
+    def open_(cwd: Path, command: list[str], env: dict[str, str]) -> TmuxWindow:
+        return windows(" ".join(command), cwd, env)
 
-    def open_(cwd: Path, command: list[str], env: dict[str, str]) -> Tmux:
-        opened.append(Tmux(cwd, command, env))
-        return opened[-1]
-
-    yield open_
-    for t in opened:
-        t.kill_server()
+    return open_
 
 
 def alive(pid: int) -> bool:
@@ -436,7 +397,7 @@ def test_a_module_forking_per_record_leaves_nothing_after_the_viewer(ws: Workspa
     if how == "quit":
         term.keys("q")
     else:
-        term.kill_server()
+        term.close()
     assert wait_gone(read_pids(pids)) == []
 
 

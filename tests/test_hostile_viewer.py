@@ -5,18 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
-import subprocess
 import time
 from pathlib import Path
 
-import pytest
 from textual.widgets import Checkbox, Input, Select, Static
 
 from conftest import Workspace
 from hostile import ARG, HOSTILE, MODULE, TEXT, shown, unsafe_in
 from smartview.tui.detail import DetailView
 from test_terminal import Terminal
+from tmux_window import needs_tmux
 from viewer_support import make_app, settle
 
 
@@ -273,7 +271,7 @@ def test_a_parameter_named_in_non_ascii_letters_can_be_toggled(tmp_path: Path) -
     asyncio.run(scenario())
 
 
-@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+@needs_tmux
 def test_osc_52_in_a_parameter_value_does_not_reach_the_clipboard_or_title(ws: Workspace) -> None:
     """In a real terminal (tmux set to accept OSC 52): a value from a transforms file is shown escaped in
     the panel's input, and neither the clipboard nor the title changes."""
@@ -284,13 +282,12 @@ def test_osc_52_in_a_parameter_value_does_not_reach_the_clipboard_or_title(ws: W
     transforms.write_text(f'[[transforms]]\nuses = "evil"\nwith = {{ label = {json.dumps(value)} }}\n')
     term = Terminal(ws, "nasty", "--transforms", str(transforms), "--modules-dir", str(ws.modules))
     try:
-        subprocess.run(["tmux", "set-option", "-s", "set-clipboard", "on"], check=True)
+        assert term.tmux("set-option", "-s", "set-clipboard", "on").returncode == 0
         # The value, escaped, in the panel's input.
         term.wait_for(lambda s: "▊  \\x1b]52;c;aGFja2Vk\\x07" in s and "3 records" in s)
         time.sleep(0.5)
-        title = subprocess.run(["tmux", "display-message", "-p", "-t", term.name, "#{pane_title}"],
-                               capture_output=True, text=True).stdout
-        buffers = subprocess.run(["tmux", "list-buffers"], capture_output=True, text=True).stdout
+        title = term.tmux("display-message", "-p", "-t", term.name, "#{pane_title}").stdout
+        buffers = term.tmux("list-buffers").stdout
         assert "pwned" not in title
         assert "hacked" not in buffers and "aGFja2Vk" not in buffers
     finally:

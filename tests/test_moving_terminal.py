@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import shutil
-
-import pytest
-
 from conftest import Workspace
 from test_terminal import terminal  # noqa: F401  (the fixture)
+from tmux_window import needs_tmux
 
-pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+pytestmark = needs_tmux
 
 
 def records() -> str:
@@ -23,13 +20,11 @@ def records() -> str:
         lines.append(f'{{"n":{n},"big":123456789012345678901234567890,"price":1.10,"text":"{words}","end":"END{n}"}}')
     return "\n".join(lines) + "\n"
 
-
 def go_to(term, offset: str) -> None:
     """`g`, then the offset once the prompt shows (as a person sees it before typing), then Enter."""
     term.keys("g")
     term.wait_for(lambda s: "go to offset" in s)
     term.keys(*offset, "Enter")
-
 
 def test_go_to_error_scroll_wrap_and_detail_in_a_terminal(ws: Workspace, terminal) -> None:  # noqa: F811
     ws.topic("long", records())

@@ -3,31 +3,16 @@
 from __future__ import annotations
 
 import re
-import shutil
 import time
-
-import pytest
 
 from conftest import Workspace
 from test_panel import DOCUMENTED, SLOW_WHERE
-from test_terminal import Terminal
+from test_terminal import Terminal, terminal  # noqa: F401  (the fixture)
+from tmux_window import needs_tmux
 
-pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+pytestmark = needs_tmux
 
 TYPES = ["login", "logout", "login", "logout", "logout", "home_page"]
-
-
-@pytest.fixture
-def terminal(ws: Workspace):
-    opened: list[Terminal] = []
-
-    def open_(*args: str) -> Terminal:
-        opened.append(Terminal(ws, *args))
-        return opened[-1]
-
-    yield open_
-    for t in opened:
-        t.close()
 
 
 def events(ws: Workspace) -> None:

@@ -9,7 +9,6 @@ import lzma
 import os
 import select
 import shlex
-import shutil
 import signal
 import subprocess
 import time
@@ -19,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from conftest import Workspace, smartview_command
+from tmux_window import TmuxWindow, needs_tmux
 
 EVENT = '{{"type":"login","account_id":"{n}","timestamp":{n},"user_client":"safari"}}\n'
 MAP = ["--map", "user_events", "-e", "show_account_id=false"]
@@ -212,62 +212,23 @@ def test_standard_input_that_is_a_terminal_or_closed_is_one_line(ws: Workspace) 
 
 # -- the viewer in a real terminal -------------------------------------------------------------------
 
-needs_tmux = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
-
-
-class Shell:
-    """A shell command line run in a tmux window of its own, with TMPDIR pointing at a folder we watch."""
+class Shell(TmuxWindow):
+    """A shell command line in a window of its own, with TMPDIR pointing at a folder we watch."""
 
     def __init__(self, ws: Workspace, line: str) -> None:
-        self.name = f"sv-{uuid.uuid4().hex[:8]}"
         self.tmp = ws.root / "tmp"
         self.tmp.mkdir(exist_ok=True)
-        env = {k: v for k, v in ws.env().items() if k in ("SMARTVIEW_TOPICS_DIR", "PATH", "HOME")}
-        env["TMPDIR"] = str(self.tmp)
-        exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
-        subprocess.run(["tmux", "new-session", "-d", "-s", self.name, "-x", "120", "-y", "30",
-                        f"cd {ws.root} && export {exports} && {line}; sleep 30"], check=True)
-
-    def screen(self) -> str:
-        return subprocess.run(["tmux", "capture-pane", "-p", "-t", self.name], capture_output=True, text=True).stdout
-
-    def wait_for(self, predicate, timeout: float = 20) -> str:
-        deadline = time.monotonic() + timeout
-        while True:
-            screen = self.screen()
-            if predicate(screen):
-                return screen
-            assert time.monotonic() < deadline, f"timed out; screen was:\n{screen}"
-            time.sleep(0.05)
-
-    def keys(self, *keys: str) -> None:
-        subprocess.run(["tmux", "send-keys", "-t", self.name, *keys], check=True)
-
-    def press_until(self, key: str, predicate, tries: int = 5) -> str:
-        """Press `key` until the screen shows it took effect (a key split by a loaded machine is pressed again)."""
-        for attempt in range(tries):
-            self.keys(key)
-            try:
-                return self.wait_for(predicate, timeout=4)
-            except AssertionError:
-                if attempt == tries - 1:
-                    raise
-        return ""
+        super().__init__(f"{line}; sleep 30", ws.root, ws.env(), extra={"TMPDIR": str(self.tmp)})
 
     def spools(self) -> list[Path]:
         return sorted(self.tmp.glob("smartview-spool-*"))
 
     def viewer_pid(self) -> int:
-        pane = subprocess.run(["tmux", "list-panes", "-t", self.name, "-F", "#{pane_pid}"],
-                              capture_output=True, text=True).stdout.strip()
-        children = subprocess.run(["pgrep", "-P", pane], capture_output=True, text=True).stdout.split()
+        children = subprocess.run(["pgrep", "-P", str(self.pane_pid())], capture_output=True, text=True).stdout.split()
         for pid in children:
             if "smartview" in Path(f"/proc/{pid}/cmdline").read_text():
                 return int(pid)
         raise AssertionError(f"no viewer among {children}")
-
-    def close(self) -> None:
-        subprocess.run(["tmux", "kill-session", "-t", self.name], capture_output=True)
 
 
 @pytest.fixture

@@ -5,53 +5,23 @@ from __future__ import annotations
 import re
 import shutil
 from pathlib import Path
-import subprocess
 import time
-import uuid
 
 import pytest
 
 from conftest import Workspace, smartview_command
+from tmux_window import TmuxWindow, needs_tmux
 
-pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+pytestmark = needs_tmux
 
 EVENT = '{{"type":"login","account_id":"{n}","timestamp":{n},"user_client":"safari"}}\n'
 
 
-class Terminal:
+class Terminal(TmuxWindow):
+    """smartview with `args` (joined as a shell would read them) in a 120x30 window, in the workspace."""
+
     def __init__(self, ws: Workspace, *args: str) -> None:
-        self.name = f"sv-{uuid.uuid4().hex[:8]}"
-        env = " ".join(f"{k}={v}" for k, v in ws.env().items() if k in ("SMARTVIEW_TOPICS_DIR", "PATH", "HOME"))
-        command = " ".join([*smartview_command(), *args])
-        start = ["tmux", "new-session", "-d", "-s", self.name, "-x", "120", "-y", "30", f"cd {ws.root} && env {env} {command}"]
-        # The previous test's tmux server may still be exiting (its last session just ended): try again.
-        for attempt in range(3):
-            if subprocess.run(start, capture_output=True).returncode == 0:
-                break
-            time.sleep(0.2)
-        else:
-            subprocess.run(start, check=True)
-
-    def screen(self) -> str:
-        return subprocess.run(["tmux", "capture-pane", "-p", "-t", self.name], capture_output=True, text=True).stdout
-
-    def wait_for(self, predicate, timeout: float = 15) -> str:
-        deadline = time.monotonic() + timeout
-        while True:
-            screen = self.screen()
-            if predicate(screen):
-                return screen
-            assert time.monotonic() < deadline, f"timed out; screen was:\n{screen}"
-            time.sleep(0.02)
-
-    def keys(self, *keys: str) -> None:
-        subprocess.run(["tmux", "send-keys", "-t", self.name, *keys], check=True)
-
-    def resize(self, width: int, height: int) -> None:
-        subprocess.run(["tmux", "resize-window", "-t", self.name, "-x", str(width), "-y", str(height)], check=True)
-
-    def close(self) -> None:
-        subprocess.run(["tmux", "kill-session", "-t", self.name], capture_output=True)
+        super().__init__(" ".join([*smartview_command(), *args]), ws.root, ws.env())
 
 
 @pytest.fixture
