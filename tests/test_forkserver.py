@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from conftest import Workspace, smartview_command
-from test_containment import EVENT, alive, needs_tmux, tmux, wait_gone  # noqa: F401 (tmux: the fixture)
+from test_containment import EVENT, alive, tmux, wait_gone  # noqa: F401 (tmux: the fixture)
+from tmux_window import needs_tmux, windows  # noqa: F401 (windows: the fixture tmux uses)
 
 pytestmark = [needs_tmux, pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux: /proc")]
 
@@ -52,7 +53,7 @@ def cmdline(pid: int) -> list[str]:
 
 def viewer_of(term) -> int:
     """The smartview process running in the tmux window (below the shell that started it)."""
-    shell = int(term._tmux("display-message", "-p", "#{pane_pid}").stdout)
+    shell = term.pane_pid()
     for pid in [shell, *sorted(below(shell))]:
         if any("smartview" in part for part in cmdline(pid)) and comm(pid) != "smartview-forks":
             return pid
