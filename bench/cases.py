@@ -1086,4 +1086,5 @@ CASES = {
     "grep": lambda ctx: __import__("grep_cases").case_grep(ctx),  # the quick filter's pass beside grep -c
     "orjson": lambda ctx: __import__("orjson_cases").case_orjson(ctx),  # the versions around the cap
     "passes": lambda ctx: __import__("pass_cases").case_passes(ctx),  # background passes: one process vs two
+    "children": lambda ctx: __import__("children_cases").case_children(ctx),  # fresh interpreter vs forked
 }

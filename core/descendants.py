@@ -18,14 +18,17 @@ PR_SET_CHILD_SUBREAPER = 36
 ROUNDS = 50  # a module forking in a loop makes new processes while the old ones are ended
 
 
-def adopt_orphans() -> None:
-    """Become the subreaper of every process started below this one (Linux only; elsewhere nothing)."""
+def adopt_orphans() -> bool:
+    """Become the subreaper of every process started below this one (Linux only; elsewhere nothing).
+
+    Whether it is: the fork server's children (forkserver.py) become this process's only if it is.
+    """
     try:
         import ctypes  # about 2 ms: paid only by runs that load a module
 
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+        return ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
     except (OSError, AttributeError):
-        pass
+        return False
 
 
 def end_descendants() -> None:

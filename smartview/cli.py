@@ -28,7 +28,7 @@ from .core import config as config_mod
 from .core.modules import module as module_mod
 from .core.errors import SmartviewError
 from .core.runs.formats import FIELDS, KAFKA_FIELDS, LineFormat
-from .core.children import take_stdin
+from .core.children import start_server, take_stdin
 from .core.descendants import adopt_orphans, end_descendants
 from .core.modules.lookback import Lookback
 from .core.modules.module import Module
@@ -381,6 +381,11 @@ def _view(selection: Selection, initial: str | None = None, max_record: int | No
     # Until the first frame (the app's `on_mount` turns it back on): importing Textual and building the
     # app make many objects and few cycles, and collecting them meanwhile costs about 5% of the start.
     gc.disable()
+    subreaper = adopt_orphans()  # a module picked later runs too: what it starts must stay findable
+    if subreaper and selection.stages:
+        # With a module, the row process and the passes are forked from a server forked now, before any
+        # thread starts and before Textual is imported (core/forkserver.py): they share its memory.
+        start_server()
     spooled = isinstance(selection.topic, StreamTopic)
     if spooled:
         selection = _spooled(selection, spool_max)
@@ -413,7 +418,6 @@ def _view(selection: Selection, initial: str | None = None, max_record: int | No
         os.environ.pop(name, None)
     from .tui.app import run_viewer  # Textual costs ~0.2 s to import: only the viewer pays it
 
-    adopt_orphans()  # a module picked later runs too: what it starts must stay findable
     _end_on_hangup()
 
     # Descriptor 1 stays the terminal: Textual asks it for the screen size. Module code runs in a child

@@ -3,7 +3,7 @@
 A viewer needs figures that cover every record (how many fail) without making the visible rows wait.
 Mapping millions of records in a thread would share the GIL with the user interface and make every
 key press slow, so the pass runs as its own Python process (`python -P -m smartview.core.runs.census`, which
-imports only the core) and reports progress as lines on a pipe. Once it has caught up it keeps
+imports only the core, or its copy forked from a server: children.py) and reports progress as lines on a pipe. Once it has caught up it keeps
 following the file, so appended records are counted without starting anything new. A new parameter
 value, or a truncated or replaced file, kills the pass and starts another.
 """

@@ -3,7 +3,8 @@
 A filter drops records, an array_map turns one into several, a chain may do both. To show such output
 by row number, a viewer must know how many rows every record gives, and for an aggregate what the
 accumulator held along the way. That takes mapping every record once, from the beginning, so it runs as
-a background pass in a child process (`python -P -m smartview.core.runs.outputs`, importing only the core) that
+a background pass in a child process (`python -P -m smartview.core.runs.outputs`, importing only the core,
+or its copy forked from a server: children.py) that
 reports, in frames on a pipe, how many outputs each record gave (-1 for a failure) and, for stateful
 chains, a checkpoint of the accumulators (and of a look_back module's variables, or a SmartModule's
 memory) every `CHECKPOINT_EVERY` records, thinned out past `CHECKPOINT_BUDGET` bytes. The viewer's own side keeps

@@ -2,7 +2,7 @@
 
 A module that is stuck inside C code holds the GIL and would freeze every thread of the process it
 runs in; one that calls `os._exit` would end it. The viewer therefore sends the records it needs to a
-child (`python -P -m smartview.core.runs.rowprocess`, see children.py) and reads back one result per
+child (`python -P -m smartview.core.runs.rowprocess`, or its copy forked from a server: see children.py) and reads back one result per
 record as it is made. A child that is stuck when new work arrives is killed and replaced.
 
 The protocol is length-prefixed pickles over the child's stdin and stdout (both moved away from
