@@ -58,17 +58,19 @@ def run_block(
     stop_on_error: bool = False,
     watch: Watchdog | None = None,
     topic: str = "",
+    lines: list[bytes] | None = None,
 ) -> BlockResult:
     """Map every line of `data` (whole lines; a last line without newline counts as one).
 
     With a `watch`, each record's offset is published so a stuck record can be timed out. Failures are
-    reported as records of `topic`.
+    reported as records of `topic`. `lines` is `split_lines(data)` when the caller has split it already.
     """
+    if lines is None:
+        lines = split_lines(data)
     if hasattr(mapper, "apply_block"):  # a SmartModule: one call for the whole block
-        return _run_block_wasm(mapper, data, first_offset, fmt, stop_on_error, topic)
+        return _run_block_wasm(mapper, lines, first_offset, fmt, stop_on_error, topic)
     if not isinstance(mapper, Mapper) or mapper.module.kind != "map":  # other kinds, and chains
-        return _run_block_any_kind(mapper, data, first_offset, fmt, stop_on_error, watch, topic)
-    lines = split_lines(data)
+        return _run_block_any_kind(mapper, lines, first_offset, fmt, stop_on_error, watch, topic)
     # Appending each output to one buffer at once (rather than keeping a list of them) lets the
     # allocator reuse the same memory for every record: orjson's results are 1 KiB allocations, and
     # keeping thousands alive made the heap grow and shrink per block (300k page faults per 1M records).
@@ -221,7 +223,7 @@ class _Chunk:
 
 def _run_block_any_kind(
     mapper: Mapper | Chain,
-    data: bytes,
+    lines: list[bytes],
     first_offset: int,
     fmt: LineFormat,
     stop_on_error: bool,
@@ -233,7 +235,7 @@ def _run_block_any_kind(
     reports: list[str] = []
     offset = first_offset
     stopped = False
-    for line in split_lines(data):
+    for line in lines:
         if watch is not None:
             watch.offset = offset
         results = mapper.apply_many(Record(offset, None, line))
@@ -253,10 +255,9 @@ def _run_block_any_kind(
 
 
 def _run_block_wasm(
-    mapper: Any, data: bytes, first_offset: int, fmt: LineFormat, stop_on_error: bool, topic: str
+    mapper: Any, lines: list[bytes], first_offset: int, fmt: LineFormat, stop_on_error: bool, topic: str
 ) -> BlockResult:
     """A SmartModule maps the block in one call (its `--timeout` is wasmtime's deadline, not the watchdog)."""
-    lines = split_lines(data)
     outputs, failures = mapper.apply_flat([(offset, None, line) for offset, line in enumerate(lines, first_offset)])
     count = len(lines)
     stopped = False
