@@ -34,7 +34,7 @@ class BlockResult:
     `stopped` is set when the block ended early at a failure because the run stops on the first error.
     """
 
-    data: bytes
+    data: bytes | bytearray  # a bytearray as the block was built: writing it needs no copy
     count: int
     reports: list[str] = field(default_factory=list)  # one line (with its newline) per failed record
     stopped: bool = False
@@ -75,7 +75,6 @@ def run_block(
     # allocator reuse the same memory for every record: orjson's results are 1 KiB allocations, and
     # keeping thousands alive made the heap grow and shrink per block (300k page faults per 1M records).
     out = bytearray()
-    append = out.extend
     # Report lines, not Failure objects: a million kept objects would make the garbage collector scan
     # them over and over, and a failing record should cost a few times a good one, not a hundred.
     reports: list[str] = []
@@ -116,7 +115,9 @@ def run_block(
                 result = function(record, params) if takes_params else function(record)
                 kind = type(result)
                 if plain and (kind is dict or kind is list):
-                    append(dumps(result, option=NEWLINE))  # the common case: one call, no temporaries
+                    # The common case: one call, no temporaries. `+=` and a positional option are the
+                    # cheapest forms of both calls (about 30 ns a record less than `extend` and `option=`).
+                    out += dumps(result, None, NEWLINE)
                     keep(result)
                 else:
                     if kind is bytes:
@@ -126,8 +127,8 @@ def run_block(
                     else:
                         output = to_output(offset, result)
                         key, value = output.key, output.value
-                    append(value if plain else fmt.line(offset, key, value))
-                    append(b"\n")
+                    out += value if plain else fmt.line(offset, key, value)
+                    out += b"\n"
             except KeyboardInterrupt:
                 raise
             except BaseException as exc:  # every failure is reported with its offset, sys.exit() included
@@ -148,7 +149,7 @@ def run_block(
         os._exit(0)
     if watch is not None:
         watch.offset = -1
-    return BlockResult(bytes(out), offset - first_offset + stopped, reports, stopped)
+    return BlockResult(out, offset - first_offset + stopped, reports, stopped)
 
 
 @dataclass
@@ -251,7 +252,7 @@ def _run_block_any_kind(
         offset += 1
     if watch is not None:
         watch.offset = -1
-    return BlockResult(bytes(out), offset - first_offset + stopped, reports, stopped)
+    return BlockResult(out, offset - first_offset + stopped, reports, stopped)
 
 
 def _run_block_wasm(
