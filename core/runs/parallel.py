@@ -12,7 +12,9 @@ opened, inherited across the fork, never by opening the path again: a topic rena
 mid-run is still read whole from the file that was opened. Each process writes its output straight to the
 output descriptor, in block order: a one-byte token goes round a ring of pipes, and only the holder of block
 i's token may write block i. Nothing large crosses a pipe, and the output is byte-for-byte what one
-process gives.
+process gives. A process maps on while its turn to write has not come, keeping up to `AHEAD` mapped
+blocks: a process the system puts aside for a moment (other programs want the cores too) does not stop
+the others at their next block.
 
 Each process has its own copy of the module's state from the moment of the fork: a module that counts
 records counts only those its process saw.
@@ -27,9 +29,11 @@ from __future__ import annotations
 
 import mmap
 import os
+import select
 import signal
 import struct
 import sys
+from collections import deque
 from dataclasses import dataclass, replace
 from typing import Any, TextIO
 
@@ -40,6 +44,7 @@ from ..modules.forks import own_fork
 from ..modules.watchdog import Watchdog
 
 MAX_AUTO_JOBS = 4
+AHEAD = 4  # mapped blocks a process may hold before it waits for its turn to write the first of them
 GO, STOP, CLOSED = b"g", b"s", b"c"
 _SUMMARY = struct.Struct("<qqbb")  # records, failures, stopped, closed
 
@@ -193,27 +198,49 @@ def _work(
     k: int, n: int, blocks: list[Block], ring: list[tuple[int, int]], job: Job, watch: Any,
     offsets: _SharedOffsets | None,
 ) -> Written:
-    """Map and write blocks k, k + n, ...: each written once the token for it arrives."""
+    """Map blocks k, k + n, ... and write each when the token for it arrives (waiting only with `AHEAD` mapped)."""
     done = Written()
+    mapped: deque[tuple[Block, BlockResult]] = deque()
     for i in range(k, len(blocks), n):
-        block = blocks[i]
-        if block.too_long:  # reported in its turn, never read
-            result = BlockResult(b"", 1, stopped=job.stop_on_error)
-        else:
-            data = os.pread(job.fd, block.length, block.start)
-            lines = split_lines(data)
-            first = block.first_offset
-            if offsets is not None:  # a span: its count is shared before it is mapped, for the next process
-                offsets.share(i, len(lines))
-                first = offsets.first_offset(i)
-                block = replace(block, first_offset=first, count=len(lines))
-            result = run_block(job.mapper, data, first, job.fmt, job.stop_on_error, watch, job.topic, lines)
-        token = os.read(ring[k][0], 1)
+        mapped.append(_map(i, blocks[i], job, watch, offsets))
+        if not _write_turns(k, ring, job, done, mapped, wait=len(mapped) >= AHEAD):
+            return done
+    while mapped:
+        if not _write_turns(k, ring, job, done, mapped, wait=True):
+            return done
+    return done
+
+
+def _map(i: int, block: Block, job: Job, watch: Any, offsets: _SharedOffsets | None) -> tuple[Block, BlockResult]:
+    """Block i mapped, with its first offset (from the shared counts, for a span)."""
+    if block.too_long:  # reported in its turn, never read
+        return block, BlockResult(b"", 1, stopped=job.stop_on_error)
+    data = os.pread(job.fd, block.length, block.start)
+    lines = split_lines(data)
+    if offsets is not None:  # a span: its count is shared before it is mapped, for the next process
+        offsets.share(i, len(lines))
+        block = replace(block, first_offset=offsets.first_offset(i), count=len(lines))
+    return block, run_block(job.mapper, data, block.first_offset, job.fmt, job.stop_on_error, watch, job.topic, lines)
+
+
+def _write_turns(
+    k: int, ring: list[tuple[int, int]], job: Job, done: Written, mapped: deque[tuple[Block, BlockResult]], wait: bool
+) -> bool:
+    """Write the mapped blocks whose turn has come, oldest first; with `wait`, wait for the first one's turn.
+
+    False when the run stops here: a stop, a closed output, or a process before this one that ended.
+    """
+    while mapped:
+        token = _take_token(ring[k][0], wait)
+        if token is None:  # not this process's turn yet
+            return True
+        wait = False
+        block, result = mapped.popleft()
         if token != GO:
             if not token:  # the process before this block ended without passing the token
                 done.lost = done.lost or f"the process mapping offsets before {block.first_offset} ended"
             _pass(ring, k, STOP if token != CLOSED else CLOSED)
-            return done
+            return False
         if block.too_long:
             job.err.write(too_long_report(job.topic, block.first_offset, job.max_record) + "\n")
             job.err.flush()
@@ -221,8 +248,15 @@ def _work(
         token = _write(job, result, done)
         _pass(ring, k, token)
         if token != GO:
-            return done
-    return done
+            return False
+    return True
+
+
+def _take_token(read_end: int, wait: bool) -> bytes | None:
+    """The token from the ring (b"" when the process before has ended), or None when it has not come and not `wait`."""
+    if not wait and not select.select([read_end], [], [], 0)[0]:
+        return None
+    return os.read(read_end, 1)
 
 
 def _write(job: Job, result: BlockResult, done: Written) -> bytes:
