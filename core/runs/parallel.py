@@ -13,8 +13,8 @@ mid-run is still read whole from the file that was opened. Each process writes i
 output descriptor, in block order: a one-byte token goes round a ring of pipes, and only the holder of block
 i's token may write block i. Nothing large crosses a pipe, and the output is byte-for-byte what one
 process gives. A process maps on while its turn to write has not come, keeping up to `AHEAD` mapped
-blocks: a process the system puts aside for a moment (other programs want the cores too) does not stop
-the others at their next block.
+blocks (`AHEAD_BYTES` of output): a process the system puts aside for a moment (other programs want the
+cores too) does not stop the others at their next block.
 
 Each process has its own copy of the module's state from the moment of the fork: a module that counts
 records counts only those its process saw.
@@ -44,7 +44,10 @@ from ..modules.forks import own_fork
 from ..modules.watchdog import Watchdog
 
 MAX_AUTO_JOBS = 4
-AHEAD = 4  # mapped blocks a process may hold before it waits for its turn to write the first of them
+# Mapped blocks a process may hold before it waits for its turn to write the first of them, and the
+# bytes of output they may hold: blocks of long records (up to the record limit) make outputs as long.
+AHEAD = 4
+AHEAD_BYTES = 4 << 20
 GO, STOP, CLOSED = b"g", b"s", b"c"
 _SUMMARY = struct.Struct("<qqbb")  # records, failures, stopped, closed
 
@@ -198,12 +201,13 @@ def _work(
     k: int, n: int, blocks: list[Block], ring: list[tuple[int, int]], job: Job, watch: Any,
     offsets: _SharedOffsets | None,
 ) -> Written:
-    """Map blocks k, k + n, ... and write each when the token for it arrives (waiting only with `AHEAD` mapped)."""
+    """Map blocks k, k + n, ... and write each when the token for it arrives (waiting only when `AHEAD` are mapped)."""
     done = Written()
     mapped: deque[tuple[Block, BlockResult]] = deque()
     for i in range(k, len(blocks), n):
         mapped.append(_map(i, blocks[i], job, watch, offsets))
-        if not _write_turns(k, ring, job, done, mapped, wait=len(mapped) >= AHEAD):
+        full = len(mapped) >= AHEAD or sum(len(result.data) for _, result in mapped) >= AHEAD_BYTES
+        if not _write_turns(k, ring, job, done, mapped, wait=full):
             return done
     while mapped:
         if not _write_turns(k, ring, job, done, mapped, wait=True):
