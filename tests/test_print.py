@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -146,6 +147,47 @@ def test_parallel_output_is_identical(ws: Workspace, jobs: str) -> None:
     assert len(result.out.splitlines()) == 60_000 - 2
     assert [line.split(":")[0] for line in result.err.splitlines()] == ["smartview", "smartview"]
     assert "offset 12345" in result.err.splitlines()[0] and "offset 50001" in result.err.splitlines()[1]
+
+
+def _events(count: int, broken: dict[int, str]) -> str:
+    records = [f'{{"type":"login","account_id":"{n}","timestamp":{n},"user_client":"firefox"}}' for n in range(count)]
+    for offset, text in broken.items():
+        records[offset] = text
+    return "\n".join(records) + "\n"
+
+
+def _cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+@pytest.mark.skipif(_cores() < 2, reason="automatic --jobs maps on one process with one core")
+def test_a_large_topic_is_mapped_on_every_core_by_default_with_the_output_of_one_process(ws: Workspace) -> None:
+    broken = {7: "broken", 20_000: '{"type":"nope","account_id":"1","timestamp":1,"user_client":"c"}',
+              70_000: "[1]", 129_998: "{"}
+    path = ws.topic("big", _events(130_000, broken))  # 11 MB: above the size where a second process pays
+    assert path.stat().st_size > 8 << 20
+    default = ws.run("big", "--map", "user_events", "-e", "show_account_id=false", "--print")
+    one = ws.run("big", "--map", "user_events", "-e", "show_account_id=false", "--print", "--jobs", "1")
+    assert default.code == one.code == 1
+    assert default.out == one.out and default.out.count("\n") == 130_000 - 4
+    assert default.err == one.err
+    assert [int(line.split(" offset ")[1].split(":")[0]) for line in default.err.splitlines()] == sorted(broken)
+    pids = ws.module("pid", "import os\ndef map(record, params):\n    return str(os.getpid())\n")
+    shown = ws.run("big", "--map", str(pids), "--print")
+    assert shown.code == 0 and len(set(shown.out.splitlines())) == min(_cores(), 4)  # every process maps a share
+
+
+def test_a_process_held_up_does_not_change_the_order_or_the_output(ws: Workspace) -> None:
+    ws.topic("big", _events(80_000, {3: "broken", 75_000: "broken"}))
+    # The second process sleeps at its first block: the first maps blocks ahead of their turn meanwhile.
+    slow = ws.module("slow", "import time\nimport orjson\ndef map(record, params):\n"
+                     "    if record.offset == 20_000:\n        time.sleep(0.5)\n"
+                     "    return orjson.loads(record.value)['account_id']\n")
+    many = ws.run("big", "--map", str(slow), "--print", "--jobs", "2")
+    one = ws.run("big", "--map", str(slow), "--print", "--jobs", "1")
+    assert many.code == one.code == 1
+    assert many.out == one.out and many.out.splitlines()[:3] == ["0", "1", "2"]
+    assert many.err == one.err and many.err.count("\n") == 2
 
 
 def test_parallel_stop_on_error_matches_one_process(ws: Workspace) -> None:

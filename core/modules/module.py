@@ -10,7 +10,6 @@ from __future__ import annotations
 import importlib.util
 import itertools
 import sys
-import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -272,6 +271,8 @@ def module_line(exc: BaseException, filename: str) -> int | None:
 
 def module_traceback(exc: BaseException, path: Path) -> str:
     """The traceback from the module's first frame on: smartview's own frames say nothing to its author."""
+    import traceback  # with textwrap, about 1 ms of every start: only a shown failure needs it
+
     frames = traceback.extract_tb(exc.__traceback__)
     wanted = str(path)
     for index, frame in enumerate(frames):

@@ -3,14 +3,18 @@
 The calling process finds where the blocks (whole lines, about 1 MiB each) begin and end, reading a
 few bytes per block, then forks `jobs - 1` copies of itself: process k maps blocks k, k + n, k + 2n, ...
 with the module it already loaded, the calling process being process 0, so every core maps and nothing
-is loaded twice. Before mapping, the processes count the records of one n-th of the blocks each, share
-the counts in shared memory and wait for each other: then every block's first offset is known, and
-counting took one n-th of the time. Each process reads its blocks with `pread` on the descriptor the run
+is loaded twice. A block's first offset is the sum of the record counts of the blocks before it: each
+process splits a block into records before mapping it and puts its count in memory the processes share,
+so the others find it there when they need it, and counts a block itself only when its count is not there
+yet. Nobody waits for anybody to count: mapping starts at once, and most blocks are counted only by the
+split that maps them. Each process reads its blocks with `pread` on the descriptor the run
 opened, inherited across the fork, never by opening the path again: a topic renamed away or replaced
 mid-run is still read whole from the file that was opened. Each process writes its output straight to the
 output descriptor, in block order: a one-byte token goes round a ring of pipes, and only the holder of block
 i's token may write block i. Nothing large crosses a pipe, and the output is byte-for-byte what one
-process gives.
+process gives. A process maps on while its turn to write has not come, keeping up to `AHEAD` mapped
+blocks (`AHEAD_BYTES` of output): a process the system puts aside for a moment (other programs want the
+cores too) does not stop the others at their next block.
 
 Each process has its own copy of the module's state from the moment of the fork: a module that counts
 records counts only those its process saw.
@@ -25,21 +29,25 @@ from __future__ import annotations
 
 import mmap
 import os
+import select
 import signal
 import struct
 import sys
-import time
+from collections import deque
 from dataclasses import dataclass, replace
 from typing import Any, TextIO
 
-from .batch import BlockResult, run_block
-from ..errors import SmartviewError
+from .batch import BlockResult, run_block, split_lines
 from .formats import LineFormat
 from ..sources.reader import Block, too_long_report
 from ..modules.forks import own_fork
 from ..modules.watchdog import Watchdog
 
 MAX_AUTO_JOBS = 4
+# Mapped blocks a process may hold before it waits for its turn to write the first of them, and the
+# bytes of output they may hold: blocks of long records (up to the record limit) make outputs as long.
+AHEAD = 4
+AHEAD_BYTES = 4 << 20
 GO, STOP, CLOSED = b"g", b"s", b"c"
 _SUMMARY = struct.Struct("<qqbb")  # records, failures, stopped, closed
 
@@ -91,7 +99,7 @@ def map_parallel(blocks: list[Block], job: Job, jobs: int, watch: Watchdog | Non
     offset of the first record of the first block.
     """
     n = max(1, min(jobs, len(blocks)))
-    counts = _SharedCounts(len(blocks), n) if blocks and blocks[0].first_offset < 0 else None
+    offsets = _SharedOffsets(blocks, first, job.fd) if blocks and blocks[0].first_offset < 0 else None
     ring = [os.pipe() for _ in range(n)]
     summaries, summary_out = os.pipe()
     os.write(ring[0][1], GO)  # block 0 may be written at once
@@ -108,10 +116,8 @@ def map_parallel(blocks: list[Block], job: Job, jobs: int, watch: Watchdog | Non
                     os.close(summaries)
                     _keep_own_ends(ring, k)
                     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
-                    if counts is not None:
-                        blocks = counts.offsets(k, blocks, job, first)
                     with Watchdog(job.timeout) if job.timeout else _nothing() as child_watch:
-                        done = _work(k, n, blocks, ring, job, child_watch)
+                        done = _work(k, n, blocks, ring, job, child_watch, offsets)
                     os.write(summary_out, _SUMMARY.pack(done.count, done.failed, done.stopped, done.closed))
                     code = 0
                 finally:
@@ -123,9 +129,7 @@ def map_parallel(blocks: list[Block], job: Job, jobs: int, watch: Watchdog | Non
             children[pid] = k
         os.close(summary_out)
         _keep_own_ends(ring, 0)
-        if counts is not None:
-            blocks = counts.offsets(0, blocks, job, first)
-        total = _work(0, n, blocks, ring, job, watch)
+        total = _work(0, n, blocks, ring, job, watch, offsets)
         for _ in children:
             data = _read_exactly(summaries, _SUMMARY.size)
             if len(data) < _SUMMARY.size:
@@ -150,35 +154,36 @@ def map_parallel(blocks: list[Block], job: Job, jobs: int, watch: Watchdog | Non
                     pass
 
 
-class _SharedCounts:
-    """Record counts of the blocks, counted by all processes at once, in memory they share after the fork."""
+class _SharedOffsets:
+    """The first offset of each block, from record counts shared by the processes in memory made before the fork.
 
-    WAIT = 60.0  # counting is reading at memory speed: a process missing this long has died
+    A count of 0 means not known yet: every block holds at least one record. Each process walks the counts
+    in block order, keeping the offset it has reached; what it needs and finds missing it counts itself
+    (the same count whoever makes it) and shares it too.
+    """
 
-    def __init__(self, blocks: int, processes: int) -> None:
+    def __init__(self, blocks: list[Block], first: int, fd: int) -> None:
         self.blocks = blocks
-        self.processes = processes
-        self.memory = mmap.mmap(-1, 8 * blocks + processes)  # anonymous and shared: children see it
+        self.fd = fd
+        self.memory = mmap.mmap(-1, 8 * len(blocks))  # anonymous, zeroed and shared: children see it
+        self.reached = 0  # the block whose first offset is `offset`, in this process
+        self.offset = first
 
-    def offsets(self, k: int, blocks: list[Block], job: Job, first: int) -> list[Block]:
-        """Count process k's share, wait for the others', and return the blocks with their offsets."""
-        share = range(k * self.blocks // self.processes, (k + 1) * self.blocks // self.processes)
-        for i in share:
-            count = os.pread(job.fd, blocks[i].length, blocks[i].start).count(b"\n")
-            struct.pack_into("<q", self.memory, 8 * i, count)
-        self.memory[8 * self.blocks + k] = 1
-        deadline = time.monotonic() + self.WAIT
-        flags = slice(8 * self.blocks, 8 * self.blocks + self.processes)
-        while self.memory[flags].count(1) < self.processes:
-            if time.monotonic() > deadline:
-                raise SmartviewError(f"a process counting the records of {job.topic} did not finish")
-            time.sleep(0.0002)
-        counted = struct.unpack_from(f"<{self.blocks}q", self.memory)
-        placed = []
-        for block, count in zip(blocks, counted):
-            placed.append(replace(block, first_offset=first, count=count))
-            first += count
-        return placed
+    def share(self, i: int, count: int) -> None:
+        struct.pack_into("<q", self.memory, 8 * i, count)
+
+    def first_offset(self, i: int) -> int:
+        """The offset of block i's first record: the counts of the blocks before it, from memory or counted here."""
+        while self.reached < i:
+            (count,) = struct.unpack_from("<q", self.memory, 8 * self.reached)
+            if count == 0:
+                block = self.blocks[self.reached]
+                data = os.pread(self.fd, block.length, block.start)
+                count = data.count(b"\n") + (not data.endswith(b"\n"))  # a last line without its newline counts
+                self.share(self.reached, count)
+            self.offset += count
+            self.reached += 1
+        return self.offset
 
 
 def _keep_own_ends(ring: list[tuple[int, int]], k: int) -> None:
@@ -192,22 +197,54 @@ def _keep_own_ends(ring: list[tuple[int, int]], k: int) -> None:
         ring[j] = (read_end if j == k else -1, write_end if j == (k + 1) % n else -1)
 
 
-def _work(k: int, n: int, blocks: list[Block], ring: list[tuple[int, int]], job: Job, watch: Any) -> Written:
-    """Map and write blocks k, k + n, ...: each written once the token for it arrives."""
+def _work(
+    k: int, n: int, blocks: list[Block], ring: list[tuple[int, int]], job: Job, watch: Any,
+    offsets: _SharedOffsets | None,
+) -> Written:
+    """Map blocks k, k + n, ... and write each when the token for it arrives (waiting only when `AHEAD` are mapped)."""
     done = Written()
+    mapped: deque[tuple[Block, BlockResult]] = deque()
     for i in range(k, len(blocks), n):
-        block = blocks[i]
-        if block.too_long:  # reported in its turn, never read
-            result = BlockResult(b"", 1, stopped=job.stop_on_error)
-        else:
-            data = os.pread(job.fd, block.length, block.start)
-            result = run_block(job.mapper, data, block.first_offset, job.fmt, job.stop_on_error, watch, job.topic)
-        token = os.read(ring[k][0], 1)
+        mapped.append(_map(i, blocks[i], job, watch, offsets))
+        full = len(mapped) >= AHEAD or sum(len(result.data) for _, result in mapped) >= AHEAD_BYTES
+        if not _write_turns(k, ring, job, done, mapped, wait=full):
+            return done
+    while mapped:
+        if not _write_turns(k, ring, job, done, mapped, wait=True):
+            return done
+    return done
+
+
+def _map(i: int, block: Block, job: Job, watch: Any, offsets: _SharedOffsets | None) -> tuple[Block, BlockResult]:
+    """Block i mapped, with its first offset (from the shared counts, for a span)."""
+    if block.too_long:  # reported in its turn, never read
+        return block, BlockResult(b"", 1, stopped=job.stop_on_error)
+    data = os.pread(job.fd, block.length, block.start)
+    lines = split_lines(data)
+    if offsets is not None:  # a span: its count is shared before it is mapped, for the next process
+        offsets.share(i, len(lines))
+        block = replace(block, first_offset=offsets.first_offset(i), count=len(lines))
+    return block, run_block(job.mapper, data, block.first_offset, job.fmt, job.stop_on_error, watch, job.topic, lines)
+
+
+def _write_turns(
+    k: int, ring: list[tuple[int, int]], job: Job, done: Written, mapped: deque[tuple[Block, BlockResult]], wait: bool
+) -> bool:
+    """Write the mapped blocks whose turn has come, oldest first; with `wait`, wait for the first one's turn.
+
+    False when the run stops here: a stop, a closed output, or a process before this one that ended.
+    """
+    while mapped:
+        token = _take_token(ring[k][0], wait)
+        if token is None:  # not this process's turn yet
+            return True
+        wait = False
+        block, result = mapped.popleft()
         if token != GO:
             if not token:  # the process before this block ended without passing the token
                 done.lost = done.lost or f"the process mapping offsets before {block.first_offset} ended"
             _pass(ring, k, STOP if token != CLOSED else CLOSED)
-            return done
+            return False
         if block.too_long:
             job.err.write(too_long_report(job.topic, block.first_offset, job.max_record) + "\n")
             job.err.flush()
@@ -215,8 +252,15 @@ def _work(k: int, n: int, blocks: list[Block], ring: list[tuple[int, int]], job:
         token = _write(job, result, done)
         _pass(ring, k, token)
         if token != GO:
-            return done
-    return done
+            return False
+    return True
+
+
+def _take_token(read_end: int, wait: bool) -> bytes | None:
+    """The token from the ring (b"" when the process before has ended), or None when it has not come and not `wait`."""
+    if not wait and not select.select([read_end], [], [], 0)[0]:
+        return None
+    return os.read(read_end, 1)
 
 
 def _write(job: Job, result: BlockResult, done: Written) -> bytes:

@@ -205,7 +205,7 @@ class Printer:
             timeout=self.timeout,
             max_record=reader.max_record,
         )
-        if spans is not None:  # the whole backlog: its blocks are found without reading it, and counted in parallel
+        if spans is not None:  # the whole backlog: its blocks are found without reading it, and counted as they are mapped
             written = map_parallel(spans, job, jobs, self._watch, reader.offset)
             reader.passed(spans, written.count)
         else:  # a head or an end: the blocks are counted here, to stop at the right record
