@@ -177,15 +177,15 @@ class SmartviewApp(App[int]):
         yield Static(id="banner")
         with Horizontal(id="main"):
             yield StreamView(self.mapped, id="stream")
-            yield ParamPanel(self._groups(), id="panel")
+            yield ParamPanel(self._groups(), id="panel", later=True)  # its controls come after the first frame
         yield StatusBar()
         yield Footer(show_command_palette=False, compact=True)  # ctrl+p is listed by `?`; the footer is full at 80 columns
 
     def _mount_hidden(self) -> list[AwaitMount]:
         """Mount the parts no first screen shows: the find, quick filter and go-to lines and the bar chart.
 
-        They stay hidden until a key opens one. Mounted after the first frame (or by the first key that
-        needs one, if sooner), they cost it nothing: each kind of widget has its CSS parsed and applied
+        They stay hidden until a key opens one. Mounted after the first frame (or by a key pressed before
+        that), they cost it nothing: each kind of widget has its CSS parsed and applied
         when the first of its kind mounts, and every mounted widget is styled and laid out.
         """
         if self._hidden is None:
@@ -236,7 +236,7 @@ class SmartviewApp(App[int]):
         self.stream.focus()
         self._show_status()
         self._show_preview()
-        self.call_after_refresh(gc.enable)  # the command line turned collection off for the start
+        self.call_after_refresh(self._after_first_frame)
         self._index_timer = self.set_interval(0.02, self._poll_index, name="index-poll")
         self._poll_index()  # a small topic is counted by now: its rows go into the first frame
 
@@ -253,6 +253,13 @@ class SmartviewApp(App[int]):
             self.set_interval(0.1, self._show_spool, name="spool")
         for warning in self.selection.warnings:  # a config file or module folder that was not trusted
             self.notify(warning, severity="warning", timeout=10, markup=False)
+
+    def _after_first_frame(self) -> None:
+        """What the first frame goes without: the panel's controls, the parts that no first screen shows."""
+        gc.enable()  # the command line turned collection off for the start
+        self.call_later(self.panel.fill, self._groups())
+        self.query_one(StatusBar).add_progress_bar()
+        self._mount_hidden()
 
     def _rows_ready(self) -> None:
         """Rows that a slow module held back are mapped now."""
@@ -317,8 +324,7 @@ class SmartviewApp(App[int]):
 
     def _after_first_screen(self) -> None:
         """What the first screen of rows does not wait for: the error pass, following (importing the file
-        watcher costs tens of milliseconds), watching the modules, the parts no first screen shows."""
-        self._mount_hidden()
+        watcher costs tens of milliseconds), watching the modules."""
         self._start_error_pass()
         # The app's objects are built by now: freezing them keeps full garbage collections (tens of
         # milliseconds over a Textual app's heap) out of the path of each appended record.
@@ -593,14 +599,16 @@ class SmartviewApp(App[int]):
     def on_param_panel_left(self, event: ParamPanel.Left) -> None:
         self.stream.focus()
 
-    def action_toggle(self, number: int) -> None:
+    async def action_toggle(self, number: int) -> None:
+        await self.panel.fill(self._groups())  # a key pressed before the first frame was done
         names = self.panel.bool_names()
         if 0 < number <= len(names):
             self.panel.toggle(*names[number - 1])
 
-    def action_reset(self) -> None:
+    async def action_reset(self) -> None:
         if not any(values for _, values in self.stages):
             return
+        await self.panel.fill(self._groups())  # a key pressed before the first frame was done
         for stage, (module, values) in enumerate(self.stages):
             values.clear()
             for spec in module.specs:
