@@ -27,13 +27,11 @@ from .core.modules import chain as chain_mod, grep
 from .core import config as config_mod
 from .core.modules import module as module_mod
 from .core.errors import SmartviewError
-from .core.runs.formats import FIELDS, KAFKA_FIELDS, LineFormat
 from .core.children import take_stdin
 from .core.descendants import adopt_orphans, end_descendants
 from .core.modules.lookback import Lookback
 from .core.modules.module import Module
 from .core.modules.params import parse_assignments
-from .core.runs.printer import Printer, Range, stdout_is_terminal
 from .core.text import printable
 from .core.sources.stream import StreamTopic, resolve_any
 from .core.sources.topic import (
@@ -562,6 +560,9 @@ def _lookbacks(
 
 
 def _print(args: argparse.Namespace, selection: Selection) -> int:
+    from .core.runs.formats import FIELDS, KAFKA_FIELDS, LineFormat  # --print's own: the viewer never loads them
+    from .core.runs.printer import Printer, Range, stdout_is_terminal
+
     fields = KAFKA_FIELDS if getattr(selection.topic, "kafka", False) else FIELDS  # Kafka adds {{timestamp}}
     fmt = LineFormat(args.key_value, args.format, fields)
     escape = stdout_is_terminal()

@@ -13,6 +13,7 @@ import asyncio
 import bisect
 import gc
 import shlex
+import shutil
 import threading
 import time
 from collections.abc import Iterable
@@ -152,6 +153,8 @@ class SmartviewApp(App[int]):
         self.index, self._indexed = index
         self.initial = initial  # --aggregate-initial: an aggregate's starting accumulator
         self.mapped = MappedTopic(self.index, self._chain(), initial, process=process)
+        self._preview = self._tail_preview()
+        self._map_last_rows()
         self.status = Status(self._topic_label(), self._module_label())
         # A Kafka topic's partitions opened so far (the viewer shows one at a time): switching back is instant.
         self._partitions: dict[int, Any] = {self.index.partition: self.index} if self.kafka else {}
@@ -293,17 +296,31 @@ class SmartviewApp(App[int]):
 
     # -- the topic ----------------------------------------------------------------------------------
 
-    def _show_preview(self) -> None:
-        """While a file topic is still counted, show its last records now, their offsets not yet known.
+    def _tail_preview(self) -> TailPreview | None:
+        """While a file topic is still counted, its last records, to show now with their offsets not yet known.
 
         Reading the end of the file costs microseconds whatever its size; counting 8 GB costs seconds.
         Only for one record, one row: a filter's rows come from its own counting pass.
         """
         if self._indexed.is_set() or self.kafka or not self.mapped.one_to_one:
-            return
+            return None
         preview = TailPreview(self.index.path, self.index.fd, PREVIEW_LINES)
-        if preview.count:
-            self.mapped.use_index(preview)
+        if not preview.count:
+            return None
+        self.mapped.use_index(preview)
+        return preview
+
+    def _map_last_rows(self) -> None:
+        """Have the last screenful of rows mapped while Textual starts: the first frame then finds them
+        ready rather than waiting for the row process (the stream's own request joins this one)."""
+        count = self.mapped.count if self.mapped.one_to_one and (self._preview is not None or self._indexed.is_set()) else 0
+        if count and self.mapped.stages:
+            lines = shutil.get_terminal_size((80, 50)).lines  # at least the stream's height
+            self.mapped.window(max(0, count - lines), count, wait=0)
+
+    def _show_preview(self) -> None:
+        """The preview's rows, shown in the first frame (see `_tail_preview`)."""
+        if self._preview is not None and self.mapped.index is self._preview:
             self.stream.update_count()
 
     def _poll_index(self) -> None:

@@ -9,7 +9,7 @@ from rich.cells import cell_len
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.content import Content
-from textual.widgets import ProgressBar, Sparkline, Static
+from textual.widgets import Sparkline, Static
 
 from ..core.text import printable
 
@@ -73,6 +73,8 @@ class StatusBar(Horizontal):
     def add_progress_bar(self) -> None:
         """Mount the progress bar, after the first frame: it is four widgets, and that frame can do without."""
         if not self.query("#status-progress"):
+            from textual.widgets import ProgressBar
+
             self.mount(ProgressBar(total=100, show_eta=False, id="status-progress"), after="#status-text")
             self.progress(self._fraction)
 
@@ -100,7 +102,7 @@ class StatusBar(Horizontal):
         self._fraction = fraction
         if not self.query("#status-progress"):
             return
-        bar = self.query_one("#status-progress", ProgressBar)
+        bar = self.query_one("#status-progress")
         bar.set_class(fraction is not None, "-active")
         if fraction is not None:
             bar.update(progress=100 * fraction)
