@@ -188,8 +188,8 @@ class SmartviewApp(App[int]):
         """Mount the parts no first screen shows: the find, quick filter and go-to lines and the bar chart.
 
         They stay hidden until a key opens one. Mounted after the first frame (or by a key pressed before
-        that), they cost it nothing: each kind of widget has its CSS parsed and applied
-        when the first of its kind mounts, and every mounted widget is styled and laid out.
+        that), they cost it nothing: each kind of widget has its CSS parsed and applied when the first of
+        its kind mounts, and every mounted widget is styled and laid out.
         """
         if self._hidden is None:
             from .chart import BarChart
@@ -313,7 +313,8 @@ class SmartviewApp(App[int]):
     def _map_last_rows(self) -> None:
         """Have the last screenful of rows mapped while Textual starts: the first frame then finds them
         ready rather than waiting for the row process (the stream's own request joins this one)."""
-        count = self.mapped.count if self.mapped.one_to_one and (self._preview is not None or self._indexed.is_set()) else 0
+        known = self._preview is not None or self._indexed.is_set()  # else the count decides the rows
+        count = self.mapped.count if known and self.mapped.one_to_one else 0
         if count and self.mapped.stages:
             lines = shutil.get_terminal_size((80, 50)).lines  # at least the stream's height
             self.mapped.window(max(0, count - lines), count, wait=0)

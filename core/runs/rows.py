@@ -205,7 +205,8 @@ class MappedTopic:
     def _covering(self, key: tuple[int, int, int]) -> threading.Event | None:
         """A job under way that maps all the rows of `key` (rows asked for ahead of the first screen)."""
         generation, first, last = key
-        return next((job for (g, f, l), job in self._jobs.items() if g == generation and f <= first and last <= l), None)
+        jobs = self._jobs.items()
+        return next((job for (g, low, high), job in jobs if g == generation and low <= first and last <= high), None)
 
     def _map_window(self, key: tuple[int, int, int], done: threading.Event) -> None:
         generation, first, last = key
