@@ -57,3 +57,47 @@ def test_the_last_rows_show_before_the_count_finishes(tmp_path: Path) -> None:
             assert not any(row.lstrip().startswith("…") for row in rows)
 
     asyncio.run(scenario())
+
+
+SAMPLE = Path(__file__).resolve().parent.parent / "sample-topics" / "user-events.jsonl"
+
+
+def test_keys_pressed_before_the_panel_is_filled_act_on_it() -> None:
+    """The panel's controls come after the first frame: a number key pressed before then still toggles."""
+    from textual.widgets import Checkbox
+
+    from viewer_support import make_app, settle
+
+    async def scenario():
+        app = make_app(SAMPLE)
+        async with app.run_test(size=(120, 30)) as pilot:
+            assert not app.panel.query(Checkbox)  # the first frame is drawn without the controls
+            await pilot.press("1")
+            await settle(pilot)
+            assert app.stages[0][1] == {"show_account_id": "false"}
+            assert '"account_id"' not in screen_text(app)
+            box = app.panel.query_one("#param-0-show_account_id", Checkbox)
+            assert not box.value and box.has_class("-changed")
+            await pilot.press("r")
+            await settle(pilot)
+            assert box.value and '"account_id"' in screen_text(app)
+
+    asyncio.run(scenario())
+
+
+def test_the_lines_opened_before_they_are_built_take_the_keys() -> None:
+    """Find and go-to are built after the first frame; pressed sooner, they open and take what is typed."""
+    from viewer_support import make_app, settle
+
+    async def scenario():
+        app = make_app(SAMPLE)
+        async with app.run_test(size=(120, 30)) as pilot:
+            assert not app.query("#find")  # not built for the first frame
+            await pilot.press("slash", *"demo", "enter")
+            await settle(pilot)
+            assert app.find_text == "demo" and app.mapped.offset_of(app.stream.cursor) == 2
+            await pilot.press("g", "0", "enter")
+            await pilot.pause()
+            assert app.mapped.offset_of(app.stream.cursor) == 0 and not app.query_one("#goto").display
+
+    asyncio.run(scenario())

@@ -13,6 +13,7 @@ import asyncio
 import bisect
 import gc
 import shlex
+import shutil
 import threading
 import time
 from collections.abc import Iterable
@@ -26,39 +27,35 @@ from textual.containers import Horizontal
 from textual.content import Content
 from textual.notifications import Notification, Notify, SeverityLevel
 from textual.screen import Screen
+from textual.widget import AwaitMount
 from textual.widgets import Footer, Input, Static
 from textual.worker import get_current_worker
 
 from ..core import config as config_mod
-from ..core.sources import follow
 from ..core.modules import module as module_mod
 from ..core.errors import SmartviewError, TopicError
 from ..core.sources.index import LineIndex
 from ..core.sources.tail import TailPreview
 from ..core.modules.chain import build as build_mapper, init_error
 from ..core.modules.module import Module
-from ..core.modules.trial import try_import
 from ..core.modules.params import changed_from_default, format_value
 from ..core.modules import grep
-from ..core.pattern import Pattern, PatternError, parse as parse_pattern
-from ..core.runs.census import Census
-from ..core.runs.outputs import OutputIndex
 from ..core.text import printable
 from ..core.runs.rows import MappedTopic, Row
 from ..core.runs.rowprocess import RowProcess
 from ..core.modules.runner import Failure
-from .chart import BarChart
-from .detail import DetailScreen
-from .help import HelpScreen
-from .goto import GotoBar
-from . import headers as headers_view
 from .panel import ParamPanel
-from .picker import NO_MODULE, ModulePicker
 from .status import Status, StatusBar
 from .stream import StreamView
 
+# What no first screen shows (the detail view, the picker, help, the chart, the go-to line, find's pattern
+# and count, the error count, the file watcher) is imported where it is first used: each import here is
+# paid by every start, before the first row is drawn.
 if TYPE_CHECKING:
     from ..cli import Selection
+    from ..core.pattern import Pattern
+    from ..core.runs.census import Census
+    from ..core.runs.outputs import OutputIndex
 
 FIND_BATCH = 2048
 BURST_RECORDS = 1000
@@ -66,6 +63,11 @@ BURST_PAUSE = 0.05
 SPOOL_PAUSE = 0.2
 # Records read from the end of a file topic to show before it is counted: more than any screen holds.
 PREVIEW_LINES = 200
+# The lines that open at the bottom: find (/) and the quick filter (\\).
+LINES = {
+    "find": "find in mapped output: text, /regex/, .field=value, !… (enter searches, esc closes)",
+    "quick": "show only rows matching: text, /regex/, .field=value, !… excludes (empty: all rows)",
+}
 
 
 def _with_params(module: Module, values: dict[str, str]) -> Module:
@@ -151,6 +153,8 @@ class SmartviewApp(App[int]):
         self.index, self._indexed = index
         self.initial = initial  # --aggregate-initial: an aggregate's starting accumulator
         self.mapped = MappedTopic(self.index, self._chain(), initial, process=process)
+        self._preview = self._tail_preview()
+        self._map_last_rows()
         self.status = Status(self._topic_label(), self._module_label())
         # A Kafka topic's partitions opened so far (the viewer shows one at a time): switching back is instant.
         self._partitions: dict[int, Any] = {self.index.partition: self.index} if self.kafka else {}
@@ -168,6 +172,7 @@ class SmartviewApp(App[int]):
         self._census: Census | None = None
         self._missing = False
         self._counted = False  # the first count arrived and was taken in
+        self._hidden: list[AwaitMount] | None = None  # the parts mounted after the first frame
 
     # -- layout -------------------------------------------------------------------------------------
 
@@ -175,15 +180,32 @@ class SmartviewApp(App[int]):
         yield Static(id="banner")
         with Horizontal(id="main"):
             yield StreamView(self.mapped, id="stream")
-            yield BarChart(id="chart")
-            yield ParamPanel(self._groups(), id="panel")
-        yield Input(placeholder="find in mapped output: text, /regex/, .field=value, !… (enter searches, esc closes)",
-                    id="find")
-        yield Input(placeholder="show only rows matching: text, /regex/, .field=value, !… excludes (empty: all rows)",
-                    id="quick")
-        yield GotoBar(self._go_to_offset, id="goto")
+            yield ParamPanel(self._groups(), id="panel", later=True)  # its controls come after the first frame
         yield StatusBar()
         yield Footer(show_command_palette=False, compact=True)  # ctrl+p is listed by `?`; the footer is full at 80 columns
+
+    def _mount_hidden(self) -> list[AwaitMount]:
+        """Mount the parts no first screen shows: the find, quick filter and go-to lines and the bar chart.
+
+        They stay hidden until a key opens one. Mounted after the first frame (or by a key pressed before
+        that), they cost it nothing: each kind of widget has its CSS parsed and applied when the first of
+        its kind mounts, and every mounted widget is styled and laid out.
+        """
+        if self._hidden is None:
+            from .chart import BarChart
+            from .goto import GotoBar
+
+            lines = [Input(placeholder=placeholder, id=name) for name, placeholder in LINES.items()]
+            self._hidden = [
+                self.mount(*lines, GotoBar(self._go_to_offset, id="goto"), before=self.query_one(StatusBar)),
+                self.query_one("#main").mount(BarChart(id="chart"), after=self.stream),
+            ]
+        return self._hidden
+
+    async def _hidden_parts(self) -> None:
+        """Wait until the hidden parts are mounted: a key may open one before the first frame's follow-up did."""
+        for mounting in self._mount_hidden():
+            await mounting
 
     @property
     def stream(self) -> StreamView:
@@ -217,7 +239,7 @@ class SmartviewApp(App[int]):
         self.stream.focus()
         self._show_status()
         self._show_preview()
-        self.call_after_refresh(gc.enable)  # the command line turned collection off for the start
+        self.call_after_refresh(self._after_first_frame)
         self._index_timer = self.set_interval(0.02, self._poll_index, name="index-poll")
         self._poll_index()  # a small topic is counted by now: its rows go into the first frame
 
@@ -234,6 +256,13 @@ class SmartviewApp(App[int]):
             self.set_interval(0.1, self._show_spool, name="spool")
         for warning in self.selection.warnings:  # a config file or module folder that was not trusted
             self.notify(warning, severity="warning", timeout=10, markup=False)
+
+    def _after_first_frame(self) -> None:
+        """What the first frame goes without: the panel's controls, the parts that no first screen shows."""
+        gc.enable()  # the command line turned collection off for the start
+        self.call_later(self.panel.fill, self._groups())
+        self.query_one(StatusBar).add_progress_bar()
+        self._mount_hidden()
 
     def _rows_ready(self) -> None:
         """Rows that a slow module held back are mapped now."""
@@ -267,17 +296,32 @@ class SmartviewApp(App[int]):
 
     # -- the topic ----------------------------------------------------------------------------------
 
-    def _show_preview(self) -> None:
-        """While a file topic is still counted, show its last records now, their offsets not yet known.
+    def _tail_preview(self) -> TailPreview | None:
+        """While a file topic is still counted, its last records, to show now with their offsets not yet known.
 
         Reading the end of the file costs microseconds whatever its size; counting 8 GB costs seconds.
         Only for one record, one row: a filter's rows come from its own counting pass.
         """
         if self._indexed.is_set() or self.kafka or not self.mapped.one_to_one:
-            return
+            return None
         preview = TailPreview(self.index.path, self.index.fd, PREVIEW_LINES)
-        if preview.count:
-            self.mapped.use_index(preview)
+        if not preview.count:
+            return None
+        self.mapped.use_index(preview)
+        return preview
+
+    def _map_last_rows(self) -> None:
+        """Have the last screenful of rows mapped while Textual starts: the first frame then finds them
+        ready rather than waiting for the row process (the stream's own request joins this one)."""
+        known = self._preview is not None or self._indexed.is_set()  # else the count decides the rows
+        count = self.mapped.count if known and self.mapped.one_to_one else 0
+        if count and self.mapped.stages:
+            lines = shutil.get_terminal_size((80, 50)).lines  # at least the stream's height
+            self.mapped.window(max(0, count - lines), count, wait=0)
+
+    def _show_preview(self) -> None:
+        """The preview's rows, shown in the first frame (see `_tail_preview`)."""
+        if self._preview is not None and self.mapped.index is self._preview:
             self.stream.update_count()
 
     def _poll_index(self) -> None:
@@ -334,6 +378,8 @@ class SmartviewApp(App[int]):
 
     @work(exclusive=True, group="follow")
     async def _follow_topic(self) -> None:
+        from ..core.sources import follow
+
         async for _ in follow.achanges(self.index.path):
             change = self.index.change()
             if change == "deleted":
@@ -571,14 +617,16 @@ class SmartviewApp(App[int]):
     def on_param_panel_left(self, event: ParamPanel.Left) -> None:
         self.stream.focus()
 
-    def action_toggle(self, number: int) -> None:
+    async def action_toggle(self, number: int) -> None:
+        await self.panel.fill(self._groups())  # a key pressed before the first frame was done
         names = self.panel.bool_names()
         if 0 < number <= len(names):
             self.panel.toggle(*names[number - 1])
 
-    def action_reset(self) -> None:
+    async def action_reset(self) -> None:
         if not any(values for _, values in self.stages):
             return
+        await self.panel.fill(self._groups())  # a key pressed before the first frame was done
         for stage, (module, values) in enumerate(self.stages):
             values.clear()
             for spec in module.specs:
@@ -586,6 +634,8 @@ class SmartviewApp(App[int]):
         self._apply()
 
     def action_pick_module(self) -> None:
+        from .picker import ModulePicker
+
         current = self.module.path if self.module else None
         # Modules given by path (`--map ../mods/shapes.py`) are not in the module folders: listed too, to come back to.
         given = [module.path for module, _ in self.selection.stages]
@@ -595,6 +645,8 @@ class SmartviewApp(App[int]):
         if choice is None:
             return
         self.workers.cancel_group(self, "module-load")  # a later choice wins over one still loading
+        from .picker import NO_MODULE
+
         if choice == NO_MODULE:
             self._use_module(None)
             return
@@ -618,6 +670,8 @@ class SmartviewApp(App[int]):
 
     async def _load(self, path: Path) -> Module:
         """The module at `path`, imported here only after a child imported it in time without ending."""
+        from ..core.modules.trial import try_import
+
         problem = await asyncio.to_thread(try_import, path)
         if problem is not None:
             raise SmartviewError(problem)
@@ -636,6 +690,8 @@ class SmartviewApp(App[int]):
     @work(exclusive=True, group="module-watch")
     async def _watch_modules(self) -> None:
         """Reload a module when its file changes; a broken edit keeps the last good version running."""
+        from ..core.sources import follow
+
         paths = [module.path for module, _ in self.stages]
         loaded, self._modules_loaded = self._modules_loaded, time.time()
         for number, path in enumerate(paths):
@@ -702,6 +758,8 @@ class SmartviewApp(App[int]):
             # news (`_outputs_changed`); what it counted before the app was listening is taken in now.
             self._take_outputs_figures()
         else:
+            from ..core.runs.census import Census
+
             self._census = Census(self.index.source, self.module.path, self.values)
             self._census_timer.resume()
         self._start_find_count()
@@ -784,6 +842,9 @@ class SmartviewApp(App[int]):
         if not rows or rows[0] is None:
             self.notify(f"offset {self.mapped.offset_of(event.row)} is still being mapped", severity="warning")
             return
+        from . import headers as headers_view
+        from .detail import DetailScreen
+
         row = self.mapped.explained(rows[0])  # a failure's traceback is made for the row shown only
         screen = DetailScreen(row, self.mapped.value(event.row), self.topic_name)
         self.push_screen(screen)
@@ -792,19 +853,25 @@ class SmartviewApp(App[int]):
             headers_view.attach(screen, records[0].headers if records else [])
 
     def action_help(self) -> None:
+        from .detail import DetailScreen
+        from .help import HelpScreen
+        from .picker import ModulePicker
+
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen([DetailScreen, ModulePicker]))
 
     def action_toggle_panel(self) -> None:
         self.panel.display = not self.panel.display
 
-    def action_find(self) -> None:
+    async def action_find(self) -> None:
+        await self._hidden_parts()
         find = self.query_one("#find", Input)
         find.add_class("-shown")
         self.screen.set_focus(find)  # at once: keys typed right after the slash go into the line
 
-    def action_quick_filter(self) -> None:
+    async def action_quick_filter(self) -> None:
         """Open the quick filter's line, holding the pattern applied now (enter applies, empty shows all)."""
+        await self._hidden_parts()
         quick = self.query_one("#quick", Input)
         quick.value = self.quick or ""
         quick.add_class("-shown")
@@ -813,6 +880,8 @@ class SmartviewApp(App[int]):
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.input.id not in ("find", "quick"):
             return
+        from ..core.pattern import PatternError, parse as parse_pattern
+
         try:
             pattern = parse_pattern(event.value) if event.value else None
         except PatternError as exc:  # the line stays open, holding what was typed, to be corrected
@@ -833,6 +902,8 @@ class SmartviewApp(App[int]):
                 event.stop()
 
     def _highlights(self) -> tuple[Pattern, ...]:
+        from ..core.pattern import parse as parse_pattern
+
         quick = parse_pattern(self.quick) if self.quick else None
         return tuple(pattern for pattern in (self.find_pattern, quick) if pattern is not None)
 
@@ -897,6 +968,8 @@ class SmartviewApp(App[int]):
             self._find_count = None
         if self.find_pattern is not None:
             stages = [(module.path, values) for module, values in self.mapped.stages]
+            from ..core.runs.outputs import OutputIndex
+
             stages.append((grep.PATH, {"pattern": self.find_pattern.source}))
             self._find_count = OutputIndex(self.index.source, stages, self.initial, on_progress=self._callbacks[2])
         self._show_find()
@@ -1005,8 +1078,9 @@ class SmartviewApp(App[int]):
 
     # -- moving: to an offset, to the next error row -------------------------------------------------
 
-    def action_goto(self) -> None:
-        self.query_one(GotoBar).open()
+    async def action_goto(self) -> None:
+        await self._hidden_parts()
+        self.query_one("#goto", Input).open()
 
     def _go_to_offset(self, offset: int) -> None:
         """Put the cursor on the record at `offset`, or say why it is somewhere else."""
@@ -1056,10 +1130,13 @@ class SmartviewApp(App[int]):
 
     # -- the bar chart of an aggregate ---------------------------------------------------------------
 
-    def action_toggle_chart(self) -> None:
+    async def action_toggle_chart(self) -> None:
         """Show the newest output of an aggregate as bars in place of the rows, or the rows again."""
-        chart = self.query_one(BarChart)
-        shown = not chart.has_class("-shown")
+        await self._hidden_parts()
+        self._show_chart_or_rows(not self.query_one("#chart").has_class("-shown"))
+
+    def _show_chart_or_rows(self, shown: bool) -> None:
+        chart = self.query_one("#chart")
         chart.set_class(shown, "-shown")
         self.stream.display = not shown
         if shown:
@@ -1076,9 +1153,9 @@ class SmartviewApp(App[int]):
         The row is asked for without waiting; one being mapped is drawn on the next tick. A parameter
         change starts a new generation of rows, so the chart starts again from what the new pass counts.
         """
-        chart = self.query_one(BarChart)
+        chart = self.query_one("#chart")
         if not any(module.kind == "aggregate" for module, _ in self.stages):
-            self.action_toggle_chart()
+            self._show_chart_or_rows(False)
             return
         count = self.mapped.count
         row = None

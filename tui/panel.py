@@ -20,6 +20,7 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.message import Message
+from textual.widget import AwaitMount
 from textual.widgets import Checkbox, Input, Label, Select, Static
 
 from ..core.modules.module import Module
@@ -125,14 +126,34 @@ class ParamPanel(VerticalScroll, can_focus=False):
     class Left(Message):
         """Escape was pressed in a control: the focus goes back to the stream."""
 
-    def __init__(self, groups: Groups, *, id: str | None = None) -> None:
+    def __init__(self, groups: Groups, *, id: str | None = None, later: bool = False) -> None:
         super().__init__(id=id)
         self.groups = groups
         # Each input's escaped text and the value it stands for, while the two differ.
         self._escaped: dict[str, tuple[str, str]] = {}
+        # With `later`, the controls wait for `fill`: the viewer's first frame shows the rows without them
+        # (their widgets' styles, layout and drawing are a fifth of that frame's work).
+        self._waiting = later
+        self._filled: AwaitMount | None = None
 
     def compose(self) -> ComposeResult:
         yield Static("▼ more below", id="panel-more")
+        if not self._waiting:
+            yield from self._controls()
+
+    async def fill(self, groups: Groups | None = None) -> None:
+        """Mount the controls of a panel made `later` (for `groups`, the values as they are now); return
+        once they are mounted, whoever asked first."""
+        if self._waiting and self._filled is None:
+            self.groups = groups if groups is not None else self.groups
+            self._filled = self.mount_all(list(self._controls()))
+            await self._filled
+            self._waiting = False
+            self.show_values([values for _, values in self.groups])
+        elif self._filled is not None:
+            await self._filled
+
+    def _controls(self) -> ComposeResult:
         if not self.groups:
             yield Label("No module selected", classes="panel-title")
             yield Static("Records are shown as they are.\nPress m to pick a module.", classes="panel-empty")
@@ -186,7 +207,8 @@ class ParamPanel(VerticalScroll, can_focus=False):
         return shown
 
     def on_mount(self) -> None:
-        self.show_values([values for _, values in self.groups])
+        if not self._waiting:
+            self.show_values([values for _, values in self.groups])
         self.watch(self, "scroll_y", self._show_more, init=False)
         self.watch(self, "virtual_size", self._show_more, init=False)
 
@@ -204,11 +226,14 @@ class ParamPanel(VerticalScroll, can_focus=False):
     def show_modules(self, groups: Groups) -> None:
         """Replace the controls with those of other modules (or of a reloaded one)."""
         self.groups = groups
+        self._waiting = False
         self.refresh(recompose=True)
         self.call_after_refresh(self.show_values, [values for _, values in groups])
 
     def show_values(self, values: list[dict[str, Any]]) -> None:
         """Reflect applied values in the controls (after `r` or a key toggle) and mark non-defaults."""
+        if self._waiting:  # `fill` shows the values of its time
+            return
         for stage, ((module, _), stage_values) in enumerate(zip(self.groups, values)):
             for spec in module.specs:
                 value = stage_values.get(spec.name, spec.default)
@@ -232,6 +257,8 @@ class ParamPanel(VerticalScroll, can_focus=False):
                     default.set_class(spec.required and not str(value), "-missing")
 
     def mark_invalid(self, stage: int, name: str, invalid: bool) -> None:
+        if self._waiting:  # no control yet: nothing typed in one can be invalid
+            return
         self.query_one(f"#{control_id(stage, name)}").set_class(invalid, "-invalid")
 
     def show_init_error(self, stage: int, message: str | None) -> None:

@@ -9,7 +9,7 @@ from rich.cells import cell_len
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.content import Content
-from textual.widgets import ProgressBar, Sparkline, Static
+from textual.widgets import Sparkline, Static
 
 from ..core.text import printable
 
@@ -63,12 +63,20 @@ class StatusBar(Horizontal):
         self._status: Status | None = None
         self._text = Content()
         self._width = 0
+        self._fraction: float | None = None  # the progress to show once the bar is mounted
 
     def compose(self) -> ComposeResult:
         yield _StatusText(id="status-text")
-        yield ProgressBar(total=100, show_eta=False, id="status-progress")
         yield Static("0/s", id="status-rate")
         yield Sparkline(list(self.samples), id="status-spark")
+
+    def add_progress_bar(self) -> None:
+        """Mount the progress bar, after the first frame: it is four widgets, and that frame can do without."""
+        if not self.query("#status-progress"):
+            from textual.widgets import ProgressBar
+
+            self.mount(ProgressBar(total=100, show_eta=False, id="status-progress"), after="#status-text")
+            self.progress(self._fraction)
 
     def on_mount(self) -> None:
         if self._status is not None:
@@ -91,9 +99,10 @@ class StatusBar(Horizontal):
 
     def progress(self, fraction: float | None) -> None:
         """Show a progress bar for long work (indexing a large topic); None hides it."""
+        self._fraction = fraction
         if not self.query("#status-progress"):
             return
-        bar = self.query_one("#status-progress", ProgressBar)
+        bar = self.query_one("#status-progress")
         bar.set_class(fraction is not None, "-active")
         if fraction is not None:
             bar.update(progress=100 * fraction)

@@ -8,7 +8,9 @@ topic; a parameter change starts a new generation and so a fresh cache.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
+from rich.color import Color
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
@@ -27,6 +29,13 @@ from .render import failure_text, value_text
 
 # How long drawing waits for the module before showing a row as pending (the screen stays live).
 ROW_WAIT = 0.05
+
+
+class RowStyles(NamedTuple):
+    base: Style  # the widget's own
+    offset: Style  # the offset column
+    cursor: Style  # the cursor row's background, put over everything else
+    match: Color | None  # find's highlight, which stays on the cursor's row
 
 
 class StreamView(ScrollView, can_focus=True):
@@ -103,6 +112,7 @@ class StreamView(ScrollView, can_focus=True):
         self.wrap = False
         self._frame: list[Strip] = []  # the screen's lines in wrap mode, laid out once per frame
         self._frame_rows: list[int] = []  # the row each of those lines belongs to
+        self._styles: RowStyles | None = None
 
     # -- data ---------------------------------------------------------------------------------------
 
@@ -217,6 +227,7 @@ class StreamView(ScrollView, can_focus=True):
         Rows not mapped by then are drawn pending and drawn again when they are ready: a slow module (or
         a busy processor) can delay a frame by ROW_WAIT at most, never once per line.
         """
+        self._styles = None  # looked up again for each frame: the theme or the focus may have changed
         if self._count:
             top = int(self.scroll_y)
             self.topic.window(top, top + self.size.height + 1, wait=0 if self.hurried else ROW_WAIT)
@@ -348,20 +359,33 @@ class StreamView(ScrollView, can_focus=True):
         return body
 
     def _draw(self, row: Row, number: int, width: int) -> Strip:
-        offset_color = self.get_component_rich_style("stream--offset").color
-        text = Text(f"{self._label(row)} ", style=Style(color=offset_color), no_wrap=True)
+        styles = self._row_styles()
+        text = Text(f"{self._label(row)} ", style=styles.offset, no_wrap=True)
         text.append_text(self._highlighted(self._body(row)))
         if self.x_shift:
-            text = self._shifted(text, len(self._label(row)) + 1, offset_color)
+            text = self._shifted(text, len(self._label(row)) + 1, styles.offset.color)
         text.truncate(width, overflow="ellipsis", pad=True)
         return self._strip(text, number, width)
 
+    def _row_styles(self) -> RowStyles:
+        """The styles of this frame's rows, looked up once per frame: each lookup goes up the widget tree."""
+        if self._styles is None:
+            component = self.get_component_rich_style
+            self._styles = RowStyles(
+                self.rich_style,
+                Style(color=component("stream--offset").color),
+                Style(bgcolor=component("stream--cursor").bgcolor),
+                component("stream--match").bgcolor,
+            )
+        return self._styles
+
     def _strip(self, text: Text, number: int, width: int) -> Strip:
         """A line of text as drawn, with the cursor's background when it is the cursor's row."""
-        base = self.rich_style
+        styles = self._row_styles()
+        base = styles.base
         # The cursor's background goes on last so it shows over error rows and highlighted JSON alike.
-        cursor = Style(bgcolor=self.get_component_rich_style("stream--cursor").bgcolor) if number == self.cursor else None
-        match = self.get_component_rich_style("stream--match").bgcolor
+        cursor = styles.cursor if number == self.cursor else None
+        match = styles.match
         segments = []
         for segment_text, style, _ in text.render(self.app.console):
             combined = base + style if style else base

@@ -191,7 +191,7 @@ class MappedTopic:
             return rows
         key = (self.generation, first, min(last, self.count))
         with self._lock:
-            job = self._jobs.get(key)
+            job = self._jobs.get(key) or self._covering(key)
             started = job is None
             if started:
                 job = self._jobs[key] = threading.Event()
@@ -201,6 +201,12 @@ class MappedTopic:
             return self.cached(first, last)
         self._late = True
         return self.cached(first, last)
+
+    def _covering(self, key: tuple[int, int, int]) -> threading.Event | None:
+        """A job under way that maps all the rows of `key` (rows asked for ahead of the first screen)."""
+        generation, first, last = key
+        jobs = self._jobs.items()
+        return next((job for (g, low, high), job in jobs if g == generation and low <= first and last <= high), None)
 
     def _map_window(self, key: tuple[int, int, int], done: threading.Event) -> None:
         generation, first, last = key
