@@ -874,9 +874,11 @@ def case_kinds(ctx: Context) -> list[Row]:
         case = f"kinds {label(count)}"
         filtered = [*ctx.sv, str(path), "--map", "where", "-e", "equals=login"]
         last_login = _last_offset_of(path, b'"type":"login"')
-        first = re.compile(r'^\s*\d+ \{"type":"login"', re.M)
+        # First rows: the last records' matching rows, labelled `…` before the count, or counted rows.
+        first = re.compile(r'^\s*(?:\d+|…) \{"type":"login"', re.M)
+        numbered = re.compile(r'^\s*\d+ \{"type":"login"', re.M)
         rows += _pass_series(ctx, case, "filter where equals=login", filtered, lambda s: bool(first.search(s)),
-                             last_row_shown(last_login), count)
+                             last_row_shown(last_login), count, lambda s: bool(numbered.search(s)))
         aggregate = [*ctx.sv, str(path), "--map", "count_by"]
         counts = re.compile(r'^\s*\d+ \{"', re.M)
         rows += _pass_series(ctx, case, "aggregate count_by", aggregate, lambda s: bool(counts.search(s)),
@@ -890,13 +892,19 @@ def _aggregate_done(last: int):
     return lambda screen: bool(pattern.search(screen))
 
 
-def _pass_series(ctx: Context, case: str, what: str, argv, first_ready, done_ready, count: int) -> list[Row]:
-    """Launch -> first rows, and launch -> the last row (every record counted), (1 warm-up + repeat) times."""
-    firsts, dones, failure = Samples(), Samples(), ""
+def _pass_series(ctx: Context, case: str, what: str, argv, first_ready, done_ready, count: int,
+                 numbered_ready=None) -> list[Row]:
+    """Launch -> first rows, and launch -> the last row (every record counted), (1 warm-up + repeat) times.
+
+    With `numbered_ready`, also launch -> the first rows with their offsets (the pass's counted rows,
+    which replace a preview of the last records' rows).
+    """
+    firsts, dones, numbers, failure = Samples(), Samples(), Samples(), ""
     for attempt in range(1 + ctx.repeat):
         pane = ctx.tmux().launch(argv, cwd=ctx.data_dir)
         try:
             seen = pane.wait(first_ready, pane.t0, _open_timeout(count), interval=0.01)
+            counted = pane.wait(numbered_ready, pane.t0, _open_timeout(count), interval=0.01) if numbered_ready else None
             done = pane.wait(done_ready, pane.t0, 10 + 15 * count / 1_000_000, interval=0.02)
         finally:
             pane.kill()
@@ -906,11 +914,15 @@ def _pass_series(ctx: Context, case: str, what: str, argv, first_ready, done_rea
         if attempt:
             firsts.values.append(seen.elapsed)
             dones.values.append(done.elapsed)
+            if counted is not None and counted.elapsed is not None:
+                numbers.values.append(counted.elapsed)
     if not firsts.values:
         return [Row(case, f"{what}: launch -> first rows", text="failed", ok=False, note=failure)]
     return [
         Row(case, f"{what}: launch -> first rows", samples=firsts, note=failure,
             target=Target("<", 0.8, "< 0.8 s") if count > 1_000_000 else Target("<", 0.6, "< 0.6 s")),
+        *([Row(case, f"{what}: launch -> first rows with offsets (counted)", samples=numbers)]
+          if numbers.values else []),
         Row(case, f"{what}: launch -> every record counted (last row shown)", samples=dones),
     ]
 

@@ -91,7 +91,7 @@ def _viewer_series(ctx: Context, name: str, flags: list[str], what: str, count: 
                    with_count: bool = True) -> tuple[list[Row], int | None, str]:
     """Launch -> first matching rows and launch -> every record counted, (1 warm-up + repeat) times."""
     case = f"grep {label(count)}"
-    first = re.compile(r"^\s*\d+ \{", re.M)
+    first = re.compile(r"^\s*(?:\d+|…) \{", re.M)  # `…`: the last records' rows, before the count
     # The quick filter says "N of M match"; a filter module "N passed" once its pass has read M records.
     done = re.compile(rf"([\d,]+) of {count:,} match" if with_count else rf"{count:,} records · [\d,]+ passed · 0 errors · ")  # not "(checking N%)"
     firsts, dones, failure, counted = Samples(), Samples(), "", None

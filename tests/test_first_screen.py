@@ -59,6 +59,84 @@ def test_the_last_rows_show_before_the_count_finishes(tmp_path: Path) -> None:
     asyncio.run(scenario())
 
 
+MIXED = '{{"type":"{kind}","account_id":"{n}","timestamp":{n},"user_client":"safari"}}\n'
+
+
+def mixed_topic(tmp_path: Path, records: int = 6000) -> Path:
+    """Every third record a login; the others a play_demo, which a filter on login drops."""
+    path = tmp_path / "mixed.jsonl"
+    kinds = ["login", "play_demo", "play_demo"]
+    path.write_text("".join(MIXED.format(kind=kinds[n % 3], n=n) for n in range(records)))
+    return path
+
+
+async def filtered_rows_before_and_after_the_count(app: SmartviewApp, index: LineIndex,
+                                                   counted: threading.Event) -> None:
+    """The last matching rows show, offsets not known, while the count is held back; then with offsets."""
+    async with app.run_test(size=(120, 30)) as pilot:
+        # The last record (5999) is a play_demo; the last login is 5997.
+        await wait_for(pilot, lambda: '"timestamp":5997' in screen_text(app))
+        early = screen_text(app)
+        assert index.count == 0  # nothing of the file is indexed yet
+        rows = [line for line in early.splitlines() if '{"type"' in line]
+        assert len(rows) > 10 and all('"type":"login"' in row for row in rows)
+        assert all(row.lstrip().startswith("…") for row in rows)
+        assert '"timestamp":5997' in rows[-1] and '"timestamp":5994' in rows[-2]
+        await pilot.press("enter")  # no detail view under an offset that is not known yet
+        await pilot.pause()
+        assert app.screen is app.screen_stack[0]
+        index.update()
+        counted.set()
+        # The pass's rows, with their record offsets, take the preview's place: all of them once it ends.
+        numbered = lambda: any(line.lstrip().startswith("5997 {") for line in screen_text(app).splitlines())  # noqa: E731
+        await wait_for(pilot, numbered)
+        rows = [line for line in screen_text(app).splitlines() if '{"type"' in line]
+        assert rows[-1].lstrip().startswith("5997 ") and rows[-2].lstrip().startswith("5994 ")
+        assert not any(row.lstrip().startswith("…") for row in rows)
+        assert app.mapped.count == 2000
+
+
+def test_a_filters_last_matching_rows_show_before_the_count(tmp_path: Path) -> None:
+    path = mixed_topic(tmp_path)
+    module = module_mod.load(module_mod.find("where", [SHIPPED_MODULES_DIR]))
+    values = {"equals": "login"}
+    selection = Selection(Topic("mixed", path), module, values, [SHIPPED_MODULES_DIR], ((module, values),))
+    index = LineIndex(path)
+    counted = threading.Event()
+    app = SmartviewApp(selection, watch=False, index=(index, counted))
+    app.animation_level = "none"
+    asyncio.run(filtered_rows_before_and_after_the_count(app, index, counted))
+
+
+def test_the_quick_filters_last_matching_rows_show_before_the_count(tmp_path: Path) -> None:
+    path = mixed_topic(tmp_path)
+    selection = Selection(Topic("mixed", path), None, {}, [SHIPPED_MODULES_DIR], patterns=(".type=login",))
+    index = LineIndex(path)
+    counted = threading.Event()
+    app = SmartviewApp(selection, watch=False, index=(index, counted))
+    app.animation_level = "none"
+    asyncio.run(filtered_rows_before_and_after_the_count(app, index, counted))
+
+
+def test_an_aggregate_waits_for_the_count_rather_than_preview_a_part(tmp_path: Path) -> None:
+    """An aggregate's rows need every record before: the file's last records alone would show wrong totals."""
+    path = mixed_topic(tmp_path, 300)
+    module = module_mod.load(module_mod.find("count_by", [SHIPPED_MODULES_DIR]))
+    selection = Selection(Topic("mixed", path), module, {}, [SHIPPED_MODULES_DIR], ((module, {}),))
+    index = LineIndex(path)
+    counted = threading.Event()
+
+    async def scenario():
+        app = SmartviewApp(selection, watch=False, index=(index, counted))
+        app.animation_level = "none"
+        async with app.run_test(size=(120, 30)) as pilot:
+            await asyncio.sleep(1.0)
+            assert app.mapped.index is index and not any("…" in line for line in screen_text(app).splitlines()
+                                                          if "{" in line)
+
+    asyncio.run(scenario())
+
+
 SAMPLE = Path(__file__).resolve().parent.parent / "sample-topics" / "user-events.jsonl"
 
 

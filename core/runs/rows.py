@@ -85,6 +85,9 @@ class MappedTopic:
         self._process_lock = threading.Lock()
         self._process_generation = -1
         self._closed = False
+        # While the index is a preview of the file's last records (tail.py) and rows come from a counting
+        # pass: the (record, output number) of the rows those records gave, mapped here in the meantime.
+        self._tail_rows: list[tuple[int, int]] | None = None
         self._start_pass()
         if self.stages:
             # Started now (or earlier, by the caller, before Textual's import), so it is ready by the first screen.
@@ -107,7 +110,9 @@ class MappedTopic:
 
     @property
     def count(self) -> int:
-        """Rows to show: records for one-to-one modules, else the rows counted so far."""
+        """Rows to show: records for one-to-one modules, else the rows counted so far (or a preview gave)."""
+        if self._tail_rows is not None:
+            return len(self._tail_rows)
         return self.index.count if self.outputs is None else self.outputs.count
 
     def close(self) -> None:
@@ -135,6 +140,7 @@ class MappedTopic:
             self.index = index
             self.generation += 1
             self._results.clear()
+        self._start_tail()
 
     def forget(self) -> None:
         """Drop cached rows (and count again) after the file was truncated or replaced."""
@@ -150,6 +156,37 @@ class MappedTopic:
         if not self.one_to_one and not self._closed:
             stages = [(module.path, values) for module, values in self.stages]
             self.outputs = OutputIndex(self.index.source, stages, self.initial, on_progress=self._progress)
+        self._start_tail()
+
+    def _start_tail(self) -> None:
+        """Map a preview's records now, when rows otherwise come from a counting pass that needs the count.
+
+        The pass gives rows only once the whole topic is counted; the preview's records are few and map
+        in milliseconds, so their rows show first. Not for stateful chains: an accumulator needs every
+        record before.
+        """
+        self._tail_rows = None
+        if not getattr(self.index, "provisional", False) or self.outputs is None or self.stateful:
+            return
+        self._tail_rows = []
+        args = (self.generation, self.index)
+        threading.Thread(target=self._map_tail, args=args, name="smartview-tail", daemon=True).start()
+
+    def _map_tail(self, generation: int, tail: Any) -> None:
+        records = tail.read_records(0, tail.count)
+        self._map_in_process(generation, records, None)
+        rows: list[tuple[int, int]] = []
+        with self._lock:
+            if generation != self.generation:
+                return
+            for record in records:
+                result = self._results.get(record.offset)
+                if isinstance(result, list):
+                    rows += [(record.offset, sub) for sub in range(len(result))]
+                elif result is not None:  # a failure: a row of its own, as the pass counts it
+                    rows.append((record.offset, 0))
+            self._tail_rows = rows
+        self._progress()
 
     def _progress(self) -> None:
         if self.on_progress is not None:
@@ -158,6 +195,8 @@ class MappedTopic:
     def _spans(self, first: int, last: int) -> list[tuple[int, int | None]]:
         """(record offset, output number) of rows [first, last); the number is None for one-to-one rows."""
         last = min(last, self.count)
+        if self._tail_rows is not None:
+            return list(self._tail_rows[first:last])
         if self.outputs is None:
             return [(offset, None) for offset in range(first, last)]
         outputs = self.outputs
@@ -382,6 +421,9 @@ class MappedTopic:
 
     def offset_of(self, row: int) -> int:
         """The record a row came from."""
+        tail = self._tail_rows
+        if tail is not None:
+            return tail[row][0] if 0 <= row < len(tail) else row
         return row if self.outputs is None else self.outputs.locate(row)[0]
 
     def row_of(self, offset: int) -> int:
