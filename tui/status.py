@@ -55,6 +55,8 @@ class StatusBar(Horizontal):
     StatusBar Sparkline { width: 20; height: 1; margin-right: 1; }
     StatusBar ProgressBar { width: 24; height: 1; display: none; }
     StatusBar ProgressBar.-active { display: block; }
+    /* While work is in progress the bar needs the room for its state: the rate gives way to the progress. */
+    StatusBar.-working Sparkline, StatusBar.-working #status-rate { display: none; }
     """
 
     def __init__(self) -> None:
@@ -102,6 +104,7 @@ class StatusBar(Horizontal):
         self._fraction = fraction
         if not self.query("#status-progress"):
             return
+        self.set_class(fraction is not None, "-working")
         bar = self.query_one("#status-progress")
         bar.set_class(fraction is not None, "-active")
         if fraction is not None:
