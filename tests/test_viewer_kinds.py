@@ -222,7 +222,7 @@ def test_background_passes_run_in_a_low_priority_group_of_their_own(tmp_path: Pa
             assert not group or group.endswith(f"nice {nice}")
 
     run(scenario("user_events", {}, lambda app: app._census._process, 19))
-    run(scenario("where", {"equals": "login"}, lambda app: app.mapped.outputs._process, 5))
+    run(scenario("where", {"equals": "login"}, lambda app: app.mapped.outputs._process, 19))
 
 
 def test_opening_a_module_with_text_parameters_maps_and_counts_once(tmp_path: Path) -> None:

@@ -61,6 +61,8 @@ FIND_BATCH = 2048
 BURST_RECORDS = 1000
 BURST_PAUSE = 0.05
 SPOOL_PAUSE = 0.2
+# While a pass counts, the rows shown take in its news at most this often (the status line, at every report).
+PASS_VIEW_EVERY = 0.5
 # Records read from the end of a file topic to show before it is counted: more than any screen holds.
 PREVIEW_LINES = 200
 # For a filter (or the quick filter) more of them, so that even one row in fifty fills a screen: about
@@ -164,6 +166,8 @@ class SmartviewApp(App[int]):
         self.failures = 0
         self.checked = 0
         self._outputs_news = False
+        self._outputs_waiting = False  # the pass's newest rows are being mapped before the view moves to them
+        self._view_moved = 0.0  # when the rows shown last took in what a running pass counted
         self.find_text: str | None = None
         self.find_pattern: Pattern | None = None
         self._find_count: OutputIndex | None = None  # the pass counting find's matches
@@ -278,6 +282,11 @@ class SmartviewApp(App[int]):
     def _rows_ready(self) -> None:
         """Rows that a slow module held back are mapped now."""
         if not self.query("#stream") or self.stream.hurried:  # closing; or a burst's next frame shows them
+            return
+        if self._outputs_waiting:  # the newest rows the pass counted: the view moves to them now
+            self._outputs_waiting = False
+            self._view_moved = time.monotonic()
+            self.stream.update_count(arrived=False)
             return
         self.stream.refresh()
         self._show_busy()
@@ -397,10 +406,42 @@ class SmartviewApp(App[int]):
         self._end_preview()
         # Rows counted for records the pass had not reached are not new; once it follows the end, they are.
         caught_up = self.checked >= self.status.records > 0
-        self.stream.update_count(arrived=caught_up)
+        outputs = self.mapped.outputs
+        counting = outputs is not None and not outputs.finished and outputs.done < self.index.count
+        if not counting or self._view_due():
+            self._outputs_waiting = counting and not self._end_rows_mapped()
+            if not self._outputs_waiting:
+                self._view_moved = time.monotonic()
+                self.stream.update_count(arrived=caught_up)
         self._take_outputs_figures()
         self._settle_anchor()
         self._show_status()
+
+    def _view_due(self) -> bool:
+        """Whether the rows shown take in what a running pass counted: at once while they fill the first
+        screen, then every PASS_VIEW_EVERY seconds (its status line says every report).
+
+        Each such frame draws a screenful of new rows, and a key pressed meanwhile waits for it: taken in at
+        every report (several a second), they left a key one chance in six to wait behind one.
+        """
+        if self.stream._count < self.stream.size.height:
+            return True
+        return time.monotonic() - self._view_moved >= PASS_VIEW_EVERY
+
+    def _end_rows_mapped(self) -> bool:
+        """Whether the rows a following view would scroll to now are mapped; if not, they are asked for.
+
+        While a pass counts, each of its reports moves a following view to the newest rows counted. Drawn
+        at once, that frame waited for the row process to map a screenful of new rows and held every key
+        pressed meanwhile; asked for without waiting instead, the view moves when they are ready
+        (`_rows_ready`) and keeps its place until then.
+        """
+        stream = self.stream
+        count = self.mapped.count
+        if not stream.following or count <= stream._count or stream.wrap:
+            return True
+        rows = self.mapped.window(max(0, count - stream.size.height), count, wait=0)
+        return all(row is not None for row in rows)
 
     @work(exclusive=True, group="follow")
     async def _follow_topic(self) -> None:
@@ -967,6 +1008,8 @@ class SmartviewApp(App[int]):
         count = self.mapped.count
         if count == 0:
             return
+        if self.stream._count != count:  # the rows shown take in the pass's news only so often
+            self.stream.update_count(arrived=False)
         row = min(row, count - 1)
         self.stream.move_to(row)
         self.stream.scroll_to(y=max(0, row - y), animate=False, immediate=True)

@@ -29,7 +29,7 @@ def group_of_its_own() -> None:
     """A session and scheduling group of its own, at this process's nice value: for a pass's forked copy.
 
     Left in its parent's group, the copy would share the parent's share of a busy processor, and a pass
-    split in two would go no faster than one while other work keeps both cores busy; at nice 19 (or 5)
+    split in two would go no faster than one while other work keeps both cores busy; at nice 19
     two such groups still leave the viewer's group nearly all it asks for.
     """
     nice = os.nice(0)
