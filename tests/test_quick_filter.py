@@ -273,3 +273,25 @@ def test_quick_filter_and_find_in_a_real_terminal(ws, tmp_path: Path) -> None:
         opened.wait_for(lambda s: "40 of 60 match" in s)
     finally:
         opened.close()
+
+
+def test_at_100_columns_the_rate_gives_way_before_the_topic_and_module_names(tmp_path: Path) -> None:
+    """A quick filter's part of the state takes room: the sparkline goes, the names stay readable."""
+    topic = write_topic(tmp_path / "app.jsonl", 40)
+
+    async def scenario() -> None:
+        app = make_app(topic, module="fields")
+        async with app.run_test(size=(100, 30)) as pilot:
+            await settle(pilot)
+            assert app.query_one("#status-spark").display
+            await quick_filter(pilot, "!.type=view")
+            await settle(pilot)
+            await pilot.pause()
+            text = status_text(app)
+            assert text.split(" · ")[:2] == ["app", "fields"] and "27 of 40 match" in text
+            assert not app.query_one("#status-spark").display
+            await pilot.resize_terminal(160, 30)
+            await pilot.pause(0.2)
+            assert app.query_one("#status-spark").display  # room enough again: the rate comes back
+
+    asyncio.run(scenario())

@@ -16,6 +16,8 @@ from ..core.text import printable
 RATE_SECONDS = 60
 # The fewest columns a long topic path is shortened to before the module name gives way too.
 MIN_TOPIC = 12
+RATE_COLUMNS = 31  # the rate (10) and its sparkline (20 and a margin)
+PROGRESS_COLUMNS = 24
 
 
 @dataclass
@@ -53,10 +55,12 @@ class StatusBar(Horizontal):
     StatusBar #status-text { width: 1fr; height: 1; padding: 0 1; text-wrap: nowrap; text-overflow: ellipsis; }
     StatusBar #status-rate { width: 10; height: 1; }
     StatusBar Sparkline { width: 20; height: 1; margin-right: 1; }
-    StatusBar ProgressBar { width: 24; height: 1; display: none; }
+    StatusBar ProgressBar { width: 24; height: 1; display: none; }  /* PROGRESS_COLUMNS */
     StatusBar ProgressBar.-active { display: block; }
     /* While work is in progress the bar needs the room for its state: the rate gives way to the progress. */
     StatusBar.-working Sparkline, StatusBar.-working #status-rate { display: none; }
+    /* And when the state, a short topic name and the module's would not fit beside them. */
+    StatusBar.-tight Sparkline, StatusBar.-tight #status-rate { display: none; }
     """
 
     def __init__(self) -> None:
@@ -89,6 +93,7 @@ class StatusBar(Horizontal):
         self._status = status
         if not self.is_mounted or not self.query("#status-text"):
             return
+        self.set_class(self._tight(status), "-tight")
         field = self.query_one("#status-text", Static)
         width = field.content_size.width
         text = _content(status, width)
@@ -98,6 +103,12 @@ class StatusBar(Horizontal):
         # One row of fixed height: a new text never changes the layout, so none is asked for (a layout
         # of the whole screen per appended record was most of the viewer's work during a burst).
         field.update(text, layout=False)
+
+    def _tight(self, status: Status) -> bool:
+        """Whether the rate and sparkline must give their room: decided from the bar's whole width, which
+        their hiding does not change, so the decision never flips back and forth."""
+        room = self.size.width - 2 - RATE_COLUMNS - (PROGRESS_COLUMNS if self.has_class("-working") else 0)
+        return needed_columns(status) > room
 
     def progress(self, fraction: float | None) -> None:
         """Show a progress bar for long work (indexing a large topic); None hides it."""
@@ -131,6 +142,12 @@ def _content(status: Status, width: int = 0) -> Content:
         topic = shorten(topic, max(min(MIN_TOPIC, room // 2), room - cell_len(module)))
         module = shorten(module, max(1, room - cell_len(topic)))
     return Content(" · ").join([Content.styled(topic, "bold"), Content(module), *parts])
+
+
+def needed_columns(status: Status) -> int:
+    """Columns for the whole state, with the topic and the module name shortened no further than MIN_TOPIC."""
+    names = min(cell_len(printable(status.topic)), MIN_TOPIC) + min(cell_len(printable(status.module)), MIN_TOPIC)
+    return Content(" · ").join(_state(status)).cell_length + 6 + names
 
 
 def shorten(text: str, room: int) -> str:
