@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 import time
 from pathlib import Path
+
+import pytest
 
 from smartview.cli import Selection
 from smartview.core.config import SHIPPED_MODULES_DIR
@@ -118,22 +121,56 @@ def test_the_quick_filters_last_matching_rows_show_before_the_count(tmp_path: Pa
     asyncio.run(filtered_rows_before_and_after_the_count(app, index, counted))
 
 
-def test_an_aggregate_waits_for_the_count_rather_than_preview_a_part(tmp_path: Path) -> None:
-    """An aggregate's rows need every record before: the file's last records alone would show wrong totals."""
-    path = mixed_topic(tmp_path, 300)
-    module = module_mod.load(module_mod.find("count_by", [SHIPPED_MODULES_DIR]))
-    selection = Selection(Topic("mixed", path), module, {}, [SHIPPED_MODULES_DIR], ((module, {}),))
+def running_totals(row: str, chain: bool) -> tuple[int, dict[str, int]]:
+    """(offset, totals) of an aggregate's row; and the totals count_by gives after that record of a mixed topic."""
+    offset, value = row.split(" ", 1)
+    logins = int(offset) // 3 + 1
+    expected = {"login": logins} if chain else {"login": logins, "play_demo": int(offset) + 1 - logins}
+    return int(offset), (json.loads(value), expected)
+
+
+@pytest.mark.parametrize("chain", [False, True], ids=["count_by", "where-then-count_by"])
+def test_an_aggregate_shows_its_running_totals_with_offsets_before_the_count(tmp_path: Path, chain: bool) -> None:
+    """An aggregate's rows need every record before: they come from offset 0, where records are read
+    without the count, and show with their offsets while it runs, never as the file's end's wrong totals."""
+    path = mixed_topic(tmp_path, 30_000)
+    count_by = module_mod.load(module_mod.find("count_by", [SHIPPED_MODULES_DIR]))
+    stages = ((count_by, {}),)
+    if chain:
+        where = module_mod.load(module_mod.find("where", [SHIPPED_MODULES_DIR]))
+        stages = ((where, {"equals": "login"}), *stages)
+    selection = Selection(Topic("mixed", path), stages[0][0], stages[0][1], [SHIPPED_MODULES_DIR], stages)
     index = LineIndex(path)
-    counted = threading.Event()
+    counted = threading.Event()  # the count has not arrived: nothing of the file is indexed yet
+
+    def rows() -> list[str]:
+        return [line.strip() for line in screen_text(app).splitlines() if "{" in line]
 
     async def scenario():
-        app = SmartviewApp(selection, watch=False, index=(index, counted))
-        app.animation_level = "none"
         async with app.run_test(size=(120, 30)) as pilot:
-            await asyncio.sleep(1.0)
-            assert app.mapped.index is index and not any("…" in line for line in screen_text(app).splitlines()
-                                                          if "{" in line)
+            await wait_for(pilot, lambda: len(rows()) >= 20)
+            early = rows()
+            assert index.count == 0 and app.status.records == 0
+            assert not any(row.startswith("…") for row in early)
+            for row in early:
+                _, (shown, expected) = running_totals(row, chain)
+                assert shown == expected, row
+            offsets = [running_totals(row, chain)[0] for row in early]
+            assert offsets == sorted(offsets) and offsets[-1] < 30_000 - 1
+            await pilot.press("enter")  # the offset is known: the record behind the row opens
+            await pilot.pause()
+            assert app.screen is not app.screen_stack[0]
+            await pilot.press("escape")
+            index.update()
+            counted.set()
+            last = "29997 " if chain else "29999 "  # the last login, or the last record
+            await wait_for(pilot, lambda: rows() and rows()[-1].startswith(last) and app.status.records == 30_000)
+            for row in rows():
+                _, (shown, expected) = running_totals(row, chain)
+                assert shown == expected, row
 
+    app = SmartviewApp(selection, watch=False, index=(index, counted))
+    app.animation_level = "none"
     asyncio.run(scenario())
 
 

@@ -70,3 +70,20 @@ def test_truncation_and_replacement_are_noticed(tmp_path: Path) -> None:
     assert index.change() == "replaced"
     path.unlink()
     assert index.change() == "deleted"
+
+
+def test_the_head_reads_the_first_records_without_counting_the_rest(tmp_path: Path) -> None:
+    """An aggregate's first rows come from the file's first records: read before the whole file is counted."""
+    from smartview.core.sources.head import HeadIndex
+
+    lines = lines_for(7, 20_000)
+    path = tmp_path / "t.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    full = LineIndex(path, block=4096)  # not counted: the count is still running
+    head = HeadIndex(full)
+    assert [r.value for r in head.read_records(100, 103)] == lines[100:103]
+    assert head.read(0, 5) == lines[:5] and head.read_one(999) == lines[999]
+    assert full.count == 0 and 1000 <= head.count < 20_000  # only as far as was read
+    assert head.read(19_998, 25_000) == lines[19_998:]  # clipped to the file's end
+    head.close()
+    assert full.read(0, 1) == [] and full.update() == 20_000 and full.read(0, 1) == lines[:1]  # its descriptor still open

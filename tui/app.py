@@ -34,6 +34,7 @@ from textual.worker import get_current_worker
 from ..core import config as config_mod
 from ..core.modules import module as module_mod
 from ..core.errors import SmartviewError, TopicError
+from ..core.sources.head import HeadIndex
 from ..core.sources.index import LineIndex
 from ..core.sources.tail import TailPreview
 from ..core.modules.chain import build as build_mapper, init_error
@@ -321,9 +322,14 @@ class SmartviewApp(App[int]):
 
         Reading the end of the file costs microseconds whatever its size; counting 8 GB costs seconds.
         A filter's (or a chain's) rows come from its counting pass, which needs the count: until then the
-        rows the last records give are shown. Not for aggregates, whose rows need every record before.
+        rows the last records give are shown. Not for aggregates, whose rows need every record before:
+        their pass maps from offset 0 at once, and its rows' records are read from the file's head,
+        counted only that far (head.py), so they show with their offsets while the count runs.
         """
-        if self._indexed.is_set() or self.kafka or self.mapped.stateful:
+        if self._indexed.is_set() or self.kafka:
+            return None
+        if self.mapped.stateful:
+            self.mapped.use_index(HeadIndex(self.index))
             return None
         lines = PREVIEW_LINES if self.mapped.one_to_one else FILTER_PREVIEW_LINES
         preview = TailPreview(self.index.path, self.index.fd, lines)
@@ -384,6 +390,9 @@ class SmartviewApp(App[int]):
         """
         if self.mapped.index is self.index or not self._indexed.is_set():
             return
+        if self._preview is None:  # the file's head: the same offsets, the same rows
+            self.mapped.use_index(self.index)
+            return
         outputs = self.mapped.outputs
         if outputs is not None and not outputs.count and not outputs.finished:
             return
@@ -407,7 +416,8 @@ class SmartviewApp(App[int]):
         # Rows counted for records the pass had not reached are not new; once it follows the end, they are.
         caught_up = self.checked >= self.status.records > 0
         outputs = self.mapped.outputs
-        counting = outputs is not None and not outputs.finished and outputs.done < self.index.count
+        counting = outputs is not None and not outputs.finished and (outputs.done < self.index.count
+                                                                      or not self._indexed.is_set())
         if not counting or self._view_due():
             self._outputs_waiting = counting and not self._end_rows_mapped()
             if not self._outputs_waiting:
@@ -843,8 +853,9 @@ class SmartviewApp(App[int]):
         self.status.rows = outputs.count if "array_map" in kinds else None
         self.status.quick = self.quick or ""
         self.status.matched = (outputs.passed, outputs.done) if self.quick else None
-        self.query_one(StatusBar).progress(None if self.checked >= self.index.count else
-                                           self.checked / max(self.index.count, 1))
+        if self._indexed.is_set():  # until then the bar shows the count's progress (`_poll_index`)
+            self.query_one(StatusBar).progress(None if self.checked >= self.index.count else
+                                               self.checked / max(self.index.count, 1))
         if outputs.error is not None and outputs.finished:
             self.notify(outputs.error, title="rows are not being counted", severity="error")
             outputs.error = None

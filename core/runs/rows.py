@@ -135,11 +135,17 @@ class MappedTopic:
         self._start_pass()
 
     def use_index(self, index: Any) -> None:
-        """Read records from another index of the same topic: the real one, once a preview's count arrives."""
+        """Read records from another index of the same topic: the real one, once a preview's count arrives.
+
+        Between a file's head (head.py) and its full index, offsets name the same records: the rows
+        mapped stay. A preview of its end numbers them from 0: every row is mapped anew.
+        """
         with self._lock:
+            renumbered = getattr(self.index, "provisional", False) or getattr(index, "provisional", False)
             self.index = index
-            self.generation += 1
-            self._results.clear()
+            if renumbered:
+                self.generation += 1
+                self._results.clear()
         self._start_tail()
 
     def forget(self) -> None:

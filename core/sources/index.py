@@ -50,13 +50,19 @@ class LineIndex:
     """
 
     def __init__(
-        self, path: Path, block: int = BLOCK, max_record: int = MAX_RECORD_BYTES, cache: IndexCache | None = None
+        self,
+        path: Path,
+        block: int = BLOCK,
+        max_record: int = MAX_RECORD_BYTES,
+        cache: IndexCache | None = None,
+        fd: int | None = None,
     ) -> None:
+        """`fd`: read through this descriptor of `path`, opened and closed by its owner, rather than one of its own."""
         self.path = path
         self.block = block
         self.max_record = max_record
         self._lock = threading.Lock()
-        self._fd = open_topic(path)
+        self._fd = open_topic(path) if fd is None else fd
         self.inode = os.fstat(self._fd).st_ino
         # _before[k]: newlines in bytes [0, k * block). _before[0] == 0.
         self._before = array("q", [0])
