@@ -23,6 +23,7 @@ import subprocess
 import threading
 from array import array
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,12 @@ class OutputIndex:
     `source` is what the pass reads: a topic file's path, or a Kafka topic and partition (source.py).
 
     `on_progress` is called from a reader thread after each frame: more rows, or the pass ended.
+
+    With `first_rows_soon`, the pass keeps the priority it was started with until its first report,
+    then yields to the viewer as every pass does. For rows that nothing else can show first (an
+    aggregate's: no preview of the file's end can give them), at the lowest priority from the start the
+    pass got no processor time while the file's newlines were counted, and its first rows waited for the
+    count; loading the modules and mapping the first records costs tens of milliseconds.
     """
 
     def __init__(
@@ -55,6 +62,7 @@ class OutputIndex:
         stages: list[tuple[Path, dict[str, str]]],
         initial: str | None = None,
         on_progress: Callable[[], None] | None = None,
+        first_rows_soon: bool = False,
     ) -> None:
         self.on_progress = on_progress
         self.offsets = array("q")  # offsets[row] = the record row `row` came from
@@ -70,7 +78,7 @@ class OutputIndex:
         self._lock = threading.Lock()
         self._process = children.start("smartview.core.runs.outputs")
         assert self._process.stdin is not None
-        write_frame(self._process.stdin, (source, [(str(p), v) for p, v in stages], initial))
+        write_frame(self._process.stdin, (source, [(str(p), v) for p, v in stages], initial, first_rows_soon))
         self._process.stdin.close()
         threading.Thread(target=self._read, name="smartview-outputs", daemon=True).start()
 
@@ -198,15 +206,19 @@ def main() -> None:
     from .priority import run_in_background
     from ..sources.halves import Half
 
-    source, stages, initial = read_frame(children.take_stdin())
+    source, stages, initial, *rest = read_frame(children.take_stdin())
+    first_rows_soon = bool(rest and rest[0])
     out = os.fdopen(os.dup(1), "wb")
     os.dup2(os.open(os.devnull, os.O_WRONLY), 1)  # what a module prints goes nowhere
     # The viewer and the writers it watches come first: at nice 5, keys pressed during a pass that kept both
     # cores busy waited behind it (p95 over 100 ms in tmux); at 19, like the error count, they do not.
-    run_in_background(19)
+    # Rows that only this pass gives show first, then the pass steps back (OutputIndex's `first_rows_soon`).
+    background = partial(run_in_background, 19)
+    if not first_rows_soon:
+        background()
     viewer = os.getppid()
     try:
-        counter = _Counter(build_pipeline(stages, initial), out)
+        counter = _Counter(build_pipeline(stages, initial), out, background if first_rows_soon else None)
         for first, records in _records(source, counter):
             if isinstance(records, Half):  # the second half of the backlog, counted by a forked copy
                 counter.add_counts(first, array("i", records.summary))
@@ -246,9 +258,10 @@ def _records(source: Any, counter: _Counter) -> Any:
 class _Counter:
     """Maps records and sends their row counts in frames: small at first, so the first rows show at once."""
 
-    def __init__(self, mapper: Any, out: Any) -> None:
+    def __init__(self, mapper: Any, out: Any, reported: Callable[[], None] | None = None) -> None:
         self.mapper = mapper
         self.out = out
+        self.reported = reported  # called once, after the first report
         from ..modules.runner import Failure
 
         self.failure = Failure
@@ -294,6 +307,9 @@ class _Counter:
         if not self.counts or self.first is None:
             return
         write_frame(self.out, ("rows", self.first, self.counts.tobytes(), self.checkpoints))
+        if self.reported is not None:
+            self.reported()
+            self.reported = None
         self.first += len(self.counts)
         self.counts = array("i")
         self.checkpoints = []

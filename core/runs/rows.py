@@ -161,7 +161,9 @@ class MappedTopic:
             self.outputs = None
         if not self.one_to_one and not self._closed:
             stages = [(module.path, values) for module, values in self.stages]
-            self.outputs = OutputIndex(self.index.source, stages, self.initial, on_progress=self._progress)
+            # A stateful chain's rows come from its pass alone (no preview of the file's end gives them).
+            self.outputs = OutputIndex(self.index.source, stages, self.initial, on_progress=self._progress,
+                                       first_rows_soon=self.stateful)
         self._start_tail()
 
     def _start_tail(self) -> None:
