@@ -160,11 +160,18 @@ def test_an_aggregate_shows_its_running_totals_with_offsets_before_the_count(tmp
             await pilot.press("enter")  # the offset is known: the record behind the row opens
             await pilot.pause()
             assert app.screen is not app.screen_stack[0]
-            await pilot.press("escape")
+            await pilot.press("escape", "pageup")  # paused, while the pass counts on
+            await pilot.pause()
+            paused = rows()
             index.update()
             counted.set()
+            await wait_for(pilot, lambda: app.status.records == 30_000)
+            await pilot.pause()
+            assert rows() == paused  # the count moved nothing, and the rows counted meanwhile are not new records
+            assert not app.stream.following and app.stream.new_while_paused == 0
+            await pilot.press("end")
             last = "29997 " if chain else "29999 "  # the last login, or the last record
-            await wait_for(pilot, lambda: rows() and rows()[-1].startswith(last) and app.status.records == 30_000)
+            await wait_for(pilot, lambda: rows() and rows()[-1].startswith(last))
             for row in rows():
                 _, (shown, expected) = running_totals(row, chain)
                 assert shown == expected, row

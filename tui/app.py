@@ -392,6 +392,7 @@ class SmartviewApp(App[int]):
             return
         if self._preview is None:  # the file's head: the same offsets, the same rows
             self.mapped.use_index(self.index)
+            self.stream.update_count(arrived=False)  # what the pass counted meanwhile is not new records
             return
         outputs = self.mapped.outputs
         if outputs is not None and not outputs.count and not outputs.finished:
