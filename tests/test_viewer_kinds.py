@@ -208,7 +208,8 @@ def _background(pid: int) -> tuple[bool, int, str]:
 def test_background_passes_run_in_a_low_priority_group_of_their_own(tmp_path: Path) -> None:
     """The error count and a filter's row count take the processor only when the viewer leaves it: in a
     session of their own (Linux shares the processor between sessions first), niced, and with their
-    group niced where the kernel has autogroups. Run in the test's own session, as the viewer would be."""
+    group niced where the kernel has autogroups; an aggregate's row count too, once it has reported its
+    first rows. Run in the test's own session, as the viewer would be."""
     topic = tmp_path / "events.jsonl"
     topic.write_text(events(40))
 
@@ -223,6 +224,7 @@ def test_background_passes_run_in_a_low_priority_group_of_their_own(tmp_path: Pa
 
     run(scenario("user_events", {}, lambda app: app._census._process, 19))
     run(scenario("where", {"equals": "login"}, lambda app: app.mapped.outputs._process, 19))
+    run(scenario("count_by", {}, lambda app: app.mapped.outputs._process, 19))
 
 
 def test_opening_a_module_with_text_parameters_maps_and_counts_once(tmp_path: Path) -> None:
