@@ -390,7 +390,7 @@ class SmartviewApp(App[int]):
         """
         if self.mapped.index is self.index or not self._indexed.is_set():
             return
-        if self._preview is None:  # the file's head: the same offsets, the same rows
+        if isinstance(self.mapped.index, HeadIndex):  # the same offsets, the same rows
             self.mapped.use_index(self.index)
             self.stream.update_count(arrived=False)  # what the pass counted meanwhile is not new records
             return
@@ -417,6 +417,7 @@ class SmartviewApp(App[int]):
         # Rows counted for records the pass had not reached are not new; once it follows the end, they are.
         caught_up = self.checked >= self.status.records > 0
         outputs = self.mapped.outputs
+        # Before the count arrives (an aggregate's rows show meanwhile), the pass has the file's end ahead.
         counting = outputs is not None and not outputs.finished and (outputs.done < self.index.count
                                                                       or not self._indexed.is_set())
         if not counting or self._view_due():
