@@ -273,6 +273,7 @@ class SmartviewApp(App[int]):
         # over it would hold up the panel's controls by tens of milliseconds.
         gc.freeze()
         gc.enable()
+        self.index.go()  # a large topic's count waited for this frame
         self.call_later(self._fill_panel_then_the_rest)
 
     async def _fill_panel_then_the_rest(self) -> None:
