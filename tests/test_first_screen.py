@@ -223,3 +223,23 @@ def test_the_lines_opened_before_they_are_built_take_the_keys() -> None:
             assert app.mapped.offset_of(app.stream.cursor) == 0 and not app.query_one("#goto").display
 
     asyncio.run(scenario())
+
+
+def test_the_footer_and_the_rate_come_after_the_first_frame_in_room_kept_for_them() -> None:
+    """The first frame keeps the footer's row: when its keys arrive, no row of the stream moves."""
+    from viewer_support import make_app, settle
+
+    async def scenario():
+        app = make_app(SAMPLE)
+        async with app.run_test(size=(120, 30)) as pilot:
+            assert not app.query("Footer") and not app.query("#status-spark")  # not in the first frame
+            first = app.stream.region
+            await settle(pilot)
+            await pilot.pause(0.2)
+            assert app.query("FooterKey") and app.query_one("#status-spark").display
+            assert app.stream.region == first
+            footer = " ".join(str(key.render()) for key in app.query("FooterKey"))
+            assert "Quit" in footer and "Panel" in footer
+            assert app.screen.get_widget_at(0, 29)[0].__class__.__name__ in ("FooterKey", "Footer")
+
+    asyncio.run(scenario())

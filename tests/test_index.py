@@ -54,6 +54,33 @@ def test_counting_in_a_child_process_gives_the_same_index(tmp_path: Path, monkey
     assert index.read(1234, 1240) == lines[1234:1240]
 
 
+def test_a_large_topic_is_counted_once_the_first_screen_says_go(tmp_path: Path, monkeypatch) -> None:
+    """The counting processes of a large topic wait for the viewer's first frame rather than slow it."""
+    lines = lines_for(11, 5000)
+    path = tmp_path / "t.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    monkeypatch.setattr(index_mod, "FORK_MIN_BYTES", 0)
+    monkeypatch.setattr(index_mod, "HOLD_MIN_BYTES", 0)
+    monkeypatch.setattr(index_mod, "HOLD_SECONDS", 30.0)
+    index = LineIndex(path, block=256)
+    counted = index.build_in_background()
+    assert not counted.wait(0.5)  # held
+    index.go()
+    assert counted.wait(10)
+    assert index.count == 5000 and index.read(4990, 5000) == lines[4990:]
+
+
+def test_a_held_count_starts_anyway_if_no_screen_says_go(tmp_path: Path, monkeypatch) -> None:
+    path = tmp_path / "t.jsonl"
+    path.write_bytes(b"\n".join(lines_for(12, 3000)) + b"\n")
+    monkeypatch.setattr(index_mod, "FORK_MIN_BYTES", 0)
+    monkeypatch.setattr(index_mod, "HOLD_MIN_BYTES", 0)
+    monkeypatch.setattr(index_mod, "HOLD_SECONDS", 0.3)
+    index = LineIndex(path, block=256)
+    assert index.build_in_background().wait(10)
+    assert index.count == 3000
+
+
 def test_truncation_and_replacement_are_noticed(tmp_path: Path) -> None:
     path = tmp_path / "t.jsonl"
     path.write_bytes(b"1\n2\n3\n")

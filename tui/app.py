@@ -23,12 +23,12 @@ from typing import TYPE_CHECKING, Any
 from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
-from textual.containers import Horizontal
+from textual.containers import Container, Horizontal
 from textual.content import Content
 from textual.notifications import Notification, Notify, SeverityLevel
 from textual.screen import Screen
 from textual.widget import AwaitMount
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 from textual.worker import get_current_worker
 
 from ..core import config as config_mod
@@ -101,6 +101,7 @@ class SmartviewApp(App[int]):
     .-narrow StatusBar Sparkline { display: none; }
     .-narrow StatusBar #status-rate { display: none; }
     #main { height: 1fr; }
+    #footer-row { height: 1; dock: bottom; background: $footer-background; }
     #banner { display: none; background: $error 30%; color: $text; padding: 0 1; height: auto; }
     #banner.-shown { display: block; }
     #find, #quick { dock: bottom; display: none; }
@@ -190,7 +191,8 @@ class SmartviewApp(App[int]):
             yield StreamView(self.mapped, id="stream")
             yield ParamPanel(self._groups(), id="panel", later=True)  # its controls come after the first frame
         yield StatusBar()
-        yield Footer(show_command_palette=False, compact=True)  # ctrl+p is listed by `?`; the footer is full at 80 columns
+        # The footer's row, kept from the start: its keys (ten widgets) come after the first frame.
+        yield Container(id="footer-row")
 
     def _mount_hidden(self) -> list[AwaitMount]:
         """Mount the parts no first screen shows: the find, quick filter and go-to lines and the bar chart.
@@ -272,12 +274,18 @@ class SmartviewApp(App[int]):
         # over it would hold up the panel's controls by tens of milliseconds.
         gc.freeze()
         gc.enable()
+        self.index.go()  # a large topic's count waited for this frame
         self.call_later(self._fill_panel_then_the_rest)
 
     async def _fill_panel_then_the_rest(self) -> None:
         """The panel first, seen as soon as can be; then the parts only a key or long work shows."""
         await self.panel.fill(self._groups())
-        self.query_one(StatusBar).add_progress_bar()
+        self.query_one(StatusBar).add_the_rest()
+        from textual.widgets import Footer
+
+        footer = Footer(show_command_palette=False, compact=True)  # ctrl+p is listed by `?`; 80 columns are full
+        await self.query_one("#footer-row").mount(footer)
+        self.refresh_bindings()  # a footer mounted late was not told of the bindings it shows
         self._mount_hidden()
 
     def _rows_ready(self) -> None:

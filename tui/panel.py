@@ -21,7 +21,7 @@ from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.message import Message
 from textual.widget import AwaitMount
-from textual.widgets import Checkbox, Input, Label, Select, Static
+from textual.widgets import Input, Static
 
 from ..core.modules.module import Module
 from ..core.modules.params import ParamSpec, format_value
@@ -68,14 +68,6 @@ def _default_text(module: Any, spec: ParamSpec, value: Any) -> str:
             return "no value: the module needs one"
         return "default: none (not passed)" if not spec.required else "required"
     return f"default: {format_value(spec.default) or chr(34) * 2}"
-
-
-class ParamCheckbox(Checkbox):
-    """A checkbox whose state is in its glyph (X or blank), not only in the colour of the X."""
-
-    @property
-    def BUTTON_INNER(self) -> str:  # type: ignore[override]  # Textual reads it on every render
-        return "X" if self.value else " "
 
 
 class ParamPanel(VerticalScroll, can_focus=False):
@@ -154,6 +146,10 @@ class ParamPanel(VerticalScroll, can_focus=False):
             await self._filled
 
     def _controls(self) -> ComposeResult:
+        from textual.widgets import Label
+
+        from .controls import ParamCheckbox
+
         if not self.groups:
             yield Label("No module selected", classes="panel-title")
             yield Static("Records are shown as they are.\nPress m to pick a module.", classes="panel-empty")
@@ -190,6 +186,8 @@ class ParamPanel(VerticalScroll, can_focus=False):
                 yield Input(placeholder="name=value, then Enter", id=f"add-param-{stage}", classes="param-add")
 
     def _input_for(self, stage: int, spec: ParamSpec, value: Any):
+        from textual.widgets import Select
+
         if spec.kind == "choice":
             options = [(_plain(format_value(choice)), choice) for choice in spec.choices]
             return Select(options, value=value, allow_blank=False, id=control_id(stage, spec.name))
@@ -234,6 +232,8 @@ class ParamPanel(VerticalScroll, can_focus=False):
         """Reflect applied values in the controls (after `r` or a key toggle) and mark non-defaults."""
         if self._waiting:  # `fill` shows the values of its time
             return
+        from textual.widgets import Checkbox, Select
+
         for stage, ((module, _), stage_values) in enumerate(zip(self.groups, values)):
             for spec in module.specs:
                 value = stage_values.get(spec.name, spec.default)
@@ -275,6 +275,8 @@ class ParamPanel(VerticalScroll, can_focus=False):
         return found[:TOGGLE_KEYS]
 
     def toggle(self, stage: int, name: str) -> None:
+        from textual.widgets import Checkbox
+
         checkbox = self.query_one(f"#{control_id(stage, name)}", Checkbox)
         checkbox.toggle()
 

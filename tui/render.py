@@ -7,7 +7,11 @@ screen. Everything here is a rich Text, never markup: a record holding `[/]` is 
 
 from __future__ import annotations
 
+import re
+
 from rich.highlighter import JSONHighlighter
+from rich.segment import Segment
+from rich.style import Style
 from rich.text import Text
 
 from ..core.modules.runner import Failure, Output
@@ -34,6 +38,86 @@ def value_text(output: Output) -> Text:
     _highlighter.highlight(body)
     text.append_text(body)
     return text
+
+
+# What rich's JSONHighlighter marks, and how: its own expressions, so that a row drawn by `json_segments`
+# looks exactly as one drawn through rich (the detail view and the fallbacks go that way).
+_TOKENS = re.compile(JSONHighlighter.highlights[0])
+_STRING = re.compile(JSONHighlighter.JSON_STR)
+_KIND_OF_GROUP = {index: name for name, index in _TOKENS.groupindex.items()}
+KINDS = ("brace", "bool_true", "bool_false", "null", "number", "str")
+
+
+def json_styles(get_style, outer: Style, base: Style) -> dict[str, Style]:
+    """The style of each kind of JSON token on a row: rich's theme style over the row's own (`outer`), and the
+    widget's `base` under both; "" for text that is no token. A key is a string with the key style on top."""
+
+    def theme(name: str) -> Style:
+        return get_style(f"json.{name}", default=Style.null())
+
+    # rich draws a text without any mark in no style at all, not even its own: "none" is that case.
+    styles = {"": base + outer, "none": base}
+    for kind in KINDS:
+        styles[kind] = base + Style.combine((outer, theme(kind)))
+    styles["key"] = base + Style.combine((outer, theme("str"), theme("key")))
+    return styles
+
+
+def json_segments(label: str, body: str, width: int, styles: dict[str, Style]) -> list[Segment] | None:
+    """`label` and the JSON text `body` as one row of `width` cells, highlighted as rich would draw them.
+
+    Drawing through rich (a Text, the highlighter's spans, their styles combined at every boundary) is most
+    of what a screen of rows costs; this does the same in one pass over the tokens, about four times as
+    fast. None where rich's own rules would need more than that: a row that is not ASCII (wide
+    characters), or marks that overlap.
+    """
+    line = f"{label} {body}"
+    if not line.isascii():
+        return None
+    tokens = _tokens(body, len(label) + 1)
+    if tokens is None:
+        return None
+    if len(line) > width:  # cut, with `…` in the style of the character it replaces
+        line = line[: width - 1] + "…"
+        tokens = [(start, min(end, width), kind) for start, end, kind in tokens if start < width]
+    plain = styles[""] if tokens else styles["none"]
+    segments, at = [], 0
+    for start, end, kind in tokens:
+        if start > at:
+            segments.append(Segment(line[at:start], plain))
+        segments.append(Segment(line[start:end], styles[kind]))
+        at = end
+    if at < len(line):
+        segments.append(Segment(line[at:], plain))
+    if len(line) < width:
+        segments.append(Segment(" " * (width - len(line)), plain))
+    return segments
+
+
+def _tokens(body: str, shift: int) -> list[tuple[int, int, str]] | None:
+    """(start, end, kind) of each token rich's JSONHighlighter marks in `body`, moved by `shift`; None if a
+    key it would mark is not also one of its strings (marks that overlap otherwise)."""
+    tokens = []
+    strings = {}  # where each string starts: its place in `tokens`, and its end
+    for match in _TOKENS.finditer(body):
+        start, end = match.span()
+        if end > start:
+            kind = _KIND_OF_GROUP[match.lastindex]
+            if kind == "str":
+                strings[start] = len(tokens), end
+            tokens.append((start + shift, end + shift, kind))
+    for match in _STRING.finditer(body):  # a string followed by `:` is a key, as the highlighter decides
+        start, end = match.span()
+        after = end
+        while after < len(body) and body[after] in " \n\r\t":
+            after += 1
+        if body[after : after + 1] != ":":
+            continue
+        at, string_end = strings.get(start, (0, None))
+        if string_end != end:
+            return None
+        tokens[at] = (start + shift, end + shift, "key")
+    return tokens
 
 
 def short_location(location: str) -> str:

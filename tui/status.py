@@ -9,7 +9,7 @@ from rich.cells import cell_len
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.content import Content
-from textual.widgets import Sparkline, Static
+from textual.widgets import Static
 
 from ..core.text import printable
 
@@ -70,18 +70,19 @@ class StatusBar(Horizontal):
         self._text = Content()
         self._width = 0
         self._fraction: float | None = None  # the progress to show once the bar is mounted
+        self._rate = "0/s"  # the rate to show once its part is mounted
 
     def compose(self) -> ComposeResult:
         yield _StatusText(id="status-text")
-        yield Static("0/s", id="status-rate")
-        yield Sparkline(list(self.samples), id="status-spark")
 
-    def add_progress_bar(self) -> None:
-        """Mount the progress bar, after the first frame: it is four widgets, and that frame can do without."""
+    def add_the_rest(self) -> None:
+        """Mount the progress bar, the rate and its sparkline, after the first frame: it can do without them
+        (the rate is 0/s then, the sparkline flat), and each widget there costs that frame its styling and layout."""
         if not self.query("#status-progress"):
-            from textual.widgets import ProgressBar
+            from textual.widgets import ProgressBar, Sparkline
 
             self.mount(ProgressBar(total=100, show_eta=False, id="status-progress"), after="#status-text")
+            self.mount(Static(self._rate, id="status-rate"), Sparkline(list(self.samples), id="status-spark"))
             self.progress(self._fraction)
 
     def on_mount(self) -> None:
@@ -125,8 +126,10 @@ class StatusBar(Horizontal):
         if per_second == 0 and not any(self.samples):  # a quiet minute stays as drawn
             return
         self.samples.append(per_second)
-        self.query_one("#status-spark", Sparkline).data = list(self.samples)
-        self.query_one("#status-rate", Static).update(f"{per_second:,.0f}/s", layout=False)
+        self._rate = f"{per_second:,.0f}/s"
+        if self.query("#status-spark"):
+            self.query_one("#status-spark").data = list(self.samples)  # type: ignore[attr-defined]
+            self.query_one("#status-rate", Static).update(self._rate, layout=False)
 
 
 def _content(status: Status, width: int = 0) -> Content:

@@ -24,8 +24,9 @@ from textual.strip import Strip
 
 from ..core.pattern import Pattern
 from ..core.runs.rows import MappedTopic, Row
-from ..core.modules.runner import Failure
-from .render import failure_text, value_text
+from ..core.modules.runner import Failure, Output
+from ..core.text import printable
+from .render import decode, failure_text, json_segments, json_styles, value_text
 
 # How long drawing waits for the module before showing a row as pending (the screen stays live).
 ROW_WAIT = 0.05
@@ -36,6 +37,7 @@ class RowStyles(NamedTuple):
     offset: Style  # the offset column
     cursor: Style  # the cursor row's background, put over everything else
     match: Color | None  # find's highlight, which stays on the cursor's row
+    json: dict[str, Style]  # each kind of JSON token, over the base (render.json_styles)
 
 
 class StreamView(ScrollView, can_focus=True):
@@ -360,6 +362,13 @@ class StreamView(ScrollView, can_focus=True):
 
     def _draw(self, row: Row, number: int, width: int) -> Strip:
         styles = self._row_styles()
+        if not (self.x_shift or self.search or number == self.cursor):  # the common row, drawn directly
+            result = row.result
+            if isinstance(result, Output) and result.key is None:
+                body = printable(decode(result.value))
+                segments = json_segments(self._label(row), body, width, styles.json)
+                if segments is not None:
+                    return Strip(segments, width)
         text = Text(f"{self._label(row)} ", style=styles.offset, no_wrap=True)
         text.append_text(self._highlighted(self._body(row)))
         if self.x_shift:
@@ -371,11 +380,13 @@ class StreamView(ScrollView, can_focus=True):
         """The styles of this frame's rows, looked up once per frame: each lookup goes up the widget tree."""
         if self._styles is None:
             component = self.get_component_rich_style
+            base, offset = self.rich_style, Style(color=component("stream--offset").color)
             self._styles = RowStyles(
-                self.rich_style,
-                Style(color=component("stream--offset").color),
+                base,
+                offset,
                 Style(bgcolor=component("stream--cursor").bgcolor),
                 component("stream--match").bgcolor,
+                json_styles(self.app.console.get_style, offset, base),
             )
         return self._styles
 

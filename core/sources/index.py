@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import bisect
 import os
+import select
 import threading
 from array import array
 from pathlib import Path
@@ -25,6 +26,11 @@ READ = 16 * BLOCK
 # Files at least this big are counted in forked processes (see `build_in_background`): counting in a
 # thread would hold the GIL while the viewer imports Textual, and the first screen no longer waits for it.
 FORK_MIN_BYTES = 16 << 20
+# A count this big cannot end before the first screen is drawn (about 0.25 s): its processes, forked
+# early, wait for that screen (`go`) rather than take memory bandwidth and caches from it, and start after
+# HOLD_SECONDS anyway. The screen shows the file's last records meanwhile (tail.py); their offsets follow.
+HOLD_MIN_BYTES = 256 << 20
+HOLD_SECONDS = 1.0
 
 
 class TooLong(bytes):
@@ -70,6 +76,7 @@ class LineIndex:
         self._scanned = 0  # bytes counted so far
         self._seen = Seen()  # what was counted, to notice a file rewritten in place
         self._cache = cache
+        self._hold: int | None = None  # closed by `go`: the counting processes wait for it
         self.cached_blocks = 0  # blocks whose counts came from the cache rather than from counting
 
     def close(self) -> None:
@@ -108,7 +115,11 @@ class LineIndex:
         size = self.size()
         full_blocks = size // self.block
         fork = self._scanned == 0 and size >= FORK_MIN_BYTES
-        reader = _fork_counter(self._fd, self.block, full_blocks) if fork else None
+        hold = os.pipe() if fork and size >= HOLD_MIN_BYTES else None
+        reader = _fork_counter(self._fd, self.block, full_blocks, hold) if fork else None
+        if hold is not None:
+            os.close(hold[0])
+            self._hold = hold[1]
 
         def build() -> None:
             if reader is not None:
@@ -120,6 +131,12 @@ class LineIndex:
 
         threading.Thread(target=build, name="smartview-index", daemon=True).start()
         return done
+
+    def go(self) -> None:
+        """The first screen is drawn: a count held back for it (see HOLD_MIN_BYTES) starts now."""
+        if self._hold is not None:
+            os.close(self._hold)
+            self._hold = None
 
     def _load_cache(self) -> None:
         """Take the counts saved by an earlier open of this very file (see index_cache.py), if any."""
@@ -287,13 +304,14 @@ def count_blocks(fd: int, block: int, blocks: int, first: int = 0) -> array:
 COUNT_NICENESS = 19
 
 
-def _fork_counter(fd: int, block: int, blocks: int):
+def _fork_counter(fd: int, block: int, blocks: int, hold: tuple[int, int] | None = None):
     """Count in two child processes, one half of the blocks each (one per core); returns a function
-    that waits for (counts, blocks), counts None if a child failed."""
+    that waits for (counts, blocks), counts None if a child failed. With `hold`, a pipe (read end, write
+    end), they start once its write end is closed in the parent (or after HOLD_SECONDS)."""
     if not hasattr(os, "fork"):
         return None
     middle = blocks // 2
-    halves = [_fork_half(fd, block, 0, middle), _fork_half(fd, block, middle, blocks)]
+    halves = [_fork_half(fd, block, 0, middle, hold), _fork_half(fd, block, middle, blocks, hold)]
 
     def result() -> tuple[array | None, int]:
         first, second = (wait() for wait in halves)
@@ -306,7 +324,7 @@ def _fork_counter(fd: int, block: int, blocks: int):
     return result
 
 
-def _fork_half(fd: int, block: int, first: int, last: int):
+def _fork_half(fd: int, block: int, first: int, last: int, hold: tuple[int, int] | None = None):
     """One counting child for blocks [first, last); returns a function that waits for its counts."""
     read_end, write_end = os.pipe()
     pid = os.fork()
@@ -314,6 +332,9 @@ def _fork_half(fd: int, block: int, first: int, last: int):
         try:
             os.close(read_end)
             os.nice(COUNT_NICENESS)
+            if hold is not None:
+                os.close(hold[1])  # the parent's copy alone keeps the pipe open
+                select.select([hold[0]], [], [], HOLD_SECONDS)
             data = memoryview(count_blocks(fd, block, last, first).tobytes())
             while data:
                 data = data[os.write(write_end, data) :]
