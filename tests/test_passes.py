@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -21,6 +22,7 @@ from smartview.core.sources.halves import SPLIT_AT
 
 ROOT = Path(__file__).resolve().parent.parent
 EXPLODE = str(ROOT / "modules" / "explode.py")
+GREP = str(ROOT / "core" / "modules" / "grep.py")  # what find adds to the pipeline to count its matches
 FAILING = "def map(record):\n    if record.value.startswith(b'bad'):\n        raise ValueError('bad record')\n    return record.value\n"
 
 
@@ -82,8 +84,10 @@ def _census(path: Path, module: Path, jobs: str, until: int, while_running=None)
         proc.wait()
 
 
-def _outputs(path: Path, jobs: str, records: int) -> array:
-    proc = _start("smartview.core.runs.outputs", (str(path), [(EXPLODE, {})], None), jobs)
+def _outputs(path: Path, jobs: str, records: int, stages=None, on_first_frame=None, at_the_end=None) -> array:
+    """The output counts of every record, as the pass reports them; `on_first_frame` and `at_the_end`
+    are called with the pass's process once its first frame has come and once every record is counted."""
+    proc = _start("smartview.core.runs.outputs", (str(path), stages or [(EXPLODE, {})], None), jobs)
     counts = array("i")
     try:
         while len(counts) < records:
@@ -91,10 +95,22 @@ def _outputs(path: Path, jobs: str, records: int) -> array:
             assert frame[0] == "rows", frame
             assert frame[1] == len(counts)  # frames come in offset order, without gaps
             counts.frombytes(frame[2])
+            if on_first_frame is not None:
+                on_first_frame(proc)
+                on_first_frame = None
+        if at_the_end is not None:
+            at_the_end(proc)
         return counts
     finally:
         proc.kill()
         proc.wait()
+
+
+def _copy_of(proc: subprocess.Popen) -> int:
+    """The pid of the forked copy mapping part of the pass's backlog."""
+    children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
+    assert len(children) == 1, children
+    return int(children[0])
 
 
 def test_the_split_error_count_finds_the_same_failures_as_one_process(tmp_path: Path) -> None:
@@ -188,3 +204,61 @@ def test_a_pass_whose_copy_dies_maps_the_copys_share_itself(tmp_path: Path) -> N
     module.write_text("import os\n\nLOADED_BY = os.getpid()\n\n\n" + FAILING.replace(
         "def map(record):\n", "def map(record):\n    if os.getpid() != LOADED_BY:\n        os._exit(3)\n"))
     assert _census(topic, module, "auto", lambda: records) == bad
+
+
+def test_find_reaches_a_rare_string_in_the_last_quarter_of_a_split_topic_at_its_offset(tmp_path: Path) -> None:
+    """The copy maps pieces in turn with this process, so it has a share of the last quarter: its match
+    must come back at the record's own offset, as in one process."""
+    topic = tmp_path / "big.jsonl"
+    records, _ = _topic(topic)
+    lines = topic.read_bytes().split(b"\n")
+    needle = records * 7 // 8
+    lines[needle] = b'{"n": %d, "msg": "needle-5f1c9e"}' % needle
+    topic.write_bytes(b"\n".join(lines))
+    find = [(GREP, {"pattern": "needle-5f1c9e"})]
+    for jobs in ("1", "auto"):
+        counts = _outputs(topic, jobs, records, find)
+        assert [n for n, count in enumerate(counts) if count != 0] == [needle], jobs
+
+
+def test_a_copy_killed_mid_pass_loses_nothing(tmp_path: Path) -> None:
+    topic = tmp_path / "big.jsonl"
+    records, _ = _topic(topic)
+    alone = _outputs(topic, "1", records)
+    killed = []
+
+    def kill_the_copy(proc: subprocess.Popen) -> None:
+        killed.append(_copy_of(proc))
+        os.kill(killed[0], signal.SIGKILL)
+
+    assert _outputs(topic, "auto", records, on_first_frame=kill_the_copy) == alone
+    assert killed
+
+
+def test_a_copy_that_gets_no_processor_time_does_not_hold_the_pass_up(tmp_path: Path) -> None:
+    """The copy is stopped for good once the pass is under way: this process maps the piece the copy
+    held, counts every record as one process does, and leaves no stopped copy behind."""
+    topic = tmp_path / "big.jsonl"
+    records, _ = _topic(topic)
+    alone = _outputs(topic, "1", records)
+    stopped = []
+
+    def stop_the_copy(proc: subprocess.Popen) -> None:
+        stopped.append(_copy_of(proc))
+        os.kill(stopped[0], signal.SIGSTOP)
+
+    def copy_ended(proc: subprocess.Popen) -> None:  # by the pass, once the backlog is reported
+        deadline = time.monotonic() + 10
+        while Path(f"/proc/{stopped[0]}").exists():
+            assert time.monotonic() < deadline, "the stopped copy was left behind"
+            time.sleep(0.05)
+        assert proc.poll() is None  # while the pass goes on following the file
+
+    try:
+        assert _outputs(topic, "auto", records, on_first_frame=stop_the_copy, at_the_end=copy_ended) == alone
+    finally:
+        if stopped:
+            try:
+                os.kill(stopped[0], signal.SIGKILL)
+            except ProcessLookupError:
+                pass

@@ -3,24 +3,37 @@
 The passes that map every record (the error count, the output index, find's and the quick filter's
 counts) spend their time in module code, one record after another, on one core. When a topic file
 holds more than `SPLIT_AT` bytes to go, its backlog (as it is when the pass starts) is cut at line
-boundaries into pieces (`PIECES`, more for a very large backlog). This process maps pieces from the front and reports them as it goes,
-in offset order as before; a forked copy of it (same module, same parameter values, same low priority,
-stdin already /dev/null) maps pieces from the back, each with offsets counted from 0, and hands back a
-summary of each (the failed offsets, the per-record output counts). They meet wherever the processor
-time they got puts them. The copy's summaries are merged after this process's pieces, shifted to
-their true offsets, and this process alone goes on following the file from where the backlog ended.
-The copy ends as soon as it finds its parent gone (the viewer stopped the pass).
+boundaries into pieces (`PIECES`, more for a very large backlog). This process and a forked copy of it
+(same module, same parameter values, same low priority, stdin already /dev/null) take the pieces in
+order from one shared counter, each the next one not yet taken, so the two move down the topic side by
+side and a match three quarters of the way in is reached after about three eighths of the work. The
+copy hands back a summary of each piece it maps (the failed offsets, the per-record output counts,
+numbered from 0) through a temporary file. This process reports in offset order: the records of its
+own pieces as it maps them, and the copy's summaries, shifted to their true offsets, as their turn
+comes. When its next piece is the one the copy is still mapping, it does not idle: it maps the next
+piece not yet taken and holds that piece's summary (at most `AHEAD` of them) until its turn. Once the
+backlog is reported the copy is ended, and this process alone goes on following the file from where
+the backlog ended. The copy ends as soon as it finds its parent gone (the viewer stopped the pass).
 
-If the copy cannot run or dies, this process maps what it left: nothing is lost. Aggregates and
-look_back modules carry state from record to record and cannot be split: their passes stay in one
-process. `SMARTVIEW_PASS_JOBS=1` keeps every pass in one process (the benchmark's side-by-side figure).
+Nothing waits forever on the copy. When this process has nothing else to map and its next piece is in
+the copy's hands, it waits only while the copy, at the pace it has kept since the fork, would finish
+that piece sooner than this process could map the whole piece at its own pace; otherwise it maps the
+piece itself (the copy is told to drop it). A copy starved of processor time thus costs at most about
+one piece's time, and the pass never ends later than mapping everything here would. If the copy
+cannot run or dies, this process maps what it left: nothing is lost. Aggregates and look_back modules
+carry state from record to record and cannot be split: their passes stay in one process.
+`SMARTVIEW_PASS_JOBS=1` keeps every pass in one process (the benchmark's side-by-side figure).
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import pickle
+import select
+import signal
 import struct
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,17 +46,23 @@ from .source import FILE_BLOCK, follow_reader
 SPLIT_AT = 8 << 20  # backlog bytes from which a second process pays for its fork (about 100k records)
 PIECES = 32  # the backlog is cut into at least this many pieces, shared out as the processes get to them
 PIECE_BYTES = 32 << 20  # and into pieces of about this size at most: a piece's summary is held whole
-HEADER = struct.Struct("qq")  # before each summary the copy sends: its piece number and length
+AHEAD = 4  # summaries of pieces this process mapped ahead of their turn, held at most
+WAIT = 0.02  # seconds between two looks at the copy's progress while waiting for its piece
+HEADER = struct.Struct("qqq")  # what the copy sends for each piece: its number, where its summary lies, its length
 
 Batches = Iterator[tuple[int, list[Record]]]
 
 
 @dataclass(frozen=True)
 class Half:
-    """What the forked copy made of one piece: `count` records, and its `summary` of them."""
+    """What the forked copy (or this process, ahead of its turn) made of one piece: `count` records, and its `summary` of them."""
 
     count: int
     summary: Any
+
+
+class _Dropped(Exception):
+    """The piece the copy maps was taken over by its parent."""
 
 
 def split_enabled() -> bool:
@@ -54,9 +73,10 @@ def split_enabled() -> bool:
 def follow_halves(path: str, start: int, later: Callable[[Batches], Any]) -> Iterator[tuple[int, list[Record] | Half]]:
     """`follow_records` for a topic file, with part of a large backlog mapped by `later` in a fork.
 
-    Yields (offset, records) as `follow_records` does, and `(offset, Half)` for each piece the copy
-    mapped: its summary, whose offsets the caller adds `offset` to. `later` gets batches of records
-    numbered from 0 and returns something picklable.
+    Yields, in offset order, (offset, records) as `follow_records` does, and `(offset, Half)` for each
+    piece mapped by `later` (in the copy, or here ahead of its turn): its summary, whose offsets the
+    caller adds `offset` to. `later` gets batches of records numbered from 0 and returns something
+    picklable.
     """
     reader = TopicReader(Path(path), block_size=FILE_BLOCK)
     reader.skip(start)
@@ -65,26 +85,11 @@ def follow_halves(path: str, start: int, later: Callable[[Batches], Any]) -> Ite
     if not split_enabled() or end - reader.byte < SPLIT_AT:
         yield from follow_reader(reader)
         return
-    cuts = _cuts(fd, reader.byte, end)
-    claims = _Claims(len(cuts) - 1)
-    worker, results = _fork_later(fd, cuts, claims, later)
-    received = _Drain(results)  # read as the copy writes, so it never waits on a full pipe
-    offset = reader.offset
-    while (piece := claims.front()) is not None:  # this process takes pieces from the front, in order
-        mapped = _Range(fd, cuts[piece], cuts[piece + 1], offset)
-        yield from mapped.batches()
-        offset += mapped.count
-    halves = _collect(worker, received)
-    for piece in range(claims.first_taken_from_back(), len(cuts) - 1):
-        half = received.load(halves[piece]) if piece in halves else None
-        if half is None:  # the copy failed on it: map it here
-            mapped = _Range(fd, cuts[piece], cuts[piece + 1], offset)
-            yield from mapped.batches()
-            offset += mapped.count
-        else:
-            yield offset, half
-            offset += half.count
-    received.file.close()  # the summaries' disk space goes back while the pass follows the file
+    split = _Split(fd, _cuts(fd, reader.byte, end), later)
+    try:
+        offset = yield from split.report(reader.offset)
+    finally:
+        split.close()  # the summaries' disk space goes back while the pass follows the file
     reader.moved_to(end, offset)
     yield from follow_reader(reader)
 
@@ -102,10 +107,10 @@ def _cuts(fd: int, start: int, end: int) -> list[int]:
 
 
 class _Claims:
-    """Which pieces are taken, shared by both processes: this one from the front, the copy from the back.
+    """Shared by both processes: the next piece not yet taken, and how far the copy has got.
 
-    Whichever is quicker maps more: a copy starved of processor time by other work leaves its pieces
-    to this process rather than making it wait.
+    Layout of the shared words: next piece, the copy's piece, bytes of it mapped, bytes it mapped in
+    all, the piece its parent took over from it, the number of pieces.
     """
 
     def __init__(self, pieces: int) -> None:
@@ -113,35 +118,61 @@ class _Claims:
         import multiprocessing
 
         self._lock = multiprocessing.Lock()  # a semaphore in shared memory: it survives the fork
-        self._shared = mmap.mmap(-1, 16)
-        struct.pack_into("qq", self._shared, 0, 0, pieces)  # next from the front, first taken from the back
+        self._shared = mmap.mmap(-1, 48)
+        struct.pack_into("qqqqqq", self._shared, 0, 0, -1, 0, 0, -1, pieces)
 
-    def front(self) -> int | None:
+    def _word(self, n: int) -> int:
+        return struct.unpack_from("q", self._shared, 8 * n)[0]
+
+    def _set(self, n: int, value: int) -> None:
+        struct.pack_into("q", self._shared, 8 * n, value)
+
+    def take(self, piece: int) -> bool:
+        """Take `piece` if it is the next one not yet taken (every piece before it is)."""
         with self._lock:
-            front, back = struct.unpack_from("qq", self._shared, 0)
-            if front >= back:
+            if self._word(0) != piece or piece >= self._word(5):
+                return False
+            self._set(0, piece + 1)
+            return True
+
+    def next(self, copy: bool = False) -> int | None:
+        """Take the next piece not yet taken, if any; the copy notes that it maps it."""
+        with self._lock:
+            piece = self._word(0)
+            if piece >= self._word(5):
                 return None
-            struct.pack_into("q", self._shared, 0, front + 1)
-            return front
+            self._set(0, piece + 1)
+            if copy:
+                self._set(1, piece)
+                self._set(2, 0)
+            return piece
 
-    def back(self) -> int | None:
-        with self._lock:
-            front, back = struct.unpack_from("qq", self._shared, 0)
-            if back - 1 < front:
-                return None
-            struct.pack_into("q", self._shared, 8, back - 1)
-            return back - 1
+    def mapping(self, piece: int, done: int, total: int) -> None:
+        """The copy's progress: `done` bytes of `piece`, `total` bytes since it started. Raises _Dropped
+        when its parent took the piece over."""
+        self._set(2, done)
+        self._set(3, total)
+        if self._word(4) == piece:
+            raise _Dropped()
 
-    def first_taken_from_back(self) -> int:
-        with self._lock:
-            return struct.unpack_from("qq", self._shared, 0)[1]
+    def copy_progress(self, piece: int) -> tuple[int, int]:
+        """Bytes of `piece` the copy has mapped, and bytes it mapped in all."""
+        return (self._word(2) if self._word(1) == piece else 0), self._word(3)
+
+    def drop(self, piece: int) -> None:
+        """Tell the copy to stop mapping `piece`: this process maps it."""
+        self._set(4, piece)
 
 
 class _Range:
-    """The records of bytes [start, end) of a file, `end` a line's end, numbered from `first`."""
+    """The records of bytes [start, end) of a file, `end` a line's end, numbered from `first`.
 
-    def __init__(self, fd: int, start: int, end: int, first: int, parent: int | None = None) -> None:
-        self.fd, self.start, self.end, self.first, self.parent = fd, start, end, first, parent
+    `check`, if any, is called with the bytes read so far before each block (the copy: its parent
+    still there, its piece not taken over).
+    """
+
+    def __init__(self, fd: int, start: int, end: int, first: int, check: Callable[[int], None] | None = None) -> None:
+        self.fd, self.start, self.end, self.first, self.check = fd, start, end, first, check
         self.count = 0
 
     def batches(self) -> Batches:
@@ -149,8 +180,8 @@ class _Range:
 
         position = self.start
         while position < self.end:
-            if self.parent is not None and os.getppid() != self.parent:
-                os._exit(0)  # the pass was stopped: so is its copy
+            if self.check is not None:
+                self.check(position - self.start)
             data = os.pread(self.fd, min(FILE_BLOCK, self.end - position), position)
             cut = data.rfind(b"\n") + 1
             if cut == 0:  # a line longer than a block
@@ -166,8 +197,118 @@ class _Range:
             position += cut
 
 
-def _fork_later(fd: int, cuts: list[int], claims: _Claims, later: Callable[[Batches], Any]) -> tuple[int, int]:
-    """Fork the copy that maps pieces from the back; returns its pid (-1 if none) and the pipe its summaries come on."""
+class _Split:
+    """One split backlog: this process's side of it, reporting every piece in order."""
+
+    def __init__(self, fd: int, cuts: list[int], later: Callable[[Batches], Any]) -> None:
+        import tempfile
+
+        self.fd, self.cuts, self.later = fd, cuts, later
+        self.claims = _Claims(len(cuts) - 1)
+        self.claims.take(0)  # this process starts at the front at once; the copy, once forked, at piece 1
+        self.first_taken = True
+        self.store = tempfile.TemporaryFile()  # the copy's summaries: it writes them, this process reads
+        self.ahead: dict[int, Half] = {}  # pieces mapped here before their turn
+        self.received: dict[int, tuple[int, int]] = {}  # the copy's pieces: where their summaries lie
+        self._pending = b""
+        self.own_bytes, self.own_seconds = 0, 0.0  # this process's pace
+        self.forked_at = time.monotonic()
+        self.pid, self.results = _fork_copy(fd, cuts, self.claims, later, self.store.fileno())
+
+    def report(self, offset: int) -> Iterator[tuple[int, list[Record] | Half]]:
+        """Every piece in order, from record `offset` on; returns the offset after the last."""
+        for piece in range(len(self.cuts) - 1):
+            half = self._summary_or_none(piece)
+            if half is None:  # this process's to map, in line
+                started = time.monotonic()
+                mapped = _Range(self.fd, self.cuts[piece], self.cuts[piece + 1], offset)
+                yield from mapped.batches()
+                self._timed(piece, started)
+                offset += mapped.count
+            else:
+                yield offset, half
+                offset += half.count
+        return offset
+
+    def _summary_or_none(self, piece: int) -> Half | None:
+        """The summary of `piece` when its turn comes, or None once it is this process's to map."""
+        while True:
+            if piece in self.ahead:
+                return self.ahead.pop(piece)
+            self._receive(0)
+            if piece in self.received:
+                position, length = self.received.pop(piece)
+                return pickle.loads(os.pread(self.store.fileno(), length, position))
+            if self.first_taken or self.claims.take(piece):
+                self.first_taken = False
+                return None
+            if self.results is None:  # the copy is gone: what it had taken is mapped here
+                return None
+            if len(self.ahead) < AHEAD and (spare := self.claims.next()) is not None:
+                self.ahead[spare] = self._map_ahead(spare)
+            elif self._copy_slower(piece):
+                self.claims.drop(piece)
+                return None
+            else:
+                self._receive(WAIT)
+
+    def _map_ahead(self, piece: int) -> Half:
+        started = time.monotonic()
+        mapped = _Range(self.fd, self.cuts[piece], self.cuts[piece + 1], 0)
+        summary = self.later(mapped.batches())
+        self._timed(piece, started)
+        return Half(mapped.count, summary)
+
+    def _timed(self, piece: int, started: float) -> None:
+        self.own_bytes += self.cuts[piece + 1] - self.cuts[piece]
+        self.own_seconds += time.monotonic() - started
+
+    def _copy_slower(self, piece: int) -> bool:
+        """Whether the copy, at its pace so far, would finish `piece` later than this process could map it."""
+        size = self.cuts[piece + 1] - self.cuts[piece]
+        done, total = self.claims.copy_progress(piece)
+        copy_pace = total / max(time.monotonic() - self.forked_at, 1e-9)
+        if copy_pace <= 0:
+            return True
+        if self.own_seconds <= 0:
+            return False
+        return (size - done) / copy_pace > size * self.own_seconds / self.own_bytes
+
+    def _receive(self, timeout: float) -> None:
+        """Note the summaries the copy has sent (waiting up to `timeout` seconds for one)."""
+        if self.results is None:
+            return
+        if not select.select([self.results], [], [], timeout)[0]:
+            return
+        chunk = os.read(self.results, 1 << 16)
+        if not chunk:  # the copy ended: whatever it had not sent is mapped here
+            os.close(self.results)
+            self.results = None
+            return
+        self._pending += chunk
+        while len(self._pending) >= HEADER.size:
+            piece, position, length = HEADER.unpack_from(self._pending)
+            self.received[piece] = (position, length)
+            self._pending = self._pending[HEADER.size:]
+
+    def close(self) -> None:
+        """End the copy (all it could still do is a piece already mapped here) and give back its file."""
+        if self.pid >= 0:
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            os.waitpid(self.pid, 0)
+            self.pid = -1
+        if self.results is not None:
+            os.close(self.results)
+            self.results = None
+        self.store.close()
+
+
+def _fork_copy(fd: int, cuts: list[int], claims: _Claims, later: Callable[[Batches], Any], store: int) -> tuple[int, int | None]:
+    """Fork the copy that maps pieces as it takes them; returns its pid (-1 if none) and the pipe it
+    announces its summaries on (None if there is no copy)."""
     from ..modules.forks import own_fork
     from ..runs.priority import group_of_its_own
 
@@ -176,8 +317,9 @@ def _fork_later(fd: int, cuts: list[int], claims: _Claims, later: Callable[[Batc
     try:
         pid = os.fork()
     except OSError:
+        os.close(readable)
         os.close(writable)
-        return -1, readable
+        return -1, None
     if pid:
         os.close(writable)
         return pid, readable
@@ -186,61 +328,33 @@ def _fork_later(fd: int, cuts: list[int], claims: _Claims, later: Callable[[Batc
         own_fork()  # a worker of smartview's own: it maps on (forks.py)
         group_of_its_own()
         os.close(readable)
-        while (piece := claims.back()) is not None:
-            mapped = _Range(fd, cuts[piece], cuts[piece + 1], 0, parent)
-            summary = later(mapped.batches())
-            data = pickle.dumps(Half(mapped.count, summary), protocol=pickle.HIGHEST_PROTOCOL)
-            view = memoryview(HEADER.pack(piece, len(data)) + data)
-            while view:
-                view = view[os.write(writable, view):]
+        _copy(fd, cuts, claims, later, store, writable, parent)
         code = 0
     finally:
         os._exit(code)
 
 
-class _Drain:
-    """What the copy writes, read by a thread of this process while it maps its own pieces.
+def _copy(fd: int, cuts: list[int], claims: _Claims, later: Callable[[Batches], Any], store: int, results: int,
+          parent: int) -> None:
+    """The copy's loop: take the next piece, map it, write its summary to `store`, announce it on `results`."""
+    written = 0
+    mapped_before = [0]  # bytes of the pieces before this one: the copy's pace is read from it
 
-    Kept in an unnamed temporary file, not in memory: the copy's counts of a topic of 100M records
-    would be hundreds of MB by the time this process gets to them.
-    """
+    def check(piece: int, done: int) -> None:
+        if os.getppid() != parent:
+            os._exit(0)  # the pass was stopped: so is its copy
+        claims.mapping(piece, done, mapped_before[0] + done)
 
-    def __init__(self, readable: int) -> None:
-        import tempfile
-        import threading
-
-        self.file = tempfile.TemporaryFile()
-        self._readable = readable
-        self._thread = threading.Thread(target=self._read, name="smartview-halves", daemon=True)
-        self._thread.start()
-
-    def _read(self) -> None:
-        while chunk := os.read(self._readable, 1 << 20):
-            self.file.write(chunk)
-        os.close(self._readable)
-
-    def pieces(self) -> dict[int, tuple[int, int]]:
-        """Once the copy is done: where each piece's summary lies in the file, by piece."""
-        self._thread.join()
-        size = self.file.tell()
-        found = {}
-        position = 0
-        while position + HEADER.size <= size:
-            self.file.seek(position)
-            piece, length = HEADER.unpack(self.file.read(HEADER.size))
-            if position + HEADER.size + length > size:
-                break  # cut off: the copy died while writing it
-            found[piece] = (position + HEADER.size, length)
-            position += HEADER.size + length
-        return found
-
-    def load(self, where: tuple[int, int]) -> Half:
-        self.file.seek(where[0])
-        return pickle.loads(self.file.read(where[1]))
-
-
-def _collect(pid: int, received: _Drain) -> dict[int, tuple[int, int]]:
-    """Where the copy's summaries are, by piece, once it is done; a piece it did not finish is missing."""
-    if pid >= 0:
-        os.waitpid(pid, 0)
-    return received.pieces()
+    while (piece := claims.next(copy=True)) is not None:
+        mapped = _Range(fd, cuts[piece], cuts[piece + 1], 0, functools.partial(check, piece))
+        try:
+            summary = later(mapped.batches())
+        except _Dropped:
+            continue
+        mapped_before[0] += cuts[piece + 1] - cuts[piece]
+        data = pickle.dumps(Half(mapped.count, summary), protocol=pickle.HIGHEST_PROTOCOL)
+        view = memoryview(data)
+        while view:
+            view = view[os.pwrite(store, view, written + len(data) - len(view)):]
+        os.write(results, HEADER.pack(piece, written, len(data)))
+        written += len(data)
