@@ -44,18 +44,18 @@ from .reader import MAX_RECORD_BYTES, TopicReader
 from .source import FILE_BLOCK, follow_reader
 
 SPLIT_AT = 8 << 20  # backlog bytes from which a second process pays for its fork (about 100k records)
-PIECES = 32  # the backlog is cut into at least this many pieces, shared out as the processes get to them
+PIECES = 64  # the backlog is cut into at least this many pieces, taken in turn as the processes get to them
 PIECE_BYTES = 32 << 20  # and into pieces of about this size at most: a piece's summary is held whole
 AHEAD = 4  # summaries of pieces this process mapped ahead of their turn, held at most
 WAIT = 0.02  # seconds between two looks at the copy's progress while waiting for its piece
-HEADER = struct.Struct("qqq")  # what the copy sends for each piece: its number, where its summary lies, its length
+HEADER = struct.Struct("qqq")  # what the copy sends for each piece: its number, its summary's place and length
 
 Batches = Iterator[tuple[int, list[Record]]]
 
 
 @dataclass(frozen=True)
 class Half:
-    """What the forked copy (or this process, ahead of its turn) made of one piece: `count` records, and its `summary` of them."""
+    """What `later` made of one piece (in the copy, or here ahead of its turn): `count` records, and its `summary`."""
 
     count: int
     summary: Any
@@ -306,7 +306,9 @@ class _Split:
         self.store.close()
 
 
-def _fork_copy(fd: int, cuts: list[int], claims: _Claims, later: Callable[[Batches], Any], store: int) -> tuple[int, int | None]:
+def _fork_copy(
+    fd: int, cuts: list[int], claims: _Claims, later: Callable[[Batches], Any], store: int
+) -> tuple[int, int | None]:
     """Fork the copy that maps pieces as it takes them; returns its pid (-1 if none) and the pipe it
     announces its summaries on (None if there is no copy)."""
     from ..modules.forks import own_fork
