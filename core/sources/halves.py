@@ -48,6 +48,8 @@ PIECES = 64  # the backlog is cut into at least this many pieces, taken in turn 
 PIECE_BYTES = 32 << 20  # and into pieces of about this size at most: a piece's summary is held whole
 AHEAD = 4  # summaries of pieces this process mapped ahead of their turn, held at most
 WAIT = 0.02  # seconds between two looks at the copy's progress while waiting for its piece
+MOST_PIECES = 2048  # their numbers fill a page at most (NUMBER): beyond 64 GiB, pieces grow past PIECE_BYTES
+NUMBER = struct.Struct("H")
 HEADER = struct.Struct("qqq")  # what the copy sends for each piece: its number, its summary's place and length
 
 Batches = Iterator[tuple[int, list[Record]]]
@@ -97,7 +99,7 @@ def follow_halves(path: str, start: int, later: Callable[[Batches], Any]) -> Ite
 def _cuts(fd: int, start: int, end: int) -> list[int]:
     """Line boundaries cutting bytes [start, end) into pieces (fewer for long lines)."""
     cuts = [start]
-    pieces = max(PIECES, (end - start) // PIECE_BYTES)
+    pieces = min(max(PIECES, (end - start) // PIECE_BYTES), MOST_PIECES)
     for k in range(1, pieces):
         cut = TopicReader._line_end_after(fd, start + (end - start) * k // pieces, end)
         if cuts[-1] < cut < end:
@@ -107,19 +109,33 @@ def _cuts(fd: int, start: int, end: int) -> list[int]:
 
 
 class _Claims:
-    """Shared by both processes: the next piece not yet taken, and how far the copy has got.
+    """The pieces, handed out in order, and a few words of shared memory on how the copy is doing.
 
-    Layout of the shared words: next piece, the copy's piece, bytes of it mapped, bytes it mapped in
-    all, the piece its parent took over from it, the number of pieces.
+    The pieces' numbers wait in a pipe both processes read from. A read of a pipe is atomic, so each
+    piece goes to exactly one of them without a lock between the two: a lock held by a copy stopped or
+    killed at the wrong moment would hold this process up for good. The pipe is filled before the fork
+    and has no writer left, so a read never blocks: once every number is taken it reads as ended.
+
+    The shared words, each written by one side only: the copy's piece, bytes of it mapped, bytes it
+    mapped in all; and the piece this process took over from it.
     """
 
     def __init__(self, pieces: int) -> None:
         import mmap
-        import multiprocessing
 
-        self._lock = multiprocessing.Lock()  # a semaphore in shared memory: it survives the fork
-        self._shared = mmap.mmap(-1, 48)
-        struct.pack_into("qqqqqq", self._shared, 0, 0, -1, 0, 0, -1, pieces)
+        self._numbers, writable = os.pipe()
+        os.write(writable, b"".join(NUMBER.pack(k) for k in range(pieces)))  # within a page: never blocks
+        os.close(writable)
+        self._shared = mmap.mmap(-1, 32)
+        struct.pack_into("qqqq", self._shared, 0, -1, 0, 0, -1)
+
+    def next(self) -> int | None:
+        """Take the next piece no process has taken, if any."""
+        data = os.read(self._numbers, NUMBER.size)
+        return NUMBER.unpack(data)[0] if data else None
+
+    def close(self) -> None:
+        os.close(self._numbers)
 
     def _word(self, n: int) -> int:
         return struct.unpack_from("q", self._shared, 8 * n)[0]
@@ -127,41 +143,25 @@ class _Claims:
     def _set(self, n: int, value: int) -> None:
         struct.pack_into("q", self._shared, 8 * n, value)
 
-    def take(self, piece: int) -> bool:
-        """Take `piece` if it is the next one not yet taken (every piece before it is)."""
-        with self._lock:
-            if self._word(0) != piece or piece >= self._word(5):
-                return False
-            self._set(0, piece + 1)
-            return True
+    def copy_starts(self, piece: int) -> None:
+        self._set(1, 0)
+        self._set(0, piece)
 
-    def next(self, copy: bool = False) -> int | None:
-        """Take the next piece not yet taken, if any; the copy notes that it maps it."""
-        with self._lock:
-            piece = self._word(0)
-            if piece >= self._word(5):
-                return None
-            self._set(0, piece + 1)
-            if copy:
-                self._set(1, piece)
-                self._set(2, 0)
-            return piece
-
-    def mapping(self, piece: int, done: int, total: int) -> None:
+    def copy_mapping(self, piece: int, done: int, total: int) -> None:
         """The copy's progress: `done` bytes of `piece`, `total` bytes since it started. Raises _Dropped
         when its parent took the piece over."""
-        self._set(2, done)
-        self._set(3, total)
-        if self._word(4) == piece:
+        self._set(1, done)
+        self._set(2, total)
+        if self._word(3) == piece:
             raise _Dropped()
 
     def copy_progress(self, piece: int) -> tuple[int, int]:
         """Bytes of `piece` the copy has mapped, and bytes it mapped in all."""
-        return (self._word(2) if self._word(1) == piece else 0), self._word(3)
+        return (self._word(1) if self._word(0) == piece else 0), self._word(2)
 
     def drop(self, piece: int) -> None:
         """Tell the copy to stop mapping `piece`: this process maps it."""
-        self._set(4, piece)
+        self._set(3, piece)
 
 
 class _Range:
@@ -205,8 +205,10 @@ class _Split:
 
         self.fd, self.cuts, self.later = fd, cuts, later
         self.claims = _Claims(len(cuts) - 1)
-        self.claims.take(0)  # this process starts at the front at once; the copy, once forked, at piece 1
-        self.first_taken = True
+        self.mine: set[int] = set()  # pieces this process has taken and not mapped yet
+        self.highest = -1  # the highest piece this process has taken: every piece before it is taken too
+        self.all_taken = False
+        self._take()  # this process starts at the front at once; the copy, once forked, at piece 1
         self.store = tempfile.TemporaryFile()  # the copy's summaries: it writes them, this process reads
         self.ahead: dict[int, Half] = {}  # pieces mapped here before their turn
         self.received: dict[int, tuple[int, int]] = {}  # the copy's pieces: where their summaries lie
@@ -239,18 +241,39 @@ class _Split:
             if piece in self.received:
                 position, length = self.received.pop(piece)
                 return pickle.loads(os.pread(self.store.fileno(), length, position))
-            if self.first_taken or self.claims.take(piece):
-                self.first_taken = False
+            if piece in self.mine:
+                self.mine.discard(piece)
                 return None
+            if piece > self.highest and not self.all_taken:  # perhaps not taken yet: take the next one
+                self._take()
+                continue
+            # The copy has taken the piece and not finished it.
             if self.results is None:  # the copy is gone: what it had taken is mapped here
                 return None
-            if len(self.ahead) < AHEAD and (spare := self.claims.next()) is not None:
+            if len(self.ahead) < AHEAD and (spare := self._spare()) is not None:
                 self.ahead[spare] = self._map_ahead(spare)
             elif self._copy_slower(piece):
                 self.claims.drop(piece)
                 return None
             else:
                 self._receive(WAIT)
+
+    def _take(self) -> int | None:
+        piece = self.claims.next()
+        if piece is None:
+            self.all_taken = True
+        else:
+            self.mine.add(piece)
+            self.highest = max(self.highest, piece)
+        return piece
+
+    def _spare(self) -> int | None:
+        """A piece to map ahead of its turn: the first this process holds, else the next not taken."""
+        if not self.mine and self._take() is None:
+            return None
+        piece = min(self.mine)
+        self.mine.discard(piece)
+        return piece
 
     def _map_ahead(self, piece: int) -> Half:
         started = time.monotonic()
@@ -278,7 +301,9 @@ class _Split:
         """Note the summaries the copy has sent (waiting up to `timeout` seconds for one)."""
         if self.results is None:
             return
-        if not select.select([self.results], [], [], timeout)[0]:
+        poller = select.poll()
+        poller.register(self.results, select.POLLIN)
+        if not poller.poll(timeout * 1000):
             return
         chunk = os.read(self.results, 1 << 16)
         if not chunk:  # the copy ended: whatever it had not sent is mapped here
@@ -303,6 +328,7 @@ class _Split:
         if self.results is not None:
             os.close(self.results)
             self.results = None
+        self.claims.close()
         self.store.close()
 
 
@@ -345,9 +371,10 @@ def _copy(fd: int, cuts: list[int], claims: _Claims, later: Callable[[Batches], 
     def check(piece: int, done: int) -> None:
         if os.getppid() != parent:
             os._exit(0)  # the pass was stopped: so is its copy
-        claims.mapping(piece, done, mapped_before[0] + done)
+        claims.copy_mapping(piece, done, mapped_before[0] + done)
 
-    while (piece := claims.next(copy=True)) is not None:
+    while (piece := claims.next()) is not None:
+        claims.copy_starts(piece)
         mapped = _Range(fd, cuts[piece], cuts[piece + 1], 0, functools.partial(check, piece))
         try:
             summary = later(mapped.batches())
