@@ -5,24 +5,25 @@ counts) spend their time in module code, one record after another, on one core. 
 holds more than `SPLIT_AT` bytes to go, its backlog (as it is when the pass starts) is cut at line
 boundaries into pieces (`PIECES`, more for a very large backlog). This process and a forked copy of it
 (same module, same parameter values, same low priority, stdin already /dev/null) take the pieces in
-order from one shared counter, each the next one not yet taken, so the two move down the topic side by
-side and a match three quarters of the way in is reached after about three eighths of the work. The
-copy hands back a summary of each piece it maps (the failed offsets, the per-record output counts,
-numbered from 0) through a temporary file. This process reports in offset order: the records of its
-own pieces as it maps them, and the copy's summaries, shifted to their true offsets, as their turn
-comes. When its next piece is the one the copy is still mapping, it does not idle: it maps the next
-piece not yet taken and holds that piece's summary (at most `AHEAD` of them) until its turn. Once the
-backlog is reported the copy is ended, and this process alone goes on following the file from where
-the backlog ended. The copy ends as soon as it finds its parent gone (the viewer stopped the pass).
+order, each the next one neither has taken (`_Claims`), so the two move down the topic side by side
+and a match three quarters of the way in is reached after about three eighths of the work; the output
+index fills in from the top. The copy hands back a summary of each piece it maps (the failed offsets,
+the per-record output counts, numbered from 0) through a temporary file. This process reports in
+offset order: the records of its own pieces as it maps them, and the copy's summaries, shifted to
+their true offsets, as their turn comes. When its next piece is one the copy is still mapping, it does
+not idle: it maps the next piece not yet taken and holds that piece's summary (`AHEAD` of them at
+most) until its turn. Once the backlog is reported the copy is ended, and this process alone goes on
+following the file from where the backlog ended. The copy ends as soon as it finds its parent gone
+(the viewer stopped the pass).
 
-Nothing waits forever on the copy. When this process has nothing else to map and its next piece is in
-the copy's hands, it waits only while the copy, at the pace it has kept since the fork, would finish
-that piece sooner than this process could map the whole piece at its own pace; otherwise it maps the
-piece itself (the copy is told to drop it). A copy starved of processor time thus costs at most about
-one piece's time, and the pass never ends later than mapping everything here would. If the copy
-cannot run or dies, this process maps what it left: nothing is lost. Aggregates and look_back modules
-carry state from record to record and cannot be split: their passes stay in one process.
-`SMARTVIEW_PASS_JOBS=1` keeps every pass in one process (the benchmark's side-by-side figure).
+Nothing waits for the copy for long. When this process has nothing else to map and its next piece is
+in the copy's hands, it waits only while the copy, at the pace it has kept since the fork, would
+finish that piece sooner than this process could map the whole piece at its own pace; otherwise it
+maps the piece itself and tells the copy to drop it. A copy starved of processor time (or stopped)
+thus holds the pass up by about one piece's time at most. If the copy cannot run or dies, this
+process maps what it left: nothing is lost. Aggregates and look_back modules carry state from record
+to record and cannot be split: their passes stay in one process. `SMARTVIEW_PASS_JOBS=1` keeps every
+pass in one process (the benchmark's side-by-side figure).
 """
 
 from __future__ import annotations
