@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .core.modules import chain as chain_mod, grep
+from .core.modules import chain as chain_mod
 from .core import config as config_mod
 from .core.modules import module as module_mod
 from .core.errors import SmartviewError
@@ -522,6 +522,8 @@ def _absolute(path: Path) -> Path:
 
 def _patterns(args: argparse.Namespace) -> tuple[str, ...]:
     """--grep and --grep-v patterns, checked now (a bad one is a usage error), `--grep-v P` as `!P`."""
+    if not (args.grep or args.grep_v):
+        return ()
     from .core.pattern import PatternError, parse
 
     patterns = tuple(args.grep) + tuple(f"!{text}" for text in args.grep_v)
@@ -578,7 +580,12 @@ def _print(args: argparse.Namespace, selection: Selection) -> int:
     fields = KAFKA_FIELDS if getattr(selection.topic, "kafka", False) else FIELDS  # Kafka adds {{timestamp}}
     fmt = LineFormat(args.key_value, args.format, fields)
     escape = stdout_is_terminal()
-    stages = list(selection.stages) + [grep.stage(pattern) for pattern in selection.patterns]
+    if selection.patterns:
+        from .core.modules import grep  # with core/pattern.py, only --grep and --grep-v need it
+
+        stages = list(selection.stages) + [grep.stage(pattern) for pattern in selection.patterns]
+    else:
+        stages = list(selection.stages)
     lookbacks = list(selection.lookbacks or [None] * len(selection.stages)) + [None] * len(selection.patterns)
     with _records_only_on_stdout() as out:
         printer = Printer(

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ParamError, SmartviewError
-from . import grep, lookback as lookback_mod
+from . import lookback as lookback_mod
 from .lookback import Lookback
 from .module import Module
 from .params import format_value
@@ -35,6 +35,8 @@ class Chain:
     """Mappers applied one after the other; answers `apply_many` like a single Mapper."""
 
     def __init__(self, stages: list[Mapper]) -> None:
+        from . import grep  # with core/pattern.py: a single module (no Chain) never imports it
+
         self.stages = stages
         # Failures name the user's modules only: a built-in --grep stage is not "module 2 of 2".
         self._chosen = sum(not grep.is_stage(stage.module) for stage in stages)
