@@ -12,15 +12,15 @@ import sys
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import orjson
-
 from .formats import LineFormat
 from ..record import Record
 from ..modules.forks import FORKED
-from ..modules.runner import NOT_FINITE, Failure, Mapper, WrongReturn, not_finite, one_line_value, to_output
 
+# orjson and the runner are imported by the functions that map: a `--print` without a module only
+# needs BlockResult and split_lines, and starts without them (orjson alone is about 13 ms).
 if TYPE_CHECKING:
     from ..modules.chain import Chain
+    from ..modules.runner import Mapper
 from ..modules.watchdog import Watchdog
 
 
@@ -65,6 +65,10 @@ def run_block(
     With a `watch`, each record's offset is published so a stuck record can be timed out. Failures are
     reported as records of `topic`. `lines` is `split_lines(data)` when the caller has split it already.
     """
+    import orjson
+
+    from ..modules.runner import Mapper, one_line_value, to_output
+
     if lines is None:
         lines = split_lines(data)
     if hasattr(mapper, "apply_block"):  # a SmartModule: one call for the whole block
@@ -172,6 +176,8 @@ class _Chunk:
         """Turn the outputs among `kept` that hold NaN or an infinity into failures: their lines leave
         `out` and their reports join the chunk's, in offset order. Returns the offset mapping goes on
         from and whether the block stops there (at the first of them, with `stop_on_error`)."""
+        from ..modules.runner import NOT_FINITE, WrongReturn, not_finite
+
         bad = [number for number, value in enumerate(kept) if not_finite(value)]
         if not bad:
             return end, stopped  # the nulls were the module's own
@@ -210,6 +216,8 @@ class _Chunk:
     @staticmethod
     def _lines_of(out: bytearray, kept: list[Any], starts: list[int], ends: list[int]) -> list[int | None]:
         """The chunk's output line of each kept output: found by content when other outputs came between."""
+        import orjson
+
         if len(kept) == len(ends):
             return list(range(len(kept)))
         where: list[int | None] = []
@@ -233,6 +241,8 @@ def _run_block_any_kind(
     topic: str,
 ) -> BlockResult:
     """The general path for filter, filter_map, array_map and aggregate: zero or more outputs a record."""
+    from ..modules.runner import Failure
+
     out = bytearray()
     reports: list[str] = []
     offset = first_offset
@@ -276,4 +286,4 @@ def _run_block_wasm(
     return BlockResult(body + b"\n" if outputs else b"", count, reports, stopped)
 
 
-__all__ = ["BlockResult", "run_block", "split_lines", "WrongReturn"]
+__all__ = ["BlockResult", "run_block", "split_lines"]
