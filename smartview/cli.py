@@ -575,9 +575,10 @@ def _lookbacks(
     A lookback for a module without a look_back hook is refused rather than ignored.
     """
     from .core.modules import chain as chain_mod
-    from .core.modules.lookback import Lookback
 
     if last is not None:
+        from .core.modules.lookback import Lookback
+
         takers = [module for module in modules if module.look_back is not None]
         if not takers:
             names = ", ".join(str(module.path) for module in modules)

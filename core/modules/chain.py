@@ -20,15 +20,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ParamError, SmartviewError
-from . import lookback as lookback_mod
-from .lookback import Lookback
 from .module import Module
 from .params import format_value
 from ..record import Record
 from .runner import Failure, Mapper, Output
+
+if TYPE_CHECKING:  # core/modules/lookback.py is imported only by a run that is given a lookback
+    from .lookback import Lookback
 
 
 class Chain:
@@ -232,11 +233,11 @@ def _entry(entry: Any, where: str) -> Transform:
     if not isinstance(values, dict):
         raise SmartviewError(f"{where}: `with` must be a table of parameter values")
     lookback = entry.get("lookback")
-    return Transform(
-        entry["uses"],
-        {str(key): _with_value(value) for key, value in values.items()},
-        None if lookback is None else lookback_mod.from_mapping(lookback, where),
-    )
+    if lookback is not None:
+        from .lookback import from_mapping
+
+        lookback = from_mapping(lookback, where)
+    return Transform(entry["uses"], {str(key): _with_value(value) for key, value in values.items()}, lookback)
 
 
 def _with_value(value: Any) -> str:
