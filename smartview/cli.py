@@ -552,19 +552,19 @@ def _wanted_modules(args: argparse.Namespace, config: config_mod.Config, values:
             f"give modules with one of --map, --transforms or --transforms-line: {' and '.join(given)} were both given"
         )
     if not given:  # the config's module for this topic, if it names one
-        name = _kafka_name(args.topic) if is_kafka_address(args.topic) else args.topic
-        defaults = config.for_topic(name)
+        defaults = config.for_topic(_kafka_name(args.topic) if is_kafka_address(args.topic) else args.topic)
         if not defaults.map:
-            return []
+            return []  # nothing to map: the module machinery stays unimported
+        from .core.modules.chain import Transform
+
+        return [Transform(defaults.map, dict(defaults.params))]
     from .core.modules import chain as chain_mod
 
     if args.transforms:
         return chain_mod.read_transforms(Path(args.transforms))
     if args.transforms_line:
         return chain_mod.read_transform_lines(args.transforms_line)
-    if args.map:
-        return [chain_mod.Transform(name, {}) for name in args.map]
-    return [chain_mod.Transform(defaults.map, dict(defaults.params))]
+    return [chain_mod.Transform(name, {}) for name in args.map]
 
 
 def _lookbacks(
