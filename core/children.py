@@ -19,9 +19,11 @@ it.
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+if TYPE_CHECKING:
+    import subprocess
 
 # Python 3.11's safe-path flag: no working directory on sys.path (not -I: see above).
 SAFE_PATH = ("-P",)
@@ -51,6 +53,8 @@ def start(module: str) -> Any:
     Forked from the server when there is one (a `forkserver.Forked`), else a fresh interpreter (a Popen):
     either is used as a Popen is.
     """
+    import subprocess  # only the viewer starts children: `--print` and `test` skip the import
+
     server = sys.modules.get(f"{__package__}.forkserver")
     running = server.running() if server is not None else None
     child = running.start(module) if running is not None else None
@@ -59,6 +63,8 @@ def start(module: str) -> Any:
 
 def popen(module: str, stdin: Any, stdout: Any) -> subprocess.Popen:
     """A fresh interpreter running `python -P -m module`."""
+    import subprocess
+
     return subprocess.Popen(python_command(module), stdin=stdin, stdout=stdout, stderr=subprocess.DEVNULL)
 
 

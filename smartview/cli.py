@@ -26,17 +26,13 @@ import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import __version__
-from .core.modules import chain as chain_mod, grep
 from .core import config as config_mod
-from .core.modules import module as module_mod
 from .core.errors import SmartviewError
 from .core.children import start_server, take_stdin
 from .core.descendants import adopt_orphans, end_descendants
-from .core.modules.lookback import Lookback
-from .core.modules.module import Module
 from .core.modules.params import parse_assignments
 from .core.text import printable
 from .core.sources.stream import StreamTopic, resolve_any
@@ -45,6 +41,13 @@ from .core.sources.topic import (
 )
 
 gc.enable()
+
+# The module machinery (and orjson with it) is imported where a module is loaded: `--print` without
+# one, `topics` and `produce` start without it.
+if TYPE_CHECKING:
+    from .core.modules import chain as chain_mod
+    from .core.modules.lookback import Lookback
+    from .core.modules.module import Module
 
 COMMANDS = ("topics", "modules", "produce", "test", "new")
 USAGE_ERROR = 2
@@ -348,6 +351,8 @@ def _run_topic(argv: list[str]) -> int:
     if len(selection.patterns) > 1:
         raise SmartviewError("the viewer's quick filter holds one pattern: give one --grep or --grep-v (or use --print)")
     if selection.stages:
+        from .core.modules import chain as chain_mod
+
         with contextlib.redirect_stdout(sys.stderr):  # init refusing the values stops it here, exit status 2
             chain_mod.build(list(selection.stages), args.aggregate_initial)
     return _view(selection, args.aggregate_initial, args.max_record_bytes, args.spool_max)
@@ -496,6 +501,8 @@ def _select(args: argparse.Namespace, guard_stdin: bool = False) -> Selection:
         if values:
             raise SmartviewError("parameters given with -e but no module selected; add --map MODULE")
         return Selection(topic, None, {}, dirs, warnings=config.warnings, named_dirs=named, patterns=patterns)
+    from .core.modules import chain as chain_mod, module as module_mod
+
     paths = [_absolute(module_mod.find(entry.uses, dirs)) for entry in wanted]
     adopt_orphans()  # what the modules start stays findable, to be ended with smartview
     with contextlib.redirect_stdout(sys.stderr):  # a module printing at import must not reach stdout
@@ -522,6 +529,8 @@ def _absolute(path: Path) -> Path:
 
 def _patterns(args: argparse.Namespace) -> tuple[str, ...]:
     """--grep and --grep-v patterns, checked now (a bad one is a usage error), `--grep-v P` as `!P`."""
+    if not (args.grep or args.grep_v):
+        return ()
     from .core.pattern import PatternError, parse
 
     patterns = tuple(args.grep) + tuple(f"!{text}" for text in args.grep_v)
@@ -542,15 +551,20 @@ def _wanted_modules(args: argparse.Namespace, config: config_mod.Config, values:
         raise SmartviewError(
             f"give modules with one of --map, --transforms or --transforms-line: {' and '.join(given)} were both given"
         )
+    if not given:  # the config's module for this topic, if it names one
+        defaults = config.for_topic(_kafka_name(args.topic) if is_kafka_address(args.topic) else args.topic)
+        if not defaults.map:
+            return []  # nothing to map: the module machinery stays unimported
+        from .core.modules.chain import Transform
+
+        return [Transform(defaults.map, dict(defaults.params))]
+    from .core.modules import chain as chain_mod
+
     if args.transforms:
         return chain_mod.read_transforms(Path(args.transforms))
     if args.transforms_line:
         return chain_mod.read_transform_lines(args.transforms_line)
-    if args.map:
-        return [chain_mod.Transform(name, {}) for name in args.map]
-    name = _kafka_name(args.topic) if is_kafka_address(args.topic) else args.topic
-    defaults = config.for_topic(name)
-    return [chain_mod.Transform(defaults.map, dict(defaults.params))] if defaults.map else []
+    return [chain_mod.Transform(name, {}) for name in args.map]
 
 
 def _lookbacks(
@@ -560,7 +574,11 @@ def _lookbacks(
 
     A lookback for a module without a look_back hook is refused rather than ignored.
     """
+    from .core.modules import chain as chain_mod
+
     if last is not None:
+        from .core.modules.lookback import Lookback
+
         takers = [module for module in modules if module.look_back is not None]
         if not takers:
             names = ", ".join(str(module.path) for module in modules)
@@ -578,7 +596,12 @@ def _print(args: argparse.Namespace, selection: Selection) -> int:
     fields = KAFKA_FIELDS if getattr(selection.topic, "kafka", False) else FIELDS  # Kafka adds {{timestamp}}
     fmt = LineFormat(args.key_value, args.format, fields)
     escape = stdout_is_terminal()
-    stages = list(selection.stages) + [grep.stage(pattern) for pattern in selection.patterns]
+    if selection.patterns:
+        from .core.modules import grep  # with core/pattern.py, only --grep and --grep-v need it
+
+        stages = list(selection.stages) + [grep.stage(pattern) for pattern in selection.patterns]
+    else:
+        stages = list(selection.stages)
     lookbacks = list(selection.lookbacks or [None] * len(selection.stages)) + [None] * len(selection.patterns)
     with _records_only_on_stdout() as out:
         printer = Printer(
@@ -717,7 +740,9 @@ def _run_command(name: str, argv: list[str]) -> int:
     if name == "new":
         parser.description = "Write a new module from a template into the first module folder (or --dir), with its test in tests/ below it."
         parser.add_argument("name", metavar="NAME")
-        parser.add_argument("--kind", default="map", choices=module_mod.KINDS)
+        from .core.modules.module import KINDS
+
+        parser.add_argument("--kind", default="map", choices=KINDS)
         parser.add_argument("--params", action="store_true", help="add a Params dataclass")
         parser.add_argument(
             "--dir", metavar="DIR",
@@ -759,8 +784,10 @@ def _new(args: argparse.Namespace, config: config_mod.Config) -> int:
 
 def _map_argument(name: str, path: Path, config: config_mod.Config) -> str:
     """How `--map` finds the module at `path` with no flags: by name if a module folder gives that file, else by path."""
+    from .core.modules.module import find
+
     try:
-        if module_mod.find(name, config_mod.modules_dirs(None, config)).resolve() == path.resolve():
+        if find(name, config_mod.modules_dirs(None, config)).resolve() == path.resolve():
             return name
     except SmartviewError:
         pass
@@ -788,6 +815,8 @@ def _test(args: argparse.Namespace, config: config_mod.Config) -> int:
         raise SmartviewError("give the module to test (a name or path.py), or --transforms / --transforms-line")
     else:
         args.map = None
+    from .core.modules import chain as chain_mod, module as module_mod
+
     kept = take_stdin()  # the modules get /dev/null; records piped in are read from `kept`
     dirs = [_absolute(folder) for folder in config_mod.modules_dirs(args.modules_dir, config)]
     values = parse_assignments(args.params)

@@ -129,10 +129,11 @@ def open_ws(tmp_path: Path) -> Workspace:
 
 
 # Started as root (so the interpreter, which may live in root's home, loads), then run as OTHER_UID: what
-# smartview imports later is imported first, since root's home is closed to the other user.
+# smartview imports later is imported first, since root's home is closed to the other user (watchfiles
+# imports platform when it starts watching).
 AS_OTHER_USER = f"""
 import os, sys
-import grp, pwd, tomllib, watchfiles
+import grp, platform, pwd, tomllib, watchfiles
 import smartview.cli, smartview.core.sources.follow, smartview.core.runs.parallel
 os.setgroups([])
 os.setgid({OTHER_UID})

@@ -20,21 +20,24 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ParamError, SmartviewError
-from . import grep, lookback as lookback_mod
-from .lookback import Lookback
 from .module import Module
 from .params import format_value
 from ..record import Record
 from .runner import Failure, Mapper, Output
+
+if TYPE_CHECKING:  # core/modules/lookback.py is imported only by a run that is given a lookback
+    from .lookback import Lookback
 
 
 class Chain:
     """Mappers applied one after the other; answers `apply_many` like a single Mapper."""
 
     def __init__(self, stages: list[Mapper]) -> None:
+        from . import grep  # with core/pattern.py: a single module (no Chain) never imports it
+
         self.stages = stages
         # Failures name the user's modules only: a built-in --grep stage is not "module 2 of 2".
         self._chosen = sum(not grep.is_stage(stage.module) for stage in stages)
@@ -230,11 +233,11 @@ def _entry(entry: Any, where: str) -> Transform:
     if not isinstance(values, dict):
         raise SmartviewError(f"{where}: `with` must be a table of parameter values")
     lookback = entry.get("lookback")
-    return Transform(
-        entry["uses"],
-        {str(key): _with_value(value) for key, value in values.items()},
-        None if lookback is None else lookback_mod.from_mapping(lookback, where),
-    )
+    if lookback is not None:
+        from .lookback import from_mapping
+
+        lookback = from_mapping(lookback, where)
+    return Transform(entry["uses"], {str(key): _with_value(value) for key, value in values.items()}, lookback)
 
 
 def _with_value(value: Any) -> str:

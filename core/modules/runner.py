@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from math import isfinite
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -18,11 +18,13 @@ from collections.abc import Callable
 
 from ..errors import HookError
 from .forks import FORKED
-from .lookback import Lookback
 from .module import Module, describe_exception, module_line, module_traceback, variables, where_failed
 from ..record import Record
 from ..text import one_line, printable
 from .watchdog import RecordTimeout
+
+if TYPE_CHECKING:
+    from .lookback import Lookback
 
 VALUE_HEAD = 80
 REPORT_CACHE = 1024  # report middles kept per Mapper: one per distinct error and module line

@@ -11,18 +11,19 @@ import os
 import sys
 import threading
 from dataclasses import dataclass
-from typing import BinaryIO, TextIO
+from typing import TYPE_CHECKING, BinaryIO, TextIO
 
 from .batch import BlockResult, run_block, split_lines
 from .formats import LineFormat
 from ..sources.reader import MAX_RECORD_BYTES, Block, TopicReader, too_long_report
-from ..modules.chain import build
-from ..modules.lookback import Lookback
 from ..record import Record
-from ..modules.module import Module
 from ..sources.topic import Topic
 from ..modules.watchdog import Watchdog
 from ..text import printable, printable_bytes
+
+if TYPE_CHECKING:  # a run without a module never imports the module machinery (nor orjson, see batch.py)
+    from ..modules.lookback import Lookback
+    from ..modules.module import Module
 
 @dataclass(frozen=True)
 class Range:
@@ -74,7 +75,11 @@ class Printer:
         self.initial = initial
         # No stages: records as they are. One: that module. Several: a chain. Each module's init runs
         # here, before any record is read: what it raises stops the run (HookError, exit status 2).
-        self.mapper = build(stages, initial, lookbacks) if stages else None
+        self.mapper = None
+        if stages:
+            from ..modules.chain import build
+
+            self.mapper = build(stages, initial, lookbacks)
         self.wants_look_back = any(lookback is not None for lookback in lookbacks or [])
         self.fmt = fmt
         self.out = out
