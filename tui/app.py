@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import bisect
 import gc
-import shlex
 import shutil
 import threading
 import time
@@ -40,7 +39,6 @@ from ..core.sources.tail import TailPreview
 from ..core.modules.chain import build as build_mapper, init_error
 from ..core.modules.module import Module
 from ..core.modules.params import changed_from_default, format_value
-from ..core.modules import grep
 from ..core.text import printable
 from ..core.runs.rows import MappedTopic, Row
 from ..core.runs.rowprocess import RowProcess
@@ -643,7 +641,11 @@ class SmartviewApp(App[int]):
 
     def _chain(self) -> list[tuple[Module, dict[str, str]]]:
         """What is applied to the records: the modules, then the quick filter's stage."""
-        return self.stages + ([grep.stage(self.quick)] if self.quick else [])
+        if not self.quick:
+            return list(self.stages)
+        from ..core.modules import grep  # the quick filter's stage: imported when there is one
+
+        return self.stages + [grep.stage(self.quick)]
 
     def _remap(self) -> None:
         """Map every row again with the current modules and values, and restart the error count."""
@@ -1060,6 +1062,8 @@ class SmartviewApp(App[int]):
             stages = [(module.path, values) for module, values in self.mapped.stages]
             from ..core.runs.outputs import OutputIndex
 
+            from ..core.modules import grep
+
             stages.append((grep.PATH, {"pattern": self.find_pattern.source}))
             self._find_count = OutputIndex(self.index.source, stages, self.initial, on_progress=self._callbacks[2])
         self._show_find()
@@ -1278,6 +1282,8 @@ class SmartviewApp(App[int]):
         if self.quick:
             words += ["--grep-v", self.quick[1:]] if self.quick.startswith("!") else ["--grep", self.quick]
         words.append("--print")
+        import shlex
+
         return shlex.join(words)
 
     def _found_by_name(self, module: Module) -> bool:

@@ -8,7 +8,7 @@ topic; a parameter change starts a new generation and so a fresh cache.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from rich.color import Color
 from rich.segment import Segment
@@ -22,11 +22,13 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from ..core.pattern import Pattern
 from ..core.runs.rows import MappedTopic, Row
 from ..core.modules.runner import Failure, Output
 from ..core.text import printable
 from .render import decode, failure_text, json_segments, json_styles, value_text
+
+if TYPE_CHECKING:
+    from ..core.pattern import Pattern
 
 # How long drawing waits for the module before showing a row as pending (the screen stays live).
 ROW_WAIT = 0.05
