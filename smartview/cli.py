@@ -411,7 +411,8 @@ def _view(selection: Selection, initial: str | None = None, max_record: int | No
         limit = {"max_record": max_record} if max_record else {}
         # A reopen counts only what was added; a spool is this run's own copy, never worth keeping an index of.
         index = LineIndex(selection.topic.path, cache=None if spooled else IndexCache(), **limit)
-    indexed = index.build_in_background()  # overlaps indexing a large topic with Textual's import
+    # Forked now, before any thread; a large topic is counted once the first frame is drawn (index.py).
+    indexed = index.build_in_background(hold=True)
     process = None
     if selection.stages:
         from .core.runs.rowprocess import RowProcess

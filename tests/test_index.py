@@ -60,10 +60,9 @@ def test_a_large_topic_is_counted_once_the_first_screen_says_go(tmp_path: Path, 
     path = tmp_path / "t.jsonl"
     path.write_bytes(b"\n".join(lines) + b"\n")
     monkeypatch.setattr(index_mod, "FORK_MIN_BYTES", 0)
-    monkeypatch.setattr(index_mod, "HOLD_MIN_BYTES", 0)
     monkeypatch.setattr(index_mod, "HOLD_SECONDS", 30.0)
     index = LineIndex(path, block=256)
-    counted = index.build_in_background()
+    counted = index.build_in_background(hold=True)
     assert not counted.wait(0.5)  # held
     index.go()
     assert counted.wait(10)
@@ -74,10 +73,9 @@ def test_a_held_count_starts_anyway_if_no_screen_says_go(tmp_path: Path, monkeyp
     path = tmp_path / "t.jsonl"
     path.write_bytes(b"\n".join(lines_for(12, 3000)) + b"\n")
     monkeypatch.setattr(index_mod, "FORK_MIN_BYTES", 0)
-    monkeypatch.setattr(index_mod, "HOLD_MIN_BYTES", 0)
     monkeypatch.setattr(index_mod, "HOLD_SECONDS", 0.3)
     index = LineIndex(path, block=256)
-    assert index.build_in_background().wait(10)
+    assert index.build_in_background(hold=True).wait(10)
     assert index.count == 3000
 
 

@@ -26,10 +26,10 @@ READ = 16 * BLOCK
 # Files at least this big are counted in forked processes (see `build_in_background`): counting in a
 # thread would hold the GIL while the viewer imports Textual, and the first screen no longer waits for it.
 FORK_MIN_BYTES = 16 << 20
-# A count this big cannot end before the first screen is drawn (about 0.25 s): its processes, forked
-# early, wait for that screen (`go`) rather than take memory bandwidth and caches from it, and start after
-# HOLD_SECONDS anyway. The screen shows the file's last records meanwhile (tail.py); their offsets follow.
-HOLD_MIN_BYTES = 256 << 20
+# The viewer's count in forked processes waits for its first frame (`build_in_background(hold=True)`,
+# then `go`): counting at the same time, even at low priority, took about 35 ms from that frame at 1M
+# records (the processor time, memory bandwidth and caches it shares with the viewer). The frame shows
+# the file's last records meanwhile (tail.py); their offsets follow. It starts after HOLD_SECONDS anyway.
 HOLD_SECONDS = 1.0
 
 
@@ -103,23 +103,24 @@ class LineIndex:
         """What the index itself holds in memory, for the benchmark's bytes-per-record figure."""
         return self._before.buffer_info()[1] * self._before.itemsize
 
-    def build_in_background(self, step: int = 64 << 20) -> threading.Event:
+    def build_in_background(self, step: int = 64 << 20, hold: bool = False) -> threading.Event:
         """Index what the file holds now without holding up the caller; the event is set when done.
 
         Counting holds the GIL, so for a large file the counting runs in a forked child process on
         another core while this process starts its user interface; the child sends back one number per
         block. Call it before starting other threads (it forks). Small files are indexed in a thread.
+        With `hold`, the child waits to count until `go` is called (see HOLD_SECONDS).
         """
         done = threading.Event()
         self._load_cache()
         size = self.size()
         full_blocks = size // self.block
         fork = self._scanned == 0 and size >= FORK_MIN_BYTES
-        hold = os.pipe() if fork and size >= HOLD_MIN_BYTES else None
-        reader = _fork_counter(self._fd, self.block, full_blocks, hold) if fork else None
-        if hold is not None:
-            os.close(hold[0])
-            self._hold = hold[1]
+        held = os.pipe() if fork and hold else None
+        reader = _fork_counter(self._fd, self.block, full_blocks, held) if fork else None
+        if held is not None:
+            os.close(held[0])
+            self._hold = held[1]
 
         def build() -> None:
             if reader is not None:
@@ -133,7 +134,7 @@ class LineIndex:
         return done
 
     def go(self) -> None:
-        """The first screen is drawn: a count held back for it (see HOLD_MIN_BYTES) starts now."""
+        """The first screen is drawn: a count held back for it (`hold`) starts now."""
         if self._hold is not None:
             os.close(self._hold)
             self._hold = None

@@ -127,8 +127,8 @@ class KafkaIndex:
     def unfinished(self) -> int:
         return 0
 
-    def build_in_background(self) -> threading.Event:
-        """Present for the viewer's start-up code: a Kafka index is ready when constructed."""
+    def build_in_background(self, hold: bool = False) -> threading.Event:
+        """Present for the viewer's start-up code: a Kafka index is ready when constructed (nothing to hold)."""
         done = threading.Event()
         done.set()
         return done
