@@ -15,7 +15,6 @@ kept. A cache that cannot be read or written is ignored.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import struct
 from array import array
@@ -99,6 +98,8 @@ class IndexCache:
 
 def _fingerprint(fd: int, end: int) -> tuple[bytes, bytes]:
     """Hashes of the file's first bytes and of the bytes just before `end` (4 KiB each, as Seen keeps)."""
+    import hashlib  # only with an entry to check, or one to save: a first open's start goes without it (2 ms)
+
     want = min(FINGERPRINT, end)
     head = hashlib.sha256(os.pread(fd, want, 0)).digest()
     tail = hashlib.sha256(os.pread(fd, want, end - want)).digest()
