@@ -336,6 +336,10 @@ class MappedTopic:
                     answered += 1
                     try:
                         result = process.receive()
+                    except (ValueError, OSError):  # its pipe closed under this read: the viewer is closing
+                        if self._closed or generation != self.generation:
+                            return
+                        raise
                     except EOFError:
                         if generation != self.generation:  # replaced by newer work while stuck
                             return
