@@ -321,6 +321,10 @@ class MappedTopic:
                 process = self._process
                 try:
                     process.send(stages, remaining, many, self.initial, state)
+                except ValueError:  # its pipe closed under this write: the viewer is closing
+                    if self._closed or generation != self.generation:
+                        return
+                    raise
                 except OSError:  # it ended before taking the request: start another
                     process.kill()
                     self._process = None
