@@ -18,9 +18,8 @@ gives one entry as JSON, as `fluvio consume --transforms-line` does.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ..errors import ParamError, SmartviewError
 from .module import Module
@@ -83,8 +82,7 @@ def _in_chain(call: Callable[[], None], name: str, number: int, count: int) -> N
         raise type(exc)(f"{name} (module {number} of {count}): {exc.message}") from None
 
 
-@dataclass(frozen=True)
-class Transform:
+class Transform(NamedTuple):
     """One entry of a transforms file: the module (`uses`), its parameter values, and its lookback."""
 
     uses: str

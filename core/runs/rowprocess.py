@@ -17,9 +17,8 @@ import os
 import pickle
 import struct
 import subprocess
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, NamedTuple
 
 from .. import children
 from ..modules.runner import Output
@@ -51,8 +50,7 @@ def module_stamp(path: Path) -> tuple[int, int]:
     return info.st_mtime_ns, info.st_size
 
 
-@dataclass(frozen=True)
-class Request:
+class Request(NamedTuple):
     """Records to map with modules (module path, its stamp, its values), in chain order.
 
     With `many`, the stages run as a pipeline of any kinds and each record's reply is a list of outputs;
@@ -64,7 +62,7 @@ class Request:
     items: list[Any]  # Record objects (KafkaRecord for Kafka topics)
     many: bool = False
     initial: str | None = None
-    state: bytes | None = field(default=None, repr=False)
+    state: bytes | None = None
     tracebacks: bool = False
 
 
