@@ -84,20 +84,66 @@ def load_config(start: Path | None = None) -> Config:
     path = find_config(start)
     if path is None:
         return Config()
-    import tomllib  # only when there is a file to read: it is a noticeable part of start-up
-
     try:
         with open(path, "rb") as file:
-            if why := untrusted(os.fstat(file.fileno())):  # the file read, not whatever the path names later
+            info = os.fstat(file.fileno())
+            if why := untrusted(info):  # the file read, not whatever the path names later
                 return Config(warnings=(_ignored(path, "config file", why),))
             text = file.read().decode("utf-8")
-        data = tomllib.loads(text)
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read: {exc}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    data = _parsed(path, text, info)
     table = data.get("tool", {}).get("smartview", {}) if path.name == "pyproject.toml" else data
     return _trusted_folders(_parse_table(table, path))
+
+
+def _parsed(path: Path, text: str, info: os.stat_result) -> dict[str, Any]:
+    """The config file's TOML, parsed; from the copy parsed at an earlier run if the text is the same.
+
+    Importing and running the TOML parser on a pyproject.toml costs every start about 5 ms. The copy
+    (`$XDG_CACHE_HOME/smartview/config/DEVICE-INODE.json`) holds the text it was parsed from and is used
+    only when that text is the file's, character for character, and nobody else could have written it.
+    """
+    import json
+
+    entry = _cache_folder() / f"{info.st_dev:x}-{info.st_ino:x}.json"
+    try:
+        with open(entry, "rb") as cached:
+            if untrusted(os.fstat(cached.fileno())) is None:
+                saved = json.loads(cached.read())
+                if isinstance(saved, dict) and saved.get("text") == text and isinstance(saved.get("data"), dict):
+                    return saved["data"]
+    except (OSError, ValueError):
+        pass
+    import tomllib
+
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    _save(entry, text, data)
+    return data
+
+
+def _save(entry: Path, text: str, data: dict[str, Any]) -> None:
+    """Keep the parsed config for the next start; a value JSON cannot hold (a TOML date) keeps nothing."""
+    import json
+    import tempfile
+
+    try:
+        encoded = json.dumps({"text": text, "data": data}, allow_nan=True).encode()
+        entry.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        handle, temporary = tempfile.mkstemp(dir=entry.parent, suffix=".tmp")
+        with os.fdopen(handle, "wb") as out:
+            out.write(encoded)
+        os.replace(temporary, entry)
+    except (OSError, TypeError, ValueError):
+        return
+
+
+def _cache_folder() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "smartview" / "config"
 
 
 def untrusted(info: os.stat_result) -> str | None:

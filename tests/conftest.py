@@ -43,6 +43,7 @@ class Workspace:
         env = {k: v for k, v in os.environ.items() if not k.startswith("SMARTVIEW_")}
         env["SMARTVIEW_TOPICS_DIR"] = str(self.topics)
         env["XDG_DATA_HOME"] = str(self.root / "data")  # the default module folder: never the real home's
+        env["XDG_CACHE_HOME"] = str(self.root / "cache")  # index and config caches: never the real home's
         env.update(extra)
         return env
 

@@ -1,0 +1,65 @@
+"""The config file's parsed copy: used only for the very text it was parsed from, and only if it is ours."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from smartview.core import config as config_mod
+
+
+@pytest.fixture
+def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    return tmp_path / "cache" / "smartview" / "config"
+
+
+def write(path: Path, text: str, times: tuple[int, int] | None = None) -> None:
+    path.write_text(text)
+    if times:
+        os.utime(path, ns=times)
+
+
+def test_an_edited_config_is_read_again_even_at_the_same_size_and_time(tmp_path: Path, cache: Path) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    config = project / "smartview.toml"
+    write(config, 'topics-dir = "aaa"\n')
+    times = (os.stat(config).st_atime_ns, os.stat(config).st_mtime_ns)
+    assert config_mod.load_config(project).topics_dir == project / "aaa"
+    assert list(cache.glob("*.json"))  # kept for the next start
+    assert config_mod.load_config(project).topics_dir == project / "aaa"  # from the copy
+    write(config, 'topics-dir = "bbb"\n', times)  # same length, same modification time
+    assert config_mod.load_config(project).topics_dir == project / "bbb"
+
+
+def test_a_copy_others_could_write_is_not_used(tmp_path: Path, cache: Path) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    config = project / "smartview.toml"
+    text = 'topics-dir = "mine"\n'
+    write(config, text)
+    config_mod.load_config(project)
+    [entry] = cache.glob("*.json")
+    entry.write_text(json.dumps({"text": text, "data": {"topics-dir": "theirs"}}))
+    entry.chmod(0o666)
+    assert config_mod.load_config(project).topics_dir == project / "mine"
+
+
+def test_invalid_toml_is_still_an_error_naming_the_file(tmp_path: Path, cache: Path) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "smartview.toml").write_text("topics-dir = \n")
+    with pytest.raises(config_mod.ConfigError, match="smartview.toml: invalid TOML"):
+        config_mod.load_config(project)
+
+
+def test_a_value_json_cannot_hold_keeps_no_copy(tmp_path: Path, cache: Path) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "smartview.toml").write_text('topics-dir = "t"\nwhen = 1979-05-27\n')
+    assert config_mod.load_config(project).topics_dir == project / "t"
+    assert not list(cache.glob("*.json"))
