@@ -1060,9 +1060,8 @@ class SmartviewApp(App[int]):
             self._find_count = None
         if self.find_pattern is not None:
             stages = [(module.path, values) for module, values in self.mapped.stages]
-            from ..core.runs.outputs import OutputIndex
-
             from ..core.modules import grep
+            from ..core.runs.outputs import OutputIndex
 
             stages.append((grep.PATH, {"pattern": self.find_pattern.source}))
             self._find_count = OutputIndex(self.index.source, stages, self.initial, on_progress=self._callbacks[2])

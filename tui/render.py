@@ -8,6 +8,7 @@ screen. Everything here is a rich Text, never markup: a record holding `[/]` is 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from rich.highlighter import JSONHighlighter
 from rich.segment import Segment
@@ -48,7 +49,7 @@ _KIND_OF_GROUP = {index: name for name, index in _TOKENS.groupindex.items()}
 KINDS = ("brace", "bool_true", "bool_false", "null", "number", "str")
 
 
-def json_styles(get_style, outer: Style, base: Style) -> dict[str, Style]:
+def json_styles(get_style: Callable[..., Style], outer: Style, base: Style) -> dict[str, Style]:
     """The style of each kind of JSON token on a row: rich's theme style over the row's own (`outer`), and the
     widget's `base` under both; "" for text that is no token. A key is a string with the key style on top."""
 
