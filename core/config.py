@@ -33,6 +33,12 @@ def default_topics_dir() -> Path:
     return Path(base) / "smartview" / "topics"
 
 
+def cache_folder(name: str) -> Path:
+    """Where smartview keeps what it can make again (`index`, `config`, `wasm`): the XDG cache directory."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "smartview" / name
+
+
 def default_modules_dir() -> Path:
     """Your own module folder when nothing says otherwise, beside the default topics folder: where
     `smartview new` writes, and searched after the folders you name and before the shipped modules."""
@@ -106,7 +112,7 @@ def _parsed(path: Path, text: str, info: os.stat_result) -> dict[str, Any]:
     """
     import json
 
-    entry = _cache_folder() / f"{info.st_dev:x}-{info.st_ino:x}.json"
+    entry = cache_folder("config") / f"{info.st_dev:x}-{info.st_ino:x}.json"
     try:
         with open(entry, "rb") as cached:
             if untrusted(os.fstat(cached.fileno())) is None:
@@ -139,11 +145,6 @@ def _save(entry: Path, text: str, data: dict[str, Any]) -> None:
         os.replace(temporary, entry)
     except (OSError, TypeError, ValueError):
         return
-
-
-def _cache_folder() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "smartview" / "config"
 
 
 def untrusted(info: os.stat_result) -> str | None:

@@ -47,19 +47,25 @@ def test_the_last_rows_show_before_the_count_finishes(tmp_path: Path) -> None:
             assert '"account_id"' not in early  # mapped rows, not the raw records
             last = [line for line in early.splitlines() if '"timestamp":2999' in line][0]
             assert last.lstrip().startswith("…") and "2999 " not in last.split("{")[0]
-            await pilot.press("enter")  # no detail view under an offset that is not known yet
-            await pilot.pause()
-            assert app.screen is app.screen_stack[0]
-            index.update()
-            counted.set()
-            numbered = lambda: any(line.lstrip().startswith("2999 {") for line in screen_text(app).splitlines())  # noqa: E731
-            await wait_for(pilot, numbered)
-            rows = [line for line in screen_text(app).splitlines() if "{" in line]
+            rows = await count_released(pilot, app, index, counted, 2999, "{")
             assert rows[-1].lstrip().startswith("2999 ") and '"timestamp":2999' in rows[-1]
             assert rows[-2].lstrip().startswith("2998 ") and '"timestamp":2998' in rows[-2]
             assert not any(row.lstrip().startswith("…") for row in rows)
 
     asyncio.run(scenario())
+
+
+async def count_released(pilot, app: SmartviewApp, index: LineIndex, counted: threading.Event, last: int,
+                         marker: str) -> list[str]:
+    """Enter opens no detail under an offset not known yet; then the count is let through and row `last`
+    shows with its offset. Returns the rows (lines holding `marker`) on screen then."""
+    await pilot.press("enter")
+    await pilot.pause()
+    assert app.screen is app.screen_stack[0]
+    index.update()
+    counted.set()
+    await wait_for(pilot, lambda: any(line.lstrip().startswith(f"{last} {{") for line in screen_text(app).splitlines()))
+    return [line for line in screen_text(app).splitlines() if marker in line]
 
 
 MIXED = '{{"type":"{kind}","account_id":"{n}","timestamp":{n},"user_client":"safari"}}\n'
@@ -85,15 +91,8 @@ async def filtered_rows_before_and_after_the_count(app: SmartviewApp, index: Lin
         assert len(rows) > 10 and all('"type":"login"' in row for row in rows)
         assert all(row.lstrip().startswith("…") for row in rows)
         assert '"timestamp":5997' in rows[-1] and '"timestamp":5994' in rows[-2]
-        await pilot.press("enter")  # no detail view under an offset that is not known yet
-        await pilot.pause()
-        assert app.screen is app.screen_stack[0]
-        index.update()
-        counted.set()
         # The pass's rows, with their record offsets, take the preview's place: all of them once it ends.
-        numbered = lambda: any(line.lstrip().startswith("5997 {") for line in screen_text(app).splitlines())  # noqa: E731
-        await wait_for(pilot, numbered)
-        rows = [line for line in screen_text(app).splitlines() if '{"type"' in line]
+        rows = await count_released(pilot, app, index, counted, 5997, '{"type"')
         assert rows[-1].lstrip().startswith("5997 ") and rows[-2].lstrip().startswith("5994 ")
         assert not any(row.lstrip().startswith("…") for row in rows)
         assert app.mapped.count == 2000

@@ -12,8 +12,7 @@ from textual.app import App
 from textual.strip import Strip
 
 from smartview.core.modules.runner import Output
-from smartview.core.text import printable
-from smartview.tui.render import decode, json_segments, json_styles, value_text
+from smartview.tui.render import json_segments, json_styles, shown, value_text
 
 SAMPLES = Path(__file__).resolve().parent.parent / "sample-topics"
 TRICKY = [
@@ -63,7 +62,7 @@ def test_a_row_drawn_directly_looks_as_rich_draws_it(width: int) -> None:
     styles = json_styles(console.get_style, outer, base)
     drawn = 0
     for value in rows():
-        segments = json_segments("  12", printable(decode(value)), width, styles)
+        segments = json_segments("  12", shown(value), width, styles)
         if segments is None:  # left to rich: not ASCII, or marks that overlap
             continue
         drawn += 1
@@ -73,5 +72,5 @@ def test_a_row_drawn_directly_looks_as_rich_draws_it(width: int) -> None:
 
 def test_rows_rich_must_draw_are_left_to_it() -> None:
     styles = json_styles(App().console.get_style, Style(), Style())
-    assert json_segments("1", printable(decode('{"name":"café"}'.encode())), 40, styles) is None
-    assert json_segments("1", printable(decode('{"wide":"表"}'.encode())), 40, styles) is None
+    assert json_segments("1", shown('{"name":"café"}'.encode()), 40, styles) is None
+    assert json_segments("1", shown('{"wide":"表"}'.encode()), 40, styles) is None

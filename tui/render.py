@@ -30,12 +30,17 @@ def decode(value: bytes, limit: int | None = ROW_CHARS) -> str:
     return text if limit is None else text[:limit]
 
 
+def shown(value: bytes) -> str:
+    """A value as a row shows it: decoded, at most ROW_CHARS, its control characters escaped."""
+    return printable(decode(value))
+
+
 def value_text(output: Output) -> Text:
     """The mapped value (and key, when there is one), highlighted as JSON."""
     text = Text(no_wrap=True, overflow="ellipsis")
     if output.key is not None:
         text.append(f"[{printable(decode(output.key, 256))}] ", style="bold")
-    body = Text(printable(decode(output.value)))
+    body = Text(shown(output.value))
     _highlighter.highlight(body)
     text.append_text(body)
     return text

@@ -23,8 +23,7 @@ from textual.strip import Strip
 
 from ..core.runs.rows import MappedTopic, Row
 from ..core.modules.runner import Failure, Output
-from ..core.text import printable
-from .render import decode, failure_text, json_segments, json_styles, value_text
+from .render import failure_text, json_segments, json_styles, shown, value_text
 
 if TYPE_CHECKING:
     from ..core.pattern import Pattern
@@ -369,8 +368,7 @@ class StreamView(ScrollView, can_focus=True):
         if not (self.x_shift or self.search or number == self.cursor):  # the common row, drawn directly
             result = row.result
             if isinstance(result, Output) and result.key is None:
-                body = printable(decode(result.value))
-                segments = json_segments(self._label(row), body, width, styles.json)
+                segments = json_segments(self._label(row), shown(result.value), width, styles.json)
                 if segments is not None:
                     return Strip(segments, width)
         text = Text(f"{self._label(row)} ", style=styles.offset, no_wrap=True)

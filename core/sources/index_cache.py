@@ -20,6 +20,7 @@ import struct
 from array import array
 from pathlib import Path
 
+from ..config import cache_folder
 from .topic import FINGERPRINT
 
 MIN_BYTES = 64 << 20  # below this, counting (about 30 ms) is not worth an entry
@@ -29,8 +30,7 @@ _HEADER = struct.Struct("<8sQQQQ32s32s")  # magic, block, device, inode, blocks,
 
 
 def default_folder() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "smartview" / "index"
+    return cache_folder("index")
 
 
 class IndexCache:

@@ -21,6 +21,8 @@ from pathlib import Path
 
 import wasmtime
 
+from ...config import cache_folder
+
 TICK = 0.01  # seconds per epoch tick
 NO_DEADLINE = 1 << 62  # ticks: "never" for a call without --timeout
 MEMORY_LIMIT = 256 << 20  # bytes one instance's memories may reach (wasmtime refuses growth beyond)
@@ -58,8 +60,7 @@ def start_ticker() -> None:
 
 
 def cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "smartview" / "wasm"
+    return cache_folder("wasm")
 
 
 def compile_module(data: bytes) -> wasmtime.Module:
