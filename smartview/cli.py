@@ -18,13 +18,11 @@ gc.disable()
 
 import argparse
 import contextlib
-import dataclasses
 import functools
 import os
 import signal
 import sys
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -53,24 +51,45 @@ COMMANDS = ("topics", "modules", "produce", "test", "new")
 USAGE_ERROR = 2
 
 
-@dataclass(frozen=True)
 class Selection:
     """What to open: the topic, the module (or None), and the parameter values as given (strings).
 
     `stages` lists every module of a chain with its own values; `module` and `values` are its first.
+    A plain slotted class rather than a dataclass: making one costs every start about half a
+    millisecond. Read-only by convention: `with_topic` makes a changed copy.
     """
 
-    topic: Topic
-    module: Module | None
-    values: dict[str, str]
-    modules_dirs: list[Path]
-    stages: tuple[tuple[Module, dict[str, str]], ...] = ()
-    lookbacks: tuple[Lookback | None, ...] = ()  # per stage: what its look_back hook is fed
-    warnings: tuple[str, ...] = ()  # said on stderr already; the viewer shows them again
-    # Where `--map NAME` looks without this run's --modules-dir flags (for the copied command), found
-    # before any module ran: a module may change the working directory, and the config found from it.
-    named_dirs: tuple[Path, ...] | None = None
-    patterns: tuple[str, ...] = ()  # --grep / --grep-v (as `!PATTERN`): rows must match all of them
+    __slots__ = ("topic", "module", "values", "modules_dirs", "stages", "lookbacks", "warnings", "named_dirs",
+                 "patterns")
+
+    def __init__(
+        self,
+        topic: Topic,
+        module: Module | None,
+        values: dict[str, str],
+        modules_dirs: list[Path],
+        stages: tuple[tuple[Module, dict[str, str]], ...] = (),
+        lookbacks: tuple[Lookback | None, ...] = (),
+        warnings: tuple[str, ...] = (),
+        named_dirs: tuple[Path, ...] | None = None,
+        patterns: tuple[str, ...] = (),
+    ) -> None:
+        self.topic = topic
+        self.module = module
+        self.values = values
+        self.modules_dirs = modules_dirs
+        self.stages = stages
+        self.lookbacks = lookbacks  # per stage: what its look_back hook is fed
+        self.warnings = warnings  # said on stderr already; the viewer shows them again
+        # Where `--map NAME` looks without this run's --modules-dir flags (for the copied command), found
+        # before any module ran: a module may change the working directory, and the config found from it.
+        self.named_dirs = named_dirs
+        self.patterns = patterns  # --grep / --grep-v (as `!PATTERN`): rows must match all of them
+
+    def with_topic(self, topic: Topic) -> Selection:
+        """The same selection opening `topic` instead."""
+        return Selection(topic, self.module, self.values, self.modules_dirs, self.stages, self.lookbacks,
+                         self.warnings, self.named_dirs, self.patterns)
 
 
 def run() -> None:
@@ -442,8 +461,6 @@ def _spooled(selection: Selection, cap: int | None) -> Selection:
 
     Textual reads keys from descriptor 0, which held the records: the terminal (/dev/tty) takes its place.
     """
-    from dataclasses import replace
-
     from .core.sources.spool import Spool, SpooledTopic
 
     topic = selection.topic
@@ -451,7 +468,7 @@ def _spooled(selection: Selection, cap: int | None) -> Selection:
     _terminal_on_stdin()
     spool = Spool(topic, **({"cap": cap} if cap else {}))
     spool.start()
-    return replace(selection, topic=SpooledTopic(topic.name, spool.path, spool))
+    return selection.with_topic(SpooledTopic(topic.name, spool.path, spool))
 
 
 def _terminal_on_stdin() -> None:
@@ -490,7 +507,7 @@ def _select(args: argparse.Namespace, guard_stdin: bool = False) -> Selection:
     else:
         topic = resolve_any(args.topic, topics_dir)  # a pipe on standard input is taken here, first
         if not isinstance(topic, StreamTopic) or topic.fd is None:
-            topic = dataclasses.replace(topic, path=_absolute(topic.path))
+            topic = topic.with_path(_absolute(topic.path))
     if guard_stdin:
         take_stdin().close()  # module code reads /dev/null, never the records or the terminal
     dirs = [_absolute(folder) for folder in config_mod.modules_dirs(args.modules_dir, config)]

@@ -992,9 +992,11 @@ class SmartviewApp(App[int]):
                 event.stop()
 
     def _highlights(self) -> tuple[Pattern, ...]:
-        from ..core.pattern import parse as parse_pattern
+        quick = None
+        if self.quick:  # imported only then: the first frame asks too, and making its dataclass costs ~1 ms
+            from ..core.pattern import parse as parse_pattern
 
-        quick = parse_pattern(self.quick) if self.quick else None
+            quick = parse_pattern(self.quick)
         return tuple(pattern for pattern in (self.find_pattern, quick) if pattern is not None)
 
     # -- the quick filter ---------------------------------------------------------------------------

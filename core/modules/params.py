@@ -7,14 +7,15 @@ exactly the same spellings.
 
 from __future__ import annotations
 
-import dataclasses
 import enum
 import re
 import typing
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from ..errors import ParamError
+
+if TYPE_CHECKING:
+    import dataclasses
 
 TRUE_WORDS = frozenset({"true", "yes", "on", "1"})
 FALSE_WORDS = frozenset({"false", "no", "off", "0"})
@@ -27,17 +28,24 @@ _INT = re.compile(r"[+-]?[0-9]+", re.ASCII)
 _FLOAT = re.compile(r"[+-]?(?:inf|infinity|nan|(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:e[+-]?[0-9]+)?)", re.ASCII | re.IGNORECASE)
 
 
-@dataclass(frozen=True)
 class ParamSpec:
-    """One parameter as a user sees it: its name, kind, default and (for choices) the allowed values."""
+    """One parameter as a user sees it: its name, kind, default and (for choices) the allowed values.
 
-    name: str
-    kind: Kind
-    type: Any
-    default: Any
-    choices: tuple[Any, ...] = ()
-    doc: str = ""
-    required: bool = False  # a SmartModule parameter its metadata does not mark optional
+    A plain slotted class rather than a dataclass: making a dataclass costs every start about half a
+    millisecond, and this module is imported by every start. Read-only by convention.
+    """
+
+    __slots__ = ("name", "kind", "type", "default", "choices", "doc", "required")
+
+    def __init__(self, name: str, kind: Kind, type: Any, default: Any, choices: tuple[Any, ...] = (),
+                 doc: str = "", required: bool = False) -> None:
+        self.name = name
+        self.kind = kind
+        self.type = type
+        self.default = default
+        self.choices = choices
+        self.doc = doc
+        self.required = required  # a SmartModule parameter its metadata does not mark optional
 
     @property
     def type_name(self) -> str:
@@ -115,6 +123,8 @@ def describe(params_class: type | None, where: str) -> list[ParamSpec]:
     """
     if params_class is None:
         return []
+    import dataclasses  # here, not at the top: a start without a module never needs it
+
     if not dataclasses.is_dataclass(params_class):
         raise ParamError(f"{where}: Params must be a dataclass (add @dataclass above 'class Params')")
     try:
@@ -128,6 +138,8 @@ def describe(params_class: type | None, where: str) -> list[ParamSpec]:
 
 
 def _spec_for(field: dataclasses.Field, annotation: Any, where: str) -> ParamSpec:
+    import dataclasses
+
     if field.default is not dataclasses.MISSING:
         default = field.default
     elif field.default_factory is not dataclasses.MISSING:

@@ -22,7 +22,6 @@ import shutil
 import signal
 import tempfile
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -271,8 +270,17 @@ def _chain(signum: int) -> None:
     signal.signal(signum, handle)
 
 
-@dataclass(frozen=True)
 class SpooledTopic(Topic):
-    """A stream topic as the viewer opens it: named as given, read from its spool."""
+    """A stream topic as the viewer opens it: named as given, read from its spool.
 
-    spool: Spool | None = field(default=None, compare=False)
+    A plain slotted class, as the `Topic` it extends.
+    """
+
+    __slots__ = ("spool",)
+
+    def __init__(self, name: str, path: Path, spool: Spool | None = None) -> None:
+        super().__init__(name, path)
+        self.spool = spool
+
+    def with_path(self, path: Path) -> SpooledTopic:
+        return SpooledTopic(self.name, path, self.spool)
