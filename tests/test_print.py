@@ -177,6 +177,20 @@ def test_a_large_topic_is_mapped_on_every_core_by_default_with_the_output_of_one
     assert shown.code == 0 and len(set(shown.out.splitlines())) == min(_cores(), 4)  # every process maps a share
 
 
+@pytest.mark.skipif(_cores() < 2, reason="automatic --jobs maps on one process with one core")
+def test_every_process_maps_up_to_the_end_of_the_topic(ws: Workspace) -> None:
+    # 11 MB: blocks of 1 MiB shared in turn would leave the last whole block, about 12,000 records
+    # here, to one process while the other waits; the last blocks are smaller, so both map to the end.
+    ws.topic("big", _events(130_000, {}))
+    pids = ws.module("pid", "import os\ndef map(record, params):\n    return str(os.getpid())\n")
+    shown = ws.run("big", "--map", str(pids), "--print", "--jobs", "2")
+    assert shown.code == 0, shown.err
+    last = shown.out.splitlines()[-6_000:]
+    assert len(set(last)) == 2
+    runs = 1 + sum(1 for a, b in zip(last, last[1:]) if a != b)
+    assert runs >= 4  # blocks of a few hundred records, in turn
+
+
 def test_a_process_held_up_does_not_change_the_order_or_the_output(ws: Workspace) -> None:
     ws.topic("big", _events(80_000, {3: "broken", 75_000: "broken"}))
     # The second process sleeps at its first block: the first maps blocks ahead of their turn meanwhile.

@@ -18,6 +18,8 @@ BLOCK_SIZE = 1 << 20
 # A record longer than this is reported and skipped, never read into memory: a file without newlines
 # (a sparse file, a binary dump) must not take all the memory there is. `--max-record-bytes` changes it.
 MAX_RECORD_BYTES = 64 << 20
+# The last TAPER block sizes of a span list are cut into ever smaller blocks (see `TopicReader.spans`).
+TAPER = 8
 
 
 class Block:
@@ -170,9 +172,12 @@ class TopicReader:
     def spans(self, final: bool = False) -> list[Block] | None:
         """Blocks of whole records from the current position to the end of the file, found without reading it.
 
-        Each cut is the end of the first line that ends at or after a multiple of the block size, so only
-        a few bytes are read per block. Their record counts are not known (`count` and `first_offset` are
-        -1): whoever maps them counts them, and then calls `passed` to move the reader on.
+        Each cut is the end of the first line that ends at or after the block's size, so only a few bytes
+        are read per block. The blocks are a block size long until the last `TAPER` block sizes, where
+        each is an eighth of what is left (down to a sixteenth of a block): processes that share blocks
+        in turn then finish within a small block of each other, not a whole one. Their record counts are
+        not known (`count` and `first_offset` are -1): whoever maps them counts them, and then calls
+        `passed` to move the reader on.
         None when a line longer than a block is met: `blocks` then reads them, and finds the records
         longer than the limit, so that no worker is handed one.
         """
@@ -181,7 +186,8 @@ class TopicReader:
         blocks = []
         start = self.byte
         while start < end:
-            cut = self._line_end_after(fd, min(start + self.block_size, end) - 1, end, self.block_size)
+            size = min(self.block_size, max(self.block_size // 16, (end - start) // TAPER))
+            cut = self._line_end_after(fd, min(start + size, end) - 1, end, self.block_size)
             if cut < 0:
                 return None
             blocks.append(Block(None, -1, -1, start, cut - start))
