@@ -55,18 +55,19 @@ def rows() -> list[bytes]:
     return found
 
 
-@pytest.mark.parametrize("width", [20, 86, 120, 300])
-def test_a_row_drawn_directly_looks_as_rich_draws_it(width: int) -> None:
+@pytest.mark.parametrize("label", ["  12", "  …"])  # an offset, or one not counted yet (a first screen)
+@pytest.mark.parametrize("width", [3, 20, 86, 120, 300])
+def test_a_row_drawn_directly_looks_as_rich_draws_it(width: int, label: str) -> None:
     console = App().console
     base, outer = Style(color="grey70", bgcolor="grey11"), Style(color="grey50")
     styles = json_styles(console.get_style, outer, base)
     drawn = 0
     for value in rows():
-        segments = json_segments("  12", shown(value), width, styles)
+        segments = json_segments(label, shown(value), width, styles)
         if segments is None:  # left to rich: not ASCII, or marks that overlap
             continue
         drawn += 1
-        assert cells(Strip(segments, width)) == cells(rich_row(console, "  12", value, width, outer, base)), value
+        assert cells(Strip(segments, width)) == cells(rich_row(console, label, value, width, outer, base)), value
     assert drawn >= len(TRICKY) - 1
 
 

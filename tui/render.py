@@ -74,12 +74,13 @@ def json_segments(label: str, body: str, width: int, styles: dict[str, Style]) -
 
     Drawing through rich (a Text, the highlighter's spans, their styles combined at every boundary) is most
     of what a screen of rows costs; this does the same in one pass over the tokens, about four times as
-    fast. None where rich's own rules would need more than that: a row that is not ASCII (wide
-    characters), or marks that overlap.
+    fast. None where rich's own rules would need more than that: a value that is not ASCII (wide
+    characters), or marks that overlap. The label may hold `…` (an offset not counted yet, as on a first
+    screen): like every character here, it takes one cell.
     """
-    line = f"{label} {body}"
-    if not line.isascii():
+    if not body.isascii() or not _one_cell_each(label):
         return None
+    line = f"{label} {body}"
     tokens = _tokens(body, len(label) + 1)
     if tokens is None:
         return None
@@ -98,6 +99,10 @@ def json_segments(label: str, body: str, width: int, styles: dict[str, Style]) -
     if len(line) < width:
         segments.append(Segment(" " * (width - len(line)), plain))
     return segments
+
+
+def _one_cell_each(label: str) -> bool:
+    return label.isascii() or label.replace("…", "").isascii()
 
 
 def _tokens(body: str, shift: int) -> list[tuple[int, int, str]] | None:
