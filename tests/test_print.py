@@ -258,18 +258,22 @@ def test_parallel_ranges_and_offsets_match_one_process(ws: Workspace, flags: lis
     assert one.out.splitlines()[-1].split()[0] == last
 
 
-def test_a_worker_ending_its_process_stops_the_run_without_hanging(ws: Workspace) -> None:
+@pytest.mark.parametrize("status", [9, 0])
+def test_a_worker_ending_its_process_stops_the_run_without_hanging(ws: Workspace, status: int) -> None:
     ws.topic("big", "".join(f'{{"n":{n}}}\n' for n in range(200_000)))
-    # The worker (not the process that loaded the module) ends at its first record from 150,000 on.
+    # The worker (not the process that loaded the module) ends at its first record from 150,000 on;
+    # with status 0 too, the blocks it took and never wrote are missed.
     module = ws.module("exits", "import os\nFIRST = os.getpid()\ndef map(record, params):\n"
-                       "    if record.offset >= 150_000 and os.getpid() != FIRST:\n        os._exit(9)\n"
+                       f"    if record.offset >= 150_000 and os.getpid() != FIRST:\n        os._exit({status})\n"
                        "    return record.value\n")
     result = ws.run("big", "--map", str(module), "--print", "--jobs", "2", timeout=30)
     assert result.code == 1
-    assert "ended" in result.err and "the output stops there" in result.err
+    assert f"worker process 1 ended (exit status {status})" in result.err
+    assert "the output stops there" in result.err
     printed = result.out.splitlines()
     assert printed == [f'{{"n":{n}}}' for n in range(len(printed))]  # in order, nothing torn
     assert 100_000 < len(printed) < 200_000
+    assert f"before writing the records from offset {len(printed)};" in result.err
 
 
 KEEPER = """
