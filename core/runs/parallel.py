@@ -61,7 +61,8 @@ MAX_AUTO_JOBS = 4
 # bytes of output they may hold: blocks of long records (up to the record limit) make outputs as long.
 AHEAD = 4
 AHEAD_BYTES = 4 << 20
-# A block's turn byte: it may be written. The stop byte: why the run stops (0 while it goes on).
+# GO in a block's turn byte: it may be written. STOP, CLOSED or LOST in the shared stop byte: why the run
+# stops (0 while it goes on).
 GO, STOP, CLOSED, LOST = 1, 2, 3, 4
 _SUMMARY = struct.Struct("<qqbb")  # records, failures, stopped, closed
 
@@ -274,8 +275,9 @@ class _Turns:
             os.set_blocking(write_end, False)  # a full pipe already holds a wake-up
         self.alive = [os.pipe() for _ in range(n)]  # only process k holds alive[k]'s write end
         self.k = 0
-        self.others: dict[int, int] = {}  # process number -> read end of its alive pipe, while it lives
+        self.others: dict[int, int] = {}  # read end of a living process's alive pipe -> its number
         self.dead: set[int] = set()
+        self.waits = select.poll()  # poll, not select: no limit on descriptor numbers
 
     def become(self, k: int) -> None:
         """Keep the ends process k uses: its wake pipe's read end, the others' alive pipes' read ends."""
@@ -284,8 +286,9 @@ class _Turns:
             _close(wake_write if j == k else wake_read, alive_read if j == k else alive_write)
             self.wake[j] = (wake_read, -1) if j == k else (-1, wake_write)
             self.alive[j] = (-1, alive_write) if j == k else (alive_read, -1)
+            self.waits.register(wake_read if j == k else alive_read, select.POLLIN)
             if j != k:
-                self.others[j] = alive_read
+                self.others[alive_read] = j
 
     def close(self) -> None:
         for pair in (*self.wake, *self.alive):
@@ -338,13 +341,12 @@ class _Turns:
 
     def wait(self) -> None:
         """Until another process has written a block or stopped the run, or a process has ended."""
-        ready = select.select([self.wake[self.k][0], *self.others.values()], [], [])[0]
-        for fd in ready:
+        for fd, _ in self.waits.poll():
             if fd == self.wake[self.k][0]:
                 os.read(fd, 4096)
                 continue
-            j = next(j for j, alive in self.others.items() if alive == fd)  # nothing is written there: it ended
-            del self.others[j]
+            j = self.others.pop(fd)  # nothing is ever written on an alive pipe: it ended
+            self.waits.unregister(fd)
             os.close(fd)
             self.alive[j] = (-1, -1)
             self.dead.add(j)
