@@ -216,7 +216,7 @@ def map(record, params):
 
 
 def test_a_slower_process_maps_fewer_blocks_and_the_output_stays_the_same(ws: Workspace) -> None:
-    text = "".join(f'{{"n":{n},"pad":"{n:040d}"}}\n' for n in range(200_000))  # 13 MB: a dozen 1 MiB blocks
+    text = "".join(f'{{"n":{n},"pad":"{n:040d}"}}\n' for n in range(200_000))  # 13 MB: 33 blocks, 4 of them 1 MiB
     ws.topic("big", text)
     same = ws.module("same", SLOW_WORKER.replace("OUTPUT", "record.value"))
     many = ws.run("big", "--map", str(same), "--print", "--jobs", "2")
