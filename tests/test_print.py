@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections import Counter
 
 import orjson
 import pytest
@@ -204,6 +205,36 @@ def test_a_process_held_up_does_not_change_the_order_or_the_output(ws: Workspace
     assert many.err == one.err and many.err.count("\n") == 2
 
 
+SLOW_WORKER = """import os, time
+FIRST = os.getpid()  # the process that loaded the module; the worker forked from it has another pid
+
+def map(record, params):
+    if os.getpid() != FIRST and record.offset % 100 == 0:
+        time.sleep(0.001)  # the worker's core is shared with another program: it maps several times slower
+    return OUTPUT
+"""
+
+
+def test_a_slower_process_maps_fewer_blocks_and_the_output_stays_the_same(ws: Workspace) -> None:
+    text = "".join(f'{{"n":{n},"pad":"{n:040d}"}}\n' for n in range(200_000))  # 13 MB: 33 blocks, 4 of them 1 MiB
+    ws.topic("big", text)
+    same = ws.module("same", SLOW_WORKER.replace("OUTPUT", "record.value"))
+    many = ws.run("big", "--map", str(same), "--print", "--jobs", "2")
+    one = ws.run("big", "--map", str(same), "--print", "--jobs", "1")
+    assert many.code == one.code == 0, many.err
+    assert many.out == one.out == text
+    # Blocks are taken as each process is ready for one: the slowed worker maps far fewer of them, where
+    # a fixed share would have given it every other block, half the records, and made the other wait.
+    pids = ws.module("pids", SLOW_WORKER.replace("OUTPUT", "str(os.getpid())"))
+    shown = ws.run("big", "--map", str(pids), "--print", "--jobs", "2")
+    assert shown.code == 0, shown.err
+    counts = Counter(shown.out.splitlines())
+    calling = shown.out.split("\n", 1)[0]  # block 0 is the calling process's
+    assert len(counts) == 2 and sum(counts.values()) == 200_000
+    # The worker maps its first block, then one block for every AHEAD (4) the other maps ahead of it.
+    assert 0 < 200_000 - counts[calling] < 70_000
+
+
 def test_parallel_stop_on_error_matches_one_process(ws: Workspace) -> None:
     records = [f'{{"n":{n}}}' for n in range(60_000)]
     records[30_000] = "[1, 2]"
@@ -227,18 +258,22 @@ def test_parallel_ranges_and_offsets_match_one_process(ws: Workspace, flags: lis
     assert one.out.splitlines()[-1].split()[0] == last
 
 
-def test_a_worker_ending_its_process_stops_the_run_without_hanging(ws: Workspace) -> None:
+@pytest.mark.parametrize("status", [9, 0])
+def test_a_worker_ending_its_process_stops_the_run_without_hanging(ws: Workspace, status: int) -> None:
     ws.topic("big", "".join(f'{{"n":{n}}}\n' for n in range(200_000)))
-    # The worker (not the process that loaded the module) ends at its first record from 150,000 on.
+    # The worker (not the process that loaded the module) ends at its first record from 150,000 on;
+    # with status 0 too, the blocks it took and never wrote are missed.
     module = ws.module("exits", "import os\nFIRST = os.getpid()\ndef map(record, params):\n"
-                       "    if record.offset >= 150_000 and os.getpid() != FIRST:\n        os._exit(9)\n"
+                       f"    if record.offset >= 150_000 and os.getpid() != FIRST:\n        os._exit({status})\n"
                        "    return record.value\n")
     result = ws.run("big", "--map", str(module), "--print", "--jobs", "2", timeout=30)
     assert result.code == 1
-    assert "ended" in result.err and "the output stops there" in result.err
+    assert f"worker process 1 ended (exit status {status})" in result.err
+    assert "the output stops there" in result.err
     printed = result.out.splitlines()
     assert printed == [f'{{"n":{n}}}' for n in range(len(printed))]  # in order, nothing torn
     assert 100_000 < len(printed) < 200_000
+    assert f"before writing the records from offset {len(printed)};" in result.err
 
 
 KEEPER = """

@@ -1,32 +1,46 @@
 """Ordered parallel mapping for `--print`: the blocks of a large backlog are shared by forked processes.
 
 The calling process finds where the blocks (whole lines, about 1 MiB each) begin and end, reading a
-few bytes per block, then forks `jobs - 1` copies of itself: process k maps blocks k, k + n, k + 2n, ...
-with the module it already loaded, the calling process being process 0, so every core maps and nothing
-is loaded twice. A block's first offset is the sum of the record counts of the blocks before it: each
-process splits a block into records before mapping it and puts its count in memory the processes share,
-so the others find it there when they need it, and counts a block itself only when its count is not there
-yet. Nobody waits for anybody to count: mapping starts at once, and most blocks are counted only by the
-split that maps them. Each process reads its blocks with `pread` on the descriptor the run
-opened, inherited across the fork, never by opening the path again: a topic renamed away or replaced
-mid-run is still read whole from the file that was opened. Each process writes its output straight to the
-output descriptor, in block order: a one-byte token goes round a ring of pipes, and only the holder of block
-i's token may write block i. Nothing large crosses a pipe, and the output is byte-for-byte what one
-process gives. A process maps on while its turn to write has not come, keeping up to `AHEAD` mapped
-blocks (`AHEAD_BYTES` of output): a process the system puts aside for a moment (other programs want the
-cores too) does not stop the others at their next block.
+few bytes per block, then forks `jobs - 1` copies of itself, which map with the module it already
+loaded, the calling process being process 0: every core maps and nothing is loaded twice. Process k
+starts with block k; from then on each process takes the next block nobody has taken whenever it is
+ready for one. The cores of a shared machine are not equally fast from one moment to the next (other
+programs take time on one or the other): a process slowed that way simply maps fewer blocks, where a
+share fixed in advance would make the others wait for it. Taking a block moves a counter in memory the
+processes share, under a lock (`lockf` on a file of the run's own) that the system lets go of when its
+holder ends: whoever took a block is noted before the counter moves on, so a process ending at any
+moment leaves no block taken by nobody.
+
+A block's first offset is the sum of the record counts of the blocks before it: each process splits a
+block into records before mapping it and puts its count in memory the processes share, so the others
+find it there when they need it, and counts a block itself only when its count is not there yet. Nobody
+waits for anybody to count: mapping starts at once, and most blocks are counted only by the split that
+maps them. Each process reads its blocks with `pread` on the descriptor the run opened, inherited across
+the fork, never by opening the path again: a topic renamed away or replaced mid-run is still read whole
+from the file that was opened.
+
+Each process writes the output of the blocks it mapped straight to the output descriptor, in block
+order: a byte per block in the shared memory says that the block may be written. The process that has
+written block i sets block i + 1's, then wakes the others with a byte in each one's wake pipe. A process
+whose next block to write has not had its turn maps on while it holds fewer than `AHEAD` mapped blocks
+(`AHEAD_BYTES` of output), and otherwise waits on its wake pipe; a wake-up byte stays in the pipe until
+it is read, so none is lost between looking and waiting. Nothing large crosses a pipe, and the output is
+byte-for-byte what one process gives.
 
 Each process has its own copy of the module's state from the moment of the fork: a module that counts
 records counts only those its process saw.
 
-The token says whether to go on: a failure with `--on-error stop`, or a closed output (`| head`), turns
-it into a stop that goes round once, so every process ends after the block before it. A process that
-dies (a module calling `os._exit`) closes its end of the ring: its successor reads end-of-file and
-stops the run the same way.
+A failure with `--on-error stop`, or a closed output (`| head`), sets a shared stop after the block it
+happened in and wakes every process: each ends without writing more. Each process also holds the only
+write end of a pipe of its own that the others wait on: a process that dies (a module calling
+`os._exit`) closes it, and the others see end-of-file. The blocks it had taken are never written: once
+the turn comes to the first of them the run stops there, and the calling process says which process
+ended and from which offset nothing was written.
 """
 
 from __future__ import annotations
 
+import fcntl
 import mmap
 import os
 import select
@@ -47,7 +61,9 @@ MAX_AUTO_JOBS = 4
 # bytes of output they may hold: blocks of long records (up to the record limit) make outputs as long.
 AHEAD = 4
 AHEAD_BYTES = 4 << 20
-GO, STOP, CLOSED = b"g", b"s", b"c"
+# GO in a block's turn byte: it may be written. STOP, CLOSED or LOST in the shared stop byte: why the run
+# stops (0 while it goes on).
+GO, STOP, CLOSED, LOST = 1, 2, 3, 4
 _SUMMARY = struct.Struct("<qqbb")  # records, failures, stopped, closed
 
 
@@ -122,11 +138,12 @@ def map_parallel(blocks: list[Block], job: Job, jobs: int, watch: Watchdog | Non
     Blocks whose `first_offset` is -1 (from `TopicReader.spans`) are counted first; `first` is then the
     offset of the first record of the first block.
     """
+    if not blocks:
+        return Written()
     n = max(1, min(jobs, len(blocks)))
-    offsets = _SharedOffsets(blocks, first, job.fd) if blocks and blocks[0].first_offset < 0 else None
-    ring = [os.pipe() for _ in range(n)]
+    offsets = _SharedOffsets(blocks, first, job.fd) if blocks[0].first_offset < 0 else None
+    turns = _Turns(len(blocks), n)
     summaries, summary_out = os.pipe()
-    os.write(ring[0][1], GO)  # block 0 may be written at once
     for stream in (sys.stdout, sys.stderr, job.err):  # nothing buffered may be written twice
         stream.flush()
     children: dict[int, int] = {}  # pid -> process number
@@ -138,10 +155,10 @@ def map_parallel(blocks: list[Block], job: Job, jobs: int, watch: Watchdog | Non
                 try:
                     own_fork()  # a worker of smartview's own: it maps on (forks.py)
                     os.close(summaries)
-                    _keep_own_ends(ring, k)
+                    turns.become(k)
                     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
                     with Watchdog(job.timeout) if job.timeout else _nothing() as child_watch:
-                        done = _work(k, n, blocks, ring, job, child_watch, offsets)
+                        done = _work(k, blocks, turns, job, child_watch, offsets)
                     os.write(summary_out, _SUMMARY.pack(done.count, done.failed, done.stopped, done.closed))
                     code = 0
                 finally:
@@ -152,30 +169,43 @@ def map_parallel(blocks: list[Block], job: Job, jobs: int, watch: Watchdog | Non
                         os._exit(code)
             children[pid] = k
         os.close(summary_out)
-        _keep_own_ends(ring, 0)
-        total = _work(0, n, blocks, ring, job, watch, offsets)
+        turns.become(0)
+        total = _work(0, blocks, turns, job, watch, offsets)
         for _ in children:
             data = _read_exactly(summaries, _SUMMARY.size)
             if len(data) < _SUMMARY.size:
                 break
             total.add(Written(*(bool(v) if i > 1 else v for i, v in enumerate(_SUMMARY.unpack(data)))))
+        ended: dict[int, int] = {}  # process number -> exit status
         for pid in list(children):
             _, status = os.waitpid(pid, 0)
-            if status != 0 and not total.lost:
-                total.lost = f"worker process {children[pid]} ended with status {os.waitstatus_to_exitcode(status)}"
-            del children[pid]
+            ended[children.pop(pid)] = os.waitstatus_to_exitcode(status)
+        total.lost = _lost(turns, blocks, offsets, ended)
         return total
     finally:
         for pid in children:  # interrupted: the children must not outlive the run
             os.kill(pid, signal.SIGKILL)
             os.waitpid(pid, 0)
         os.close(summaries)
-        for read_end, write_end in ring:
-            for fd in (read_end, write_end):
-                try:
-                    os.close(fd)
-                except OSError:
-                    pass
+        turns.close()
+
+
+def _lost(turns: _Turns, blocks: list[Block], offsets: _SharedOffsets | None, ended: dict[int, int]) -> str:
+    """Why the output stops short of the blocks when no stop or closed output explains it ("" when it does not)."""
+    unwritten = turns.first_unwritten()
+    if unwritten < len(blocks) and turns.stopped() in (0, LOST):
+        k = turns.taker(unwritten)
+        offset = blocks[unwritten].first_offset if offsets is None else offsets.offset_of(unwritten)
+        who = f"worker process {k} ended ({_how(ended[k])})" if k in ended else "a process ended"
+        return f"{who} before writing the records from offset {offset}"
+    for k, status in ended.items():
+        if status != 0:
+            return f"worker process {k} ended ({_how(status)})"
+    return ""
+
+
+def _how(status: int) -> str:
+    return f"exit status {status}" if status >= 0 else f"signal {-status}"
 
 
 class _SharedOffsets:
@@ -192,6 +222,7 @@ class _SharedOffsets:
         self.memory = mmap.mmap(-1, 8 * len(blocks))  # anonymous, zeroed and shared: children see it
         self.reached = 0  # the block whose first offset is `offset`, in this process
         self.offset = first
+        self.first = first
 
     def share(self, i: int, count: int) -> None:
         struct.pack_into("<q", self.memory, 8 * i, count)
@@ -209,33 +240,177 @@ class _SharedOffsets:
             self.reached += 1
         return self.offset
 
+    def offset_of(self, i: int) -> int:
+        """Block i's first offset, wherever this process has reached (for a report once the mapping is over)."""
+        offset = self.first
+        for j in range(i):
+            (count,) = struct.unpack_from("<q", self.memory, 8 * j)
+            if count == 0:
+                block = self.blocks[j]
+                data = os.pread(self.fd, block.length, block.start)
+                count = data.count(b"\n") + (not data.endswith(b"\n"))
+            offset += count
+        return offset
 
-def _keep_own_ends(ring: list[tuple[int, int]], k: int) -> None:
-    """Close every ring end process k does not use, so a dead neighbour shows as end-of-file."""
-    n = len(ring)
-    for j, (read_end, write_end) in enumerate(ring):
-        if j != k:
-            os.close(read_end)
-        if j != (k + 1) % n:
-            os.close(write_end)
-        ring[j] = (read_end if j == k else -1, write_end if j == (k + 1) % n else -1)
+
+class _Turns:
+    """Which process takes which block, and which block may be written: memory and pipes made before the fork.
+
+    The memory holds the next block nobody has taken (8 bytes), the stop byte, a turn byte per block (and
+    one past the last, set once the last is written) and the number of the process that took each block.
+    """
+
+    def __init__(self, count: int, n: int) -> None:
+        self.count = count
+        self._turn = 16
+        self._taker = self._turn + count + 1
+        self.memory = mmap.mmap(-1, self._taker + 4 * count)  # anonymous, zeroed and shared: children see it
+        struct.pack_into("<q", self.memory, 0, n)  # process k starts with block k
+        for k in range(n):
+            struct.pack_into("<i", self.memory, self._taker + 4 * k, k + 1)
+        self.memory[self._turn] = GO  # block 0 may be written at once
+        self.lock = _lock_file()
+        self.wake = [os.pipe() for _ in range(n)]  # a byte in wake[k] wakes process k
+        for _, write_end in self.wake:
+            os.set_blocking(write_end, False)  # a full pipe already holds a wake-up
+        self.alive = [os.pipe() for _ in range(n)]  # only process k holds alive[k]'s write end
+        self.k = 0
+        self.others: dict[int, int] = {}  # read end of a living process's alive pipe -> its number
+        self.dead: set[int] = set()
+        self.waits = select.poll()  # poll, not select: no limit on descriptor numbers
+
+    def become(self, k: int) -> None:
+        """Keep the ends process k uses: its wake pipe's read end, the others' alive pipes' read ends."""
+        self.k = k
+        for j, ((wake_read, wake_write), (alive_read, alive_write)) in enumerate(zip(self.wake, self.alive)):
+            _close(wake_write if j == k else wake_read, alive_read if j == k else alive_write)
+            self.wake[j] = (wake_read, -1) if j == k else (-1, wake_write)
+            self.alive[j] = (-1, alive_write) if j == k else (alive_read, -1)
+            self.waits.register(wake_read if j == k else alive_read, select.POLLIN)
+            if j != k:
+                self.others[alive_read] = j
+
+    def close(self) -> None:
+        for pair in (*self.wake, *self.alive):
+            _close(*pair)
+        _close(self.lock)
+        self.memory.close()
+
+    def take(self) -> int | None:
+        """The next block nobody has taken, now this process's (None when every block is taken)."""
+        fcntl.lockf(self.lock, fcntl.LOCK_EX)
+        try:
+            (i,) = struct.unpack_from("<q", self.memory, 0)
+            if i >= self.count:
+                return None
+            struct.pack_into("<i", self.memory, self._taker + 4 * i, self.k + 1)  # before the counter moves on
+            struct.pack_into("<q", self.memory, 0, i + 1)
+            return i
+        finally:
+            fcntl.lockf(self.lock, fcntl.LOCK_UN)
+
+    def taker(self, i: int) -> int:
+        """The process that took block i (-1 if nobody has)."""
+        fcntl.lockf(self.lock, fcntl.LOCK_EX)
+        try:
+            (taken,) = struct.unpack_from("<q", self.memory, 0)
+            (k,) = struct.unpack_from("<i", self.memory, self._taker + 4 * i)
+            return k - 1 if i < taken else -1
+        finally:
+            fcntl.lockf(self.lock, fcntl.LOCK_UN)
+
+    def may_write(self, i: int) -> bool:
+        return self.memory[self._turn + i] == GO
+
+    def stopped(self) -> int:
+        return self.memory[8]
+
+    def first_unwritten(self) -> int:
+        found = self.memory.find(b"\0", self._turn + 1, self._turn + self.count + 1)
+        return self.count if found < 0 else found - self._turn - 1
+
+    def written(self, i: int) -> None:
+        """Block i is written: block i + 1 may be."""
+        self.memory[self._turn + i + 1] = GO
+        self._wake_others()
+
+    def stop(self, why: int) -> None:
+        if not self.memory[8]:
+            self.memory[8] = why
+        self._wake_others()
+
+    def wait(self) -> None:
+        """Until another process has written a block or stopped the run, or a process has ended."""
+        for fd, _ in self.waits.poll():
+            if fd == self.wake[self.k][0]:
+                os.read(fd, 4096)
+                continue
+            j = self.others.pop(fd)  # nothing is ever written on an alive pipe: it ended
+            self.waits.unregister(fd)
+            os.close(fd)
+            self.alive[j] = (-1, -1)
+            self.dead.add(j)
+        if self.dead:
+            unwritten = self.first_unwritten()
+            if unwritten < self.count and self.taker(unwritten) in self.dead:  # never to be written
+                self.stop(LOST)
+
+    def _wake_others(self) -> None:
+        for j, (_, write_end) in enumerate(self.wake):
+            if j != self.k and j not in self.dead:
+                try:
+                    os.write(write_end, b"!")
+                except (BlockingIOError, BrokenPipeError):  # woken already, or ended
+                    pass
+
+
+def _lock_file() -> int:
+    """A file of the run's own to lock: no other program locks it."""
+    if hasattr(os, "memfd_create"):
+        return os.memfd_create("smartview-turns", os.MFD_CLOEXEC)
+    import tempfile
+
+    with tempfile.TemporaryFile() as file:
+        return os.dup(file.fileno())
+
+
+def _close(*fds: int) -> None:
+    for fd in fds:
+        if fd >= 0:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
 
 
 def _work(
-    k: int, n: int, blocks: list[Block], ring: list[tuple[int, int]], job: Job, watch: Any,
-    offsets: _SharedOffsets | None,
+    k: int, blocks: list[Block], turns: _Turns, job: Job, watch: Any, offsets: _SharedOffsets | None
 ) -> Written:
-    """Map blocks k, k + n, ... and write each when the token for it arrives (waiting only when `AHEAD` are mapped)."""
+    """Map block k, then each block this process takes while it has room, and write each when its turn comes."""
     done = Written()
-    mapped: deque[tuple[Block, BlockResult]] = deque()
-    for i in range(k, len(blocks), n):
-        mapped.append(_map(i, blocks[i], job, watch, offsets))
-        full = len(mapped) >= AHEAD or sum(len(result.data) for _, result in mapped) >= AHEAD_BYTES
-        if not _write_turns(k, ring, job, done, mapped, wait=full):
-            return done
-    while mapped:
-        if not _write_turns(k, ring, job, done, mapped, wait=True):
-            return done
+    mapped: deque[tuple[int, Block, BlockResult]] = deque()
+    given: int | None = k  # the block to map next: taken when this process has room for it
+    more = True  # blocks are left to take
+    while not turns.stopped():
+        while mapped and turns.may_write(mapped[0][0]):
+            i, block, result = mapped.popleft()
+            why = _write(job, block, result, done)
+            if why != GO:
+                turns.stop(why)
+                return done
+            turns.written(i)
+        room = len(mapped) < AHEAD and sum(len(result.data) for _, _, result in mapped) < AHEAD_BYTES
+        if more and room:
+            i = given if given is not None else turns.take()
+            given = None
+            if i is None:
+                more = False
+            else:
+                mapped.append((i, *_map(i, blocks[i], job, watch, offsets)))
+        elif mapped:
+            turns.wait()
+        else:
+            break
     return done
 
 
@@ -251,46 +426,14 @@ def _map(i: int, block: Block, job: Job, watch: Any, offsets: _SharedOffsets | N
     return block, run_block(job.mapper, data, block.first_offset, job.fmt, job.stop_on_error, watch, job.topic, lines)
 
 
-def _write_turns(
-    k: int, ring: list[tuple[int, int]], job: Job, done: Written, mapped: deque[tuple[Block, BlockResult]], wait: bool
-) -> bool:
-    """Write the mapped blocks whose turn has come, oldest first; with `wait`, wait for the first one's turn.
-
-    False when the run stops here: a stop, a closed output, or a process before this one that ended.
-    """
-    while mapped:
-        token = _take_token(ring[k][0], wait)
-        if token is None:  # not this process's turn yet
-            return True
-        wait = False
-        block, result = mapped.popleft()
-        if token != GO:
-            if not token:  # the process before this block ended without passing the token
-                done.lost = done.lost or f"the process mapping offsets before {block.first_offset} ended"
-            _pass(ring, k, STOP if token != CLOSED else CLOSED)
-            return False
-        if block.too_long:
-            job.err.write(too_long_report(job.topic, block.first_offset, job.max_record) + "\n")
-            job.err.flush()
-            done.failed += 1
-        token = _write(job, result, done)
-        _pass(ring, k, token)
-        if token != GO:
-            return False
-    return True
-
-
-def _take_token(read_end: int, wait: bool) -> bytes | None:
-    """The token from the ring (b"" when the process before has ended), or None when it has not come and not `wait`."""
-    if not wait and not select.select([read_end], [], [], 0)[0]:
-        return None
-    return os.read(read_end, 1)
-
-
-def _write(job: Job, result: BlockResult, done: Written) -> bytes:
-    """Write a block's output and failures; the token for the next block."""
+def _write(job: Job, block: Block, result: BlockResult, done: Written) -> int:
+    """Write a block's output and failures; GO, or why the run stops after it."""
     from ..text import printable_bytes
 
+    if block.too_long:
+        job.err.write(too_long_report(job.topic, block.first_offset, job.max_record) + "\n")
+        job.err.flush()
+        done.failed += 1
     data = printable_bytes(result.data) if job.escape else result.data
     try:
         view = memoryview(data)
@@ -308,13 +451,6 @@ def _write(job: Job, result: BlockResult, done: Written) -> bytes:
         done.stopped = True
         return STOP
     return GO
-
-
-def _pass(ring: list[tuple[int, int]], k: int, token: bytes) -> None:
-    try:
-        os.write(ring[(k + 1) % len(ring)][1], token)
-    except BrokenPipeError:  # the next process has ended: nobody is left to tell
-        pass
 
 
 def _read_exactly(fd: int, size: int) -> bytes:
