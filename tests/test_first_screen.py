@@ -47,12 +47,18 @@ def test_the_last_rows_show_before_the_count_finishes(tmp_path: Path) -> None:
             assert '"account_id"' not in early  # mapped rows, not the raw records
             last = [line for line in early.splitlines() if '"timestamp":2999' in line][0]
             assert last.lstrip().startswith("…") and "2999 " not in last.split("{")[0]
+            assert "big · user_events · counting records · " in status(app)  # not "0 records"
             rows = await count_released(pilot, app, index, counted, 2999, "{")
             assert rows[-1].lstrip().startswith("2999 ") and '"timestamp":2999' in rows[-1]
             assert rows[-2].lstrip().startswith("2998 ") and '"timestamp":2998' in rows[-2]
             assert not any(row.lstrip().startswith("…") for row in rows)
+            await wait_for(pilot, lambda: "big · user_events · 3,000 records · " in status(app))
 
     asyncio.run(scenario())
+
+
+def status(app: SmartviewApp) -> str:
+    return str(app.query_one("#status-text").render())
 
 
 async def count_released(pilot, app: SmartviewApp, index: LineIndex, counted: threading.Event, last: int,

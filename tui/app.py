@@ -891,6 +891,8 @@ class SmartviewApp(App[int]):
         if not self.query("#stream"):  # a timer firing while the app closes
             return
         self.status.records = self.index.count
+        # A large file shows its last rows before its count arrives: "0 records" would be wrong meanwhile.
+        self.status.counting = not self._indexed.is_set() and not self.index.count
         self.status.errors = self.failures
         self.status.checked = self.checked
         self.status.following = self.stream.following

@@ -26,6 +26,7 @@ class Status:
     """
 
     records: int = 0
+    counting: bool = False  # the topic's records are still being counted: `records` is not known yet
     errors: int = 0
     checked: int = 0  # records the background pass has mapped so far
     passed: int | None = None  # records a filter let through (filters only)
@@ -177,7 +178,7 @@ def shorten(text: str, room: int) -> str:
 
 def _state(status: Status) -> list[Content]:
     """Every part of the bar after the topic and module: counts, errors, following or paused, troubles."""
-    parts: list[Content] = [Content(f"{status.records:,} records")]
+    parts: list[Content] = [Content("counting records" if status.counting else f"{status.records:,} records")]
     if status.matched is not None:
         matching, checked = status.matched
         parts.append(Content.assemble((f"\\{_short(status.quick)}", "bold"), f" {matching:,} of {checked:,} match"))
