@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from collections import Counter
 
 import orjson
@@ -274,6 +275,23 @@ def test_a_worker_ending_its_process_stops_the_run_without_hanging(ws: Workspace
     assert printed == [f'{{"n":{n}}}' for n in range(len(printed))]  # in order, nothing torn
     assert 100_000 < len(printed) < 200_000
     assert f"before writing the records from offset {len(printed)};" in result.err
+
+
+def test_a_worker_ending_while_a_process_it_forked_lives_on_stops_the_run_without_hanging(ws: Workspace) -> None:
+    # The worker forks a child that stays in the module's code (sleeping, as a daemon would), holding a
+    # copy of every descriptor the worker had, then ends: the run must still see the worker gone.
+    ws.topic("big", "".join(f'{{"n":{n}}}\n' for n in range(200_000)))
+    module = ws.module("forks", "import os, time\nFIRST = os.getpid()\ndef map(record, params):\n"
+                       "    if record.offset >= 150_000 and os.getpid() != FIRST:\n"
+                       "        if os.fork() == 0:\n            time.sleep(60)\n        os._exit(3)\n"
+                       "    return record.value\n")
+    started = time.monotonic()
+    result = ws.run("big", "--map", str(module), "--print", "--jobs", "2", timeout=40)
+    assert time.monotonic() - started < 20  # not the child's 60 s
+    assert result.code == 1
+    assert "worker process 1 ended (exit status 3)" in result.err and "the output stops there" in result.err
+    printed = result.out.splitlines()
+    assert printed == [f'{{"n":{n}}}' for n in range(len(printed))]
 
 
 KEEPER = """

@@ -64,7 +64,10 @@ AHEAD_BYTES = 4 << 20
 # GO in a block's turn byte: it may be written. STOP, CLOSED or LOST in the shared stop byte: why the run
 # stops (0 while it goes on).
 GO, STOP, CLOSED, LOST = 1, 2, 3, 4
-_SUMMARY = struct.Struct("<qqbb")  # records, failures, stopped, closed
+_SUMMARY = struct.Struct("<qqbbb")  # records, failures, stopped, closed, process number
+# How often the calling process, while it waits, looks for workers that ended: a worker's end shows on
+# its pipe at once unless a process its module forked lives on with a copy of that pipe.
+WORKER_CHECK_MS = 200
 
 
 def auto_jobs(pending_bytes: int) -> int:
@@ -159,7 +162,7 @@ def map_parallel(blocks: list[Block], job: Job, jobs: int, watch: Watchdog | Non
                     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
                     with Watchdog(job.timeout) if job.timeout else _nothing() as child_watch:
                         done = _work(k, blocks, turns, job, child_watch, offsets)
-                    os.write(summary_out, _SUMMARY.pack(done.count, done.failed, done.stopped, done.closed))
+                    os.write(summary_out, _SUMMARY.pack(done.count, done.failed, done.stopped, done.closed, k))
                     code = 0
                 finally:
                     try:
@@ -170,12 +173,10 @@ def map_parallel(blocks: list[Block], job: Job, jobs: int, watch: Watchdog | Non
             children[pid] = k
         os.close(summary_out)
         turns.become(0)
+        turns.watch(dict(children))
         total = _work(0, blocks, turns, job, watch, offsets)
-        for _ in children:
-            data = _read_exactly(summaries, _SUMMARY.size)
-            if len(data) < _SUMMARY.size:
-                break
-            total.add(Written(*(bool(v) if i > 1 else v for i, v in enumerate(_SUMMARY.unpack(data)))))
+        for written in _summaries(summaries, turns):
+            total.add(written)
         ended: dict[int, int] = {}  # process number -> exit status
         for pid in list(children):
             _, status = os.waitpid(pid, 0)
@@ -188,6 +189,54 @@ def map_parallel(blocks: list[Block], job: Job, jobs: int, watch: Watchdog | Non
             os.waitpid(pid, 0)
         os.close(summaries)
         turns.close()
+
+
+def _summaries(fd: int, turns: _Turns) -> list[Written]:
+    """What each worker did, as it reported it. A worker that ended without reporting (a module calling
+    `os._exit`) is not waited for, even while a process its module forked holds the pipe open: its end
+    is seen by its pid, and the run stops at the first block it took and never wrote."""
+    pending = {k: pid for pid, k in turns.workers.items()}
+    reported: list[Written] = []
+    data = b""
+    waiting = select.poll()
+    waiting.register(fd, select.POLLIN)
+    while pending:
+        events = waiting.poll(WORKER_CHECK_MS)
+        ended = [k for k, pid in pending.items() if _has_ended(pid)]  # looked at first: what it wrote is in by then
+        if events or ended:
+            data += _available(fd)
+        while len(data) >= _SUMMARY.size:
+            count, failed, stopped, closed, k = _SUMMARY.unpack(data[: _SUMMARY.size])
+            data = data[_SUMMARY.size :]
+            reported.append(Written(count, failed, bool(stopped), bool(closed)))
+            pending.pop(k, None)
+        for k in ended:
+            if pending.pop(k, None) is not None:
+                turns.ended(k)
+    return reported
+
+
+def _available(fd: int) -> bytes:
+    """What the pipe holds now, without waiting."""
+    data = b""
+    probe = select.poll()
+    probe.register(fd, select.POLLIN)
+    while probe.poll(0):
+        chunk = os.read(fd, 1 << 16)
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def _has_ended(pid: int) -> bool:
+    """Whether the child `pid` has ended; it stays to be collected (WNOWAIT), with its exit status."""
+    if not hasattr(os, "waitid"):
+        return False
+    try:
+        return os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+    except ChildProcessError:
+        return True
 
 
 def _lost(turns: _Turns, blocks: list[Block], offsets: _SharedOffsets | None, ended: dict[int, int]) -> str:
@@ -278,6 +327,7 @@ class _Turns:
         self.others: dict[int, int] = {}  # read end of a living process's alive pipe -> its number
         self.dead: set[int] = set()
         self.waits = select.poll()  # poll, not select: no limit on descriptor numbers
+        self.workers: dict[int, int] = {}  # in the calling process: each worker's pid -> its number
 
     def become(self, k: int) -> None:
         """Keep the ends process k uses: its wake pipe's read end, the others' alive pipes' read ends."""
@@ -289,6 +339,21 @@ class _Turns:
             self.waits.register(wake_read if j == k else alive_read, select.POLLIN)
             if j != k:
                 self.others[alive_read] = j
+
+    def watch(self, workers: dict[int, int]) -> None:
+        """In the calling process: also look for workers that ended by their pids (pid -> number) while
+        waiting, since a process a worker's module forked may keep a copy of the worker's pipe open."""
+        self.workers = workers
+
+    def ended(self, j: int) -> None:
+        """Process j has ended: once the turn comes to a block it took, the run stops there."""
+        self.dead.add(j)
+        self._stop_if_lost()
+
+    def _stop_if_lost(self) -> None:
+        unwritten = self.first_unwritten()
+        if unwritten < self.count and self.taker(unwritten) in self.dead:  # never to be written
+            self.stop(LOST)
 
     def close(self) -> None:
         for pair in (*self.wake, *self.alive):
@@ -341,7 +406,7 @@ class _Turns:
 
     def wait(self) -> None:
         """Until another process has written a block or stopped the run, or a process has ended."""
-        for fd, _ in self.waits.poll():
+        for fd, _ in self.waits.poll(WORKER_CHECK_MS if self.workers else None):
             if fd == self.wake[self.k][0]:
                 os.read(fd, 4096)
                 continue
@@ -350,10 +415,11 @@ class _Turns:
             os.close(fd)
             self.alive[j] = (-1, -1)
             self.dead.add(j)
-        if self.dead:
-            unwritten = self.first_unwritten()
-            if unwritten < self.count and self.taker(unwritten) in self.dead:  # never to be written
-                self.stop(LOST)
+        for pid, j in self.workers.items():
+            if j not in self.dead and _has_ended(pid):
+                self.dead.add(j)
+        if self.dead:  # the turn may have come to a block a process that ended took
+            self._stop_if_lost()
 
     def _wake_others(self) -> None:
         for j, (_, write_end) in enumerate(self.wake):
@@ -451,16 +517,6 @@ def _write(job: Job, block: Block, result: BlockResult, done: Written) -> int:
         done.stopped = True
         return STOP
     return GO
-
-
-def _read_exactly(fd: int, size: int) -> bytes:
-    data = b""
-    while len(data) < size:
-        chunk = os.read(fd, size - len(data))
-        if not chunk:
-            break
-        data += chunk
-    return data
 
 
 class _nothing:
