@@ -1,8 +1,8 @@
 """The failures case: a module that fails on every record, against the same module passing them.
 
 `--print` runs with stderr to a file (not a terminal, which would measure the terminal): the wall time of
-the whole process, the time until the first report line is in the file, and the peak memory (the largest
-process's maximum RSS), for 1M records that each fail and for the same 1M records passed through, side
+the whole process, the time until the first report line is in the file, and (in one more run each, see
+`_peak`) the peak memory (the largest process's maximum RSS), for 1M records that each fail and for the same 1M records passed through, side
 by side in each round; memory is flat when 1M failures take no more than 100k do. The viewer's error count is the census process (`python -m smartview.core.runs.census`, the
 child the viewer starts): the time until it has counted every record, for both modules.
 """
@@ -60,7 +60,8 @@ def case_failures(ctx: Context) -> list[Row]:
             if wall[name].error:
                 continue
             try:
-                elapsed, first_report, peak_kib = _run(argv, err, expect_failures=name != "good")
+                elapsed, first_report = _run(argv, err, expect_failures=name != "good")
+                peak_kib = _peak(argv, err)
             except RuntimeError as exc:
                 wall[name].error = str(exc)
                 continue
@@ -87,18 +88,27 @@ def case_failures(ctx: Context) -> list[Row]:
     return rows + _census_rows(ctx, case, path, module, n)
 
 
-def _run(argv: list[str], err: Path, expect_failures: bool) -> tuple[float, float | None, int]:
-    """Wall time, seconds to the first byte on stderr, and peak RSS (KiB) of one `--print` run.
+def _peak(argv: list[str], err: Path) -> int:
+    """Peak RSS (KiB) of one more, untimed, run: the kernel's `ru_maxrss` from wait4, the largest process
+    of the tree (smartview waits for its workers), exact and without sampling /proc. The run is started
+    by bench/maxrss.py, a small process: one forked from this harness would count the harness's memory."""
+    out = err.with_suffix(".maxrss")
+    with open(err, "wb") as stderr:
+        subprocess.run([sys.executable, str(Path(__file__).parent / "maxrss.py"), str(out), *argv],
+                       stdout=subprocess.DEVNULL, stderr=stderr, env=clean_env())
+    peak = int(out.read_text())
+    out.unlink()
+    return peak
 
-    The peak is the kernel's `ru_maxrss` from wait4: the largest process of the tree (the worker
-    processes are waited for by smartview), exact and without sampling /proc while the run is timed.
-    """
+
+def _run(argv: list[str], err: Path, expect_failures: bool) -> tuple[float, float | None]:
+    """Wall time and seconds to the first byte on stderr of one `--print` run."""
     with open(err, "wb") as stderr:
         start = time.perf_counter()
         proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=stderr, env=clean_env())
         first_report = None
         while True:
-            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            pid, status, _ = os.wait4(proc.pid, os.WNOHANG)
             if pid:
                 break
             if first_report is None and os.fstat(stderr.fileno()).st_size > 0:
@@ -112,7 +122,7 @@ def _run(argv: list[str], err: Path, expect_failures: bool) -> tuple[float, floa
     if proc.returncode != expected:
         tail = err.read_bytes()[-300:].decode(errors="replace").strip().splitlines()[-1:]
         raise RuntimeError(f"`{' '.join(argv[-4:])}` exited {proc.returncode}, expected {expected}: {tail}")
-    return elapsed, first_report, usage.ru_maxrss
+    return elapsed, first_report
 
 
 def _lines(path: Path) -> int:
