@@ -101,7 +101,7 @@ def test_quick_failures_case_measures_both_runs_and_counts_every_report(tmp_path
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
     for figure in ("records that each fail (stderr to a file)", "time failing / passing",
-                   "first report on stderr", "census failing / passing"):
+                   "first report on stderr", "census failing / passing", "peak memory (max RSS), 2k failing"):
         row = next((line for line in lines if figure in line), None)
         assert row is not None, f"no row for {figure!r}:\n{proc.stdout}"
         assert "failed" not in row and "no samples" not in row, row
