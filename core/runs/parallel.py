@@ -145,12 +145,14 @@ def map_parallel(blocks: list[Block], job: Job, jobs: int, watch: Watchdog | Non
         return Written()
     n = max(1, min(jobs, len(blocks)))
     offsets = _SharedOffsets(blocks, first, job.fd) if blocks[0].first_offset < 0 else None
-    turns = _Turns(len(blocks), n)
-    summaries, summary_out = os.pipe()
-    for stream in (sys.stdout, sys.stderr, job.err):  # nothing buffered may be written twice
-        stream.flush()
+    turns: _Turns | None = None
+    summaries = summary_out = -1
     children: dict[int, int] = {}  # pid -> process number
     try:
+        turns = _Turns(len(blocks), n)
+        summaries, summary_out = os.pipe()
+        for stream in (sys.stdout, sys.stderr, job.err):  # nothing buffered may be written twice
+            stream.flush()
         for k in range(1, n):
             pid = os.fork()
             if pid == 0:  # the child: maps its share, reports, and ends without running the parent's cleanup
@@ -172,6 +174,7 @@ def map_parallel(blocks: list[Block], job: Job, jobs: int, watch: Watchdog | Non
                         os._exit(code)
             children[pid] = k
         os.close(summary_out)
+        summary_out = -1
         turns.become(0)
         turns.watch(dict(children))
         total = _work(0, blocks, turns, job, watch, offsets)
@@ -187,8 +190,11 @@ def map_parallel(blocks: list[Block], job: Job, jobs: int, watch: Watchdog | Non
         for pid in children:  # interrupted: the children must not outlive the run
             os.kill(pid, signal.SIGKILL)
             os.waitpid(pid, 0)
-        os.close(summaries)
-        turns.close()
+        _close(summaries, summary_out)
+        if turns is not None:
+            turns.close()
+        if offsets is not None:
+            offsets.memory.close()
 
 
 def _summaries(fd: int, turns: _Turns) -> list[Written]:
@@ -212,7 +218,9 @@ def _summaries(fd: int, turns: _Turns) -> list[Written]:
             pending.pop(k, None)
         for k in ended:
             if pending.pop(k, None) is not None:
-                turns.ended(k)
+                turns.dead.add(k)
+        if turns.dead:  # each time: the turn may come later to a block an ended worker took
+            turns.stop_if_lost()
     return reported
 
 
@@ -276,30 +284,26 @@ class _SharedOffsets:
     def share(self, i: int, count: int) -> None:
         struct.pack_into("<q", self.memory, 8 * i, count)
 
+    def count(self, j: int) -> int:
+        """Block j's record count: from memory, or counted here (and shared)."""
+        (count,) = struct.unpack_from("<q", self.memory, 8 * j)
+        if count == 0:
+            block = self.blocks[j]
+            data = os.pread(self.fd, block.length, block.start)
+            count = data.count(b"\n") + (not data.endswith(b"\n"))  # a last line without its newline counts
+            self.share(j, count)
+        return count
+
     def first_offset(self, i: int) -> int:
-        """The offset of block i's first record: the counts of the blocks before it, from memory or counted here."""
+        """The offset of block i's first record: the counts of the blocks before it."""
         while self.reached < i:
-            (count,) = struct.unpack_from("<q", self.memory, 8 * self.reached)
-            if count == 0:
-                block = self.blocks[self.reached]
-                data = os.pread(self.fd, block.length, block.start)
-                count = data.count(b"\n") + (not data.endswith(b"\n"))  # a last line without its newline counts
-                self.share(self.reached, count)
-            self.offset += count
+            self.offset += self.count(self.reached)
             self.reached += 1
         return self.offset
 
     def offset_of(self, i: int) -> int:
         """Block i's first offset, wherever this process has reached (for a report once the mapping is over)."""
-        offset = self.first
-        for j in range(i):
-            (count,) = struct.unpack_from("<q", self.memory, 8 * j)
-            if count == 0:
-                block = self.blocks[j]
-                data = os.pread(self.fd, block.length, block.start)
-                count = data.count(b"\n") + (not data.endswith(b"\n"))
-            offset += count
-        return offset
+        return self.first + sum(self.count(j) for j in range(i))
 
 
 class _Turns:
@@ -345,12 +349,8 @@ class _Turns:
         waiting, since a process a worker's module forked may keep a copy of the worker's pipe open."""
         self.workers = workers
 
-    def ended(self, j: int) -> None:
-        """Process j has ended: once the turn comes to a block it took, the run stops there."""
-        self.dead.add(j)
-        self._stop_if_lost()
-
-    def _stop_if_lost(self) -> None:
+    def stop_if_lost(self) -> None:
+        """Stop the run if the turn has come to a block a process that ended (in `dead`) took."""
         unwritten = self.first_unwritten()
         if unwritten < self.count and self.taker(unwritten) in self.dead:  # never to be written
             self.stop(LOST)
@@ -419,7 +419,7 @@ class _Turns:
             if j not in self.dead and _has_ended(pid):
                 self.dead.add(j)
         if self.dead:  # the turn may have come to a block a process that ended took
-            self._stop_if_lost()
+            self.stop_if_lost()
 
     def _wake_others(self) -> None:
         for j, (_, write_end) in enumerate(self.wake):
