@@ -49,7 +49,6 @@ PRELOAD = (
     "smartview.core.modules.runner",
     "smartview.core.sources.halves",
     "smartview.core.sources.source",
-    "multiprocessing.synchronize",
     "mmap",
     "tempfile",
     "json",

@@ -307,7 +307,7 @@ PARALLEL_MIN_BYTES = 8 << 20
 
 def _auto_jobs(pending_bytes: int) -> int:
     if pending_bytes < PARALLEL_MIN_BYTES:
-        return 1  # decided without importing multiprocessing, which small runs never need
+        return 1  # decided without importing parallel.py, which small runs never need
     from .parallel import auto_jobs
 
     return auto_jobs(pending_bytes)
