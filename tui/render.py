@@ -102,7 +102,7 @@ def json_segments(label: str, body: str, width: int, styles: dict[str, Style]) -
 
 
 def _one_cell_each(label: str) -> bool:
-    return label.isascii() or label.replace("…", "").isascii()
+    return label.replace("…", "").isascii()
 
 
 def _tokens(body: str, shift: int) -> list[tuple[int, int, str]] | None:
