@@ -24,11 +24,17 @@ def write(path: Path, text: str, times: tuple[int, int] | None = None) -> None:
         os.utime(path, ns=times)
 
 
-def test_an_edited_config_is_read_again_even_at_the_same_size_and_time(tmp_path: Path, cache: Path) -> None:
+def project_with(tmp_path: Path, text: str) -> tuple[Path, Path]:
+    """A project folder holding a smartview.toml with `text`: the folder and the file."""
     project = tmp_path / "project"
     project.mkdir()
     config = project / "smartview.toml"
-    write(config, 'topics-dir = "aaa"\n')
+    write(config, text)
+    return project, config
+
+
+def test_an_edited_config_is_read_again_even_at_the_same_size_and_time(tmp_path: Path, cache: Path) -> None:
+    project, config = project_with(tmp_path, 'topics-dir = "aaa"\n')
     times = (os.stat(config).st_atime_ns, os.stat(config).st_mtime_ns)
     assert config_mod.load_config(project).topics_dir == project / "aaa"
     assert list(cache.glob("*.marshal"))  # kept for the next start
@@ -38,11 +44,8 @@ def test_an_edited_config_is_read_again_even_at_the_same_size_and_time(tmp_path:
 
 
 def test_a_copy_others_could_write_is_not_used(tmp_path: Path, cache: Path) -> None:
-    project = tmp_path / "project"
-    project.mkdir()
-    config = project / "smartview.toml"
     text = 'topics-dir = "mine"\n'
-    write(config, text)
+    project, config = project_with(tmp_path, text)
     config_mod.load_config(project)
     [entry] = cache.glob("*.marshal")
     entry.write_bytes(marshal.dumps({"text": text, "data": {"topics-dir": "theirs"}}))
@@ -51,11 +54,8 @@ def test_a_copy_others_could_write_is_not_used(tmp_path: Path, cache: Path) -> N
 
 
 def test_a_cut_or_foreign_copy_is_parsed_again(tmp_path: Path, cache: Path) -> None:
-    project = tmp_path / "project"
-    project.mkdir()
-    config = project / "smartview.toml"
     text = 'topics-dir = "mine"\n'
-    write(config, text)
+    project, config = project_with(tmp_path, text)
     config_mod.load_config(project)
     [entry] = cache.glob("*.marshal")
     whole = entry.read_bytes()
@@ -65,11 +65,8 @@ def test_a_cut_or_foreign_copy_is_parsed_again(tmp_path: Path, cache: Path) -> N
 
 
 def test_a_copy_in_the_earlier_json_format_is_not_read(tmp_path: Path, cache: Path) -> None:
-    project = tmp_path / "project"
-    project.mkdir()
-    config = project / "smartview.toml"
     text = 'topics-dir = "mine"\n'
-    write(config, text)
+    project, config = project_with(tmp_path, text)
     info = os.stat(config)
     cache.mkdir(parents=True)
     (cache / f"{info.st_dev:x}-{info.st_ino:x}.json").write_text(
@@ -79,16 +76,12 @@ def test_a_copy_in_the_earlier_json_format_is_not_read(tmp_path: Path, cache: Pa
 
 
 def test_invalid_toml_is_still_an_error_naming_the_file(tmp_path: Path, cache: Path) -> None:
-    project = tmp_path / "project"
-    project.mkdir()
-    (project / "smartview.toml").write_text("topics-dir = \n")
+    project, _ = project_with(tmp_path, "topics-dir = \n")
     with pytest.raises(config_mod.ConfigError, match="smartview.toml: invalid TOML"):
         config_mod.load_config(project)
 
 
 def test_a_value_marshal_cannot_hold_keeps_no_copy(tmp_path: Path, cache: Path) -> None:
-    project = tmp_path / "project"
-    project.mkdir()
-    (project / "smartview.toml").write_text('topics-dir = "t"\nwhen = 1979-05-27\n')
+    project, _ = project_with(tmp_path, 'topics-dir = "t"\nwhen = 1979-05-27\n')
     assert config_mod.load_config(project).topics_dir == project / "t"
     assert not list(cache.glob("*.marshal"))
